@@ -1,0 +1,164 @@
+import path from "node:path";
+import type { Argv } from "yargs";
+import { KpkiError, inputError } from "../../errors.js";
+import { KEY_TYPES, type KeyType } from "../../pki/keys.js";
+import { SIGNING_PROFILES, PROFILES, type ProfileName } from "../../pki/profiles.js";
+import { checkDays, DEFAULTS } from "../../pki/spec.js";
+import { readInput } from "../files.js";
+import { printJson, table, type Io } from "../io.js";
+
+export function certCommand(cli: Argv, io: Io): Argv {
+  return cli.command("cert <command>", "make, sign, inspect and verify single certificates", (cert) =>
+    cert
+      .command(
+        "csr",
+        "make a private key and a CSR for an external CA",
+        (command) =>
+          command
+            .option("name", { type: "string", demandOption: "give --name: the files are <name>.key and <name>.csr", describe: "base name of the files" })
+            .option("cn", { type: "string", demandOption: "give --cn, the subject's common name", describe: "subject common name" })
+            .option("org", { type: "string", array: true, default: [] as string[], describe: "subject organization (a Kubernetes group), repeatable" })
+            .option("san", { type: "string", array: true, default: [] as string[], describe: "SAN (IP or DNS name), repeatable" })
+            .option("key-type", { choices: KEY_TYPES, default: "rsa-2048" as KeyType, describe: "key algorithm" })
+            .option("dir", { type: "string", default: ".", describe: "folder to write the files to" })
+            .option("force", { type: "boolean", default: false, describe: "replace an existing key" }),
+        async (args) => {
+          const { createCsrFiles } = await import("../../pki/csrfiles.js");
+          const result = await createCsrFiles({
+            dir: args.dir,
+            name: args.name,
+            subject: { commonName: args.cn, organizations: args.org.map(String) },
+            sans: args.san.map(String),
+            keyType: args.keyType,
+            force: args.force,
+          });
+          if (args.output === "json") return printJson(io, result);
+          io.stdout(`wrote ${result.keyFile} and ${result.csrFile}\n  subject: ${result.subject}\n  SANs: ${result.altNames.join(", ") || "none"}\n`);
+        },
+      )
+      .command(
+        "sign",
+        "sign a CSR (e.g. one openssl made) with the cluster CA under a profile",
+        (command) =>
+          command
+            .option("csr", { type: "string", demandOption: "give --csr FILE (or - for standard input)", describe: "the CSR to sign" })
+            .option("profile", { choices: SIGNING_PROFILES, demandOption: "give --profile server, client or peer", describe: "usages to grant" })
+            .option("dir", { type: "string", default: "./pki", describe: "PKI folder whose ca.crt/ca.key sign" })
+            .option("ca-cert", { type: "string", describe: "CA certificate (default: <dir>/ca.crt)" })
+            .option("ca-key", { type: "string", describe: "CA private key (default: <dir>/ca.key)" })
+            .option("days", { type: "number", default: DEFAULTS.days, describe: "validity in days" })
+            .option("out", { type: "string", describe: "write the certificate here instead of standard output" }),
+        async (args) => {
+          const days = checkDays(args.days, "--days");
+          const caCertPath = args.caCert ?? path.join(args.dir, "ca.crt");
+          const caKeyPath = args.caKey ?? path.join(args.dir, "ca.key");
+          const [{ parseCsr }, { signCsr }, { parseCertificate }, { parsePrivateKeyPem }, { keyMatchesCert }] = await Promise.all([
+            import("../../pki/csr.js"),
+            import("../../pki/sign.js"),
+            import("../../pki/certinfo.js"),
+            import("../../pki/keys.js"),
+            import("../../pki/verify.js"),
+          ]);
+          const csr = await parseCsr(await readInput(args.csr, io), args.csr);
+          const caCert = parseCertificate(await readInput(caCertPath, io), caCertPath);
+          const caKeyData = await readInput(caKeyPath, io).catch((error: KpkiError) => {
+            throw inputError(`${error.message}: the CA key is needed to sign (a CA without its key is externally managed)`);
+          });
+          const caKey = await parsePrivateKeyPem(caKeyData, caKeyPath);
+          if (!caCert.isCA) throw inputError(`${caCertPath} is not a CA certificate (no CA:TRUE)`);
+          if (!keyMatchesCert(caKey.privateKeyObject, caCert)) throw inputError(`${caKeyPath} does not belong to ${caCertPath}: give the matching CA key`);
+          if (new Date() > caCert.notAfter) throw inputError(`${caCertPath} expired on ${caCert.notAfter.toISOString()}: it can no longer sign`);
+          const profile = PROFILES[args.profile as ProfileName];
+          const { cert, clampedToIssuer } = await signCsr(csr, { cert: caCert, key: caKey }, profile, { days });
+          if (args.out) {
+            const { PkiStore, MODES } = await import("../../pki/store.js");
+            const out = path.resolve(args.out);
+            await new PkiStore(path.dirname(out)).writeAll([{ file: path.basename(out), data: cert.pem, mode: MODES.cert }]);
+          }
+          const warning = clampedToIssuer ? `cut to the CA's expiry, ${cert.notAfter.toISOString()}` : undefined;
+          if (args.output === "json") {
+            const { certificateView } = await import("../../pki/inspect.js");
+            return printJson(io, { out: args.out ?? null, profile: profile.name, warning, certificate: certificateView(cert), pem: args.out ? undefined : cert.pem });
+          }
+          if (!args.out) return io.stdout(cert.pem);
+          io.stdout(`wrote ${args.out}: ${cert.subject}, ${profile.description}, expires ${cert.notAfter.toISOString()}\n`);
+          if (warning) io.stderr(`kpki: warning: ${warning}\n`);
+        },
+      )
+      .command(
+        "inspect <file>",
+        "show a certificate, CSR or key (never the key itself)",
+        (command) => command.positional("file", { type: "string", demandOption: true, describe: "PEM or DER file, - for standard input" }),
+        async (args) => {
+          const { inspect } = await import("../../pki/inspect.js");
+          const results = await inspect(await readInput(args.file, io), args.file);
+          if (args.output === "json") return printJson(io, results.length === 1 ? results[0] : results);
+          io.stdout(results.map(formatInspection).join("\n"));
+        },
+      )
+      .command(
+        "verify <file>",
+        "verify a certificate against a CA: chain, validity, host, key, purpose",
+        (command) =>
+          command
+            .positional("file", { type: "string", demandOption: true, describe: "the certificate" })
+            .option("ca", { type: "string", demandOption: "give --ca FILE, the CA certificate to verify against", describe: "CA certificate" })
+            .option("host", { type: "string", describe: "DNS name or IP the certificate must cover" })
+            .option("key", { type: "string", describe: "private key that must belong to the certificate" })
+            .option("purpose", { choices: ["server", "client"] as const, describe: "usage the certificate must allow" }),
+        async (args) => {
+          const [{ parseCertificate }, { verifyCertificate }, { parsePrivateKeyPem }] = await Promise.all([
+            import("../../pki/certinfo.js"),
+            import("../../pki/verify.js"),
+            import("../../pki/keys.js"),
+          ]);
+          const cert = parseCertificate(await readInput(args.file, io), args.file);
+          const ca = parseCertificate(await readInput(args.ca, io), args.ca);
+          const key = args.key ? (await parsePrivateKeyPem(await readInput(args.key, io), args.key)).privateKeyObject : undefined;
+          const usages = args.purpose === "server" ? (["serverAuth"] as const) : args.purpose === "client" ? (["clientAuth"] as const) : [];
+          const problems = verifyCertificate({ cert, ca, host: args.host, key, usages });
+          if (args.output === "json") printJson(io, { file: args.file, ok: problems.length === 0, problems });
+          else if (problems.length === 0) io.stdout(`${args.file}: OK (${cert.subject}, issued by ${ca.subject}, expires ${cert.notAfter.toISOString()})\n`);
+          else io.stdout(`${args.file}: FAILED\n${problems.map((problem) => `  ${problem.code}: ${problem.message}`).join("\n")}\n`);
+          if (problems.length > 0) throw new KpkiError("verify", `${args.file} does not verify: ${problems.map((problem) => problem.code).join(", ")}`);
+        },
+      )
+      .demandCommand(1, "give a cert command: csr, sign, inspect, verify"),
+  );
+}
+
+function formatInspection(item: import("../../pki/inspect.js").Inspection): string {
+  switch (item.kind) {
+    case "certificate":
+      return (
+        table([
+          ["certificate", item.isCA ? "(CA)" : ""],
+          ["  subject", item.subject],
+          ["  issuer", item.issuer + (item.selfSigned ? " (self-signed)" : "")],
+          ["  serial", item.serialNumber],
+          ["  valid", `${item.notBefore} to ${item.notAfter}`],
+          ["  SANs", item.altNames.join(", ") || "none"],
+          ["  key usage", item.keyUsages.join(", ") || "none"],
+          ["  ext key usage", item.extendedKeyUsages.join(", ") || "none"],
+          ["  public key", item.publicKey],
+          ["  signature", item.signatureAlgorithm],
+          ["  SHA-256", item.sha256Fingerprint],
+          ...(item.isCA ? [["  CA pin", item.spkiHash]] : []),
+        ]) + "\n"
+      );
+    case "certificate-request":
+      return (
+        table([
+          ["certificate request", "(signature valid)"],
+          ["  subject", item.subject],
+          ["  SANs", item.altNames.join(", ") || "none"],
+          ["  asks for CA", item.requestsCA ? "yes" : "no"],
+          ["  public key", item.publicKey],
+        ]) + "\n"
+      );
+    case "private-key":
+      return table([["private key", `(${item.format})`], ["  type", item.publicKey], ["  public key SHA-256", item.publicKeySha256]]) + "\n";
+    case "public-key":
+      return table([["public key", ""], ["  type", item.publicKey], ["  SHA-256", item.publicKeySha256]]) + "\n";
+  }
+}

@@ -1,0 +1,16 @@
+import { promises as fs } from "node:fs";
+import { KpkiError } from "../errors.js";
+import type { Io } from "./io.js";
+
+/** Reads a file named on the command line ("-" is standard input), with errors a user can act on. */
+export async function readInput(file: string, io: Io): Promise<Buffer> {
+  if (file === "-") return io.readStdin();
+  try {
+    return await fs.readFile(file);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const reason =
+      code === "ENOENT" ? "no such file" : code === "EISDIR" ? "it is a folder" : code === "EACCES" ? "permission denied" : (error as Error).message;
+    throw new KpkiError("input", `cannot read ${file}: ${reason}`);
+  }
+}

@@ -1,0 +1,48 @@
+import { KpkiError } from "../errors.js";
+
+/** Where a command's output goes; tests pass their own. */
+export interface Io {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  /** Standard input, for commands that read a CSR or a password from it. */
+  readStdin: () => Promise<Buffer>;
+  isTTY: boolean;
+  cwd: string;
+}
+
+export const OUTPUT_FORMATS = ["text", "json"] as const;
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+
+export function processIo(): Io {
+  return {
+    stdout: (text) => process.stdout.write(text),
+    stderr: (text) => process.stderr.write(text),
+    readStdin: async () => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+      return Buffer.concat(chunks);
+    },
+    isTTY: Boolean(process.stdout.isTTY),
+    cwd: process.cwd(),
+  };
+}
+
+export function printJson(io: Io, value: unknown): void {
+  io.stdout(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** The one line a user sees for an error, and the exit code. */
+export function describeError(error: unknown): { message: string; exitCode: number } {
+  if (error instanceof KpkiError) return { message: error.message, exitCode: error.exitCode };
+  const message = error instanceof Error ? error.message : String(error);
+  return { message: `internal error: ${message} (set KPKI_DEBUG=1 for details and please report it)`, exitCode: 1 };
+}
+
+/** Aligns rows of cells into columns, two spaces apart. */
+export function table(rows: readonly (readonly string[])[]): string {
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((cell, index) => (widths[index] = Math.max(widths[index] ?? 0, cell.length)));
+  return rows
+    .map((row) => row.map((cell, index) => (index === row.length - 1 ? cell : cell.padEnd(widths[index]!))).join("  ").trimEnd())
+    .join("\n");
+}

@@ -1,0 +1,49 @@
+import yargs from "yargs";
+import type { Argv } from "yargs";
+import { KpkiError } from "../errors.js";
+import { describeError, OUTPUT_FORMATS, processIo, type Io } from "./io.js";
+import { caCommand } from "./commands/ca.js";
+import { certCommand } from "./commands/cert.js";
+import { initCommand } from "./commands/init.js";
+import { VERSION } from "../version.js";
+
+export type CommandRegistrar = (cli: Argv, io: Io) => Argv;
+
+/**
+ * Runs the CLI and resolves to the exit code; never throws. Commands load
+ * their implementation lazily, so `kpki --version` costs little.
+ */
+export async function main(argv: readonly string[], io: Io = processIo()): Promise<number> {
+  let exitCode = 0;
+  let usageMessage: string | undefined;
+  const cli = yargs([...argv])
+    .scriptName("kpki")
+    .usage("$0 <command> [options]\n\nCluster PKI, node preparation and bootstrap checks for kubeadm-style clusters.")
+    .option("output", { alias: "o", choices: OUTPUT_FORMATS, default: "text" as const, describe: "output format", global: true })
+    .version(VERSION)
+    .help()
+    .alias("help", "h")
+    .strict()
+    .demandCommand(1, "give a command: kpki init, kpki cert, kpki ca (see kpki --help)")
+    .recommendCommands()
+    .wrap(Math.min(110, process.stdout.columns ?? 100))
+    .exitProcess(false)
+    .fail((message, error) => {
+      if (error) throw error;
+      usageMessage = message;
+    });
+  for (const register of [initCommand, certCommand, caCommand]) register(cli, io);
+  cli.showHelpOnFail(false);
+  try {
+    await cli.parseAsync([...argv], {}, (error, _parsed, output) => {
+      if (output && !error) io.stdout(output.endsWith("\n") ? output : `${output}\n`);
+    });
+    if (usageMessage !== undefined) throw new KpkiError("usage", `${usageMessage} (see kpki --help)`);
+  } catch (error) {
+    const { message, exitCode: code } = describeError(error);
+    io.stderr(`kpki: ${message}\n`);
+    if (process.env.KPKI_DEBUG && error instanceof Error && error.stack) io.stderr(`${error.stack}\n`);
+    exitCode = code;
+  }
+  return exitCode;
+}

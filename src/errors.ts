@@ -1,0 +1,33 @@
+/**
+ * Errors a user can act on. The message is one line: what was wrong and what
+ * to do. The CLI prints it without a stack trace and exits with `exitCode`.
+ */
+export type ErrorKind =
+  | "usage" // bad flags or arguments
+  | "input" // a file or value given was wrong
+  | "conflict" // the PKI folder holds something kpki will not replace without --force
+  | "verify" // a verification the user asked for failed
+  | "io"; // the file system refused
+
+const exitCodes: Record<ErrorKind, number> = {
+  usage: 2,
+  input: 2,
+  conflict: 3,
+  verify: 4,
+  io: 5,
+};
+
+export class KpkiError extends Error {
+  readonly kind: ErrorKind;
+  constructor(kind: ErrorKind, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "KpkiError";
+    this.kind = kind;
+  }
+  get exitCode(): number {
+    return exitCodes[this.kind];
+  }
+}
+
+export const usageError = (message: string) => new KpkiError("usage", message);
+export const inputError = (message: string) => new KpkiError("input", message);

@@ -1,0 +1,40 @@
+/**
+ * kpki as a library: the PKI functions the CLI is built on. Nothing here
+ * prints or reads argv.
+ */
+export { KpkiError, type ErrorKind } from "./errors.js";
+export {
+  KEY_TYPES,
+  DEFAULT_KEY_TYPE,
+  generateKeyPair,
+  parsePrivateKeyPem,
+  parseKeyType,
+  encodePrivateKeyPem,
+  encodePublicKeyPem,
+  describeKey,
+  type KeyType,
+  type KeyPair,
+} from "./pki/keys.js";
+export {
+  parseAltName,
+  parseIp,
+  firstIpOfCidr,
+  dnsNameProblem,
+  missingAltNames,
+  type AltName,
+  type AltNames,
+} from "./pki/names.js";
+export { formatSubject, type Subject } from "./pki/subject.js";
+export { PROFILES, SIGNING_PROFILES, keyUsagesFor, type Profile, type ProfileName } from "./pki/profiles.js";
+export { buildCsr, parseCsr, type ParsedCsr } from "./pki/csr.js";
+export { createSelfSignedCa, signCsr, BACKDATE_MS, type Issuer, type Validity, type SignedCert } from "./pki/sign.js";
+export { parseCertificate, parseCertificateDer, type CertInfo } from "./pki/certinfo.js";
+export { verifyCertificate, keyMatchesCert, type VerifyProblem, type VerifyRequest } from "./pki/verify.js";
+export { caCertHash } from "./pki/pin.js";
+export { inspect, certificateView, type Inspection, type CertificateView } from "./pki/inspect.js";
+export { renderOpensslConf } from "./pki/opensslconf.js";
+export { CATALOG, catalogEntry, type CertEntry } from "./pki/catalog.js";
+export { resolveClusterSpec, apiServerAltNames, DEFAULTS, type ClusterSpec, type ClusterSpecInput } from "./pki/spec.js";
+export { initPki, type InitOptions, type InitReport, type EntryReport } from "./pki/init.js";
+export { createCsrFiles, type CsrFilesOptions } from "./pki/csrfiles.js";
+export { PkiStore, MODES } from "./pki/store.js";

@@ -1,0 +1,127 @@
+import { createHash, X509Certificate as NodeX509Certificate } from "node:crypto";
+import { inputError } from "../errors.js";
+import { pemBlock, pemLabels } from "./der.js";
+import { describeKey } from "./keys.js";
+import { canonicalIp, ipFromBytes, type AltNames } from "./names.js";
+import { caCertHash } from "./pin.js";
+import { EXTENDED_KEY_USAGES, type KeyUsageName } from "./profiles.js";
+import { x509 } from "./x509.js";
+
+/** What kpki reads out of a certificate: plain data, for checks and output. */
+export interface CertInfo {
+  subject: string;
+  issuer: string;
+  commonName: string;
+  organizations: string[];
+  serialNumber: string;
+  notBefore: Date;
+  notAfter: Date;
+  altNames: AltNames;
+  isCA: boolean;
+  keyUsages: string[];
+  extendedKeyUsages: string[];
+  subjectKeyId?: string;
+  authorityKeyId?: string;
+  publicKey: string; // e.g. "RSA 2048"
+  signatureAlgorithm: string;
+  sha256Fingerprint: string;
+  /** kubeadm's pin over the SubjectPublicKeyInfo; meaningful for CAs. */
+  spkiHash: string;
+  der: Uint8Array;
+  pem: string;
+}
+
+const keyUsageNames: [number, KeyUsageName | string][] = [
+  [x509.KeyUsageFlags.digitalSignature, "digitalSignature"],
+  [x509.KeyUsageFlags.nonRepudiation, "nonRepudiation"],
+  [x509.KeyUsageFlags.keyEncipherment, "keyEncipherment"],
+  [x509.KeyUsageFlags.dataEncipherment, "dataEncipherment"],
+  [x509.KeyUsageFlags.keyAgreement, "keyAgreement"],
+  [x509.KeyUsageFlags.keyCertSign, "keyCertSign"],
+  [x509.KeyUsageFlags.cRLSign, "cRLSign"],
+  [x509.KeyUsageFlags.encipherOnly, "encipherOnly"],
+  [x509.KeyUsageFlags.decipherOnly, "decipherOnly"],
+];
+
+const ekuNames = new Map<string, string>([
+  ...Object.entries(EXTENDED_KEY_USAGES).map(([name, oid]) => [oid, name] as [string, string]),
+  ["1.3.6.1.5.5.7.3.3", "codeSigning"],
+  ["1.3.6.1.5.5.7.3.4", "emailProtection"],
+  ["1.3.6.1.5.5.7.3.8", "timeStamping"],
+  ["1.3.6.1.5.5.7.3.9", "OCSPSigning"],
+]);
+
+export function altNamesOf(extension: x509.SubjectAlternativeNameExtension | null): AltNames {
+  const result: AltNames = { dns: [], ips: [] };
+  for (const name of extension?.names.items ?? []) {
+    if (name.type === "dns") result.dns.push(name.value.toLowerCase());
+    if (name.type === "ip") result.ips.push(canonicalIp(name.value));
+  }
+  return result;
+}
+
+function namesOf(name: x509.Name, type: string): string[] {
+  return name.getField(type);
+}
+
+export const colonHex = (bytes: Uint8Array) => Buffer.from(bytes).toString("hex").toUpperCase().replace(/(..)(?=.)/g, "$1:");
+
+function signatureAlgorithmName(algorithm: { name?: string; hash?: { name?: string } }): string {
+  const hash = algorithm.hash?.name?.replace("-", "") ?? "";
+  if (algorithm.name === "RSASSA-PKCS1-v1_5") return `${hash.toLowerCase()}WithRSAEncryption`;
+  if (algorithm.name === "ECDSA") return `ecdsa-with-${hash}`;
+  return [algorithm.name, algorithm.hash?.name].filter(Boolean).join(" ");
+}
+
+export function parseCertificateDer(der: Uint8Array, label: string): CertInfo {
+  let cert: x509.X509Certificate;
+  try {
+    cert = new x509.X509Certificate(new Uint8Array(der));
+  } catch {
+    throw inputError(`${label} is not a readable X.509 certificate`);
+  }
+  const basic = cert.getExtension(x509.BasicConstraintsExtension);
+  const keyUsage = cert.getExtension(x509.KeyUsagesExtension);
+  const eku = cert.getExtension(x509.ExtendedKeyUsageExtension);
+  const ski = cert.getExtension(x509.SubjectKeyIdentifierExtension);
+  const aki = cert.getExtension(x509.AuthorityKeyIdentifierExtension);
+  const nodeCert = new NodeX509Certificate(der);
+  return {
+    subject: cert.subject,
+    issuer: cert.issuer,
+    commonName: namesOf(cert.subjectName, "CN")[0] ?? "",
+    organizations: namesOf(cert.subjectName, "O"),
+    serialNumber: cert.serialNumber.toLowerCase(),
+    notBefore: cert.notBefore,
+    notAfter: cert.notAfter,
+    altNames: altNamesOf(cert.getExtension(x509.SubjectAlternativeNameExtension)),
+    isCA: basic?.ca ?? false,
+    keyUsages: keyUsage ? keyUsageNames.filter(([flag]) => keyUsage.usages & flag).map(([, name]) => name) : [],
+    extendedKeyUsages: eku ? Array.from(eku.usages, (usage) => ekuNames.get(String(usage)) ?? String(usage)) : [],
+    subjectKeyId: ski?.keyId,
+    authorityKeyId: aki?.keyId,
+    publicKey: describeKey(nodeCert.publicKey),
+    signatureAlgorithm: signatureAlgorithmName(cert.signatureAlgorithm),
+    sha256Fingerprint: colonHex(createHash("sha256").update(der).digest()),
+    spkiHash: caCertHash(der),
+    der,
+    pem: cert.toString("pem") + "\n",
+  };
+}
+
+/**
+ * Reads the first certificate of a PEM file (or a DER file). Extra blocks,
+ * such as a chain after the leaf, are ignored.
+ */
+export function parseCertificate(data: Buffer | string, label: string): CertInfo {
+  const text = data.toString();
+  const der = pemBlock(text, "CERTIFICATE");
+  if (der) return parseCertificateDer(der, label);
+  if (typeof data !== "string" && data[0] === 0x30) return parseCertificateDer(data, label);
+  const labels = pemLabels(text);
+  throw inputError(
+    labels.length > 0
+      ? `${label} holds ${labels.join(", ")}, not a CERTIFICATE`
+      : `${label} is not a PEM or DER certificate`,
+  );
+}

@@ -1,0 +1,89 @@
+import { inputError } from "../errors.js";
+import { pemBlock, pemLabels } from "./der.js";
+import { signingAlgorithm, type KeyPair } from "./keys.js";
+import { altNameList, dnsNameProblem, formatAltName, type AltNames } from "./names.js";
+import { altNamesOf } from "./certinfo.js";
+import { subjectToJsonName, type Subject } from "./subject.js";
+import { x509 } from "./x509.js";
+
+
+/** A PKCS#10 request, parsed and with its self-signature checked. */
+export interface ParsedCsr {
+  subject: string;
+  subjectName: x509.Name;
+  commonName: string;
+  altNames: AltNames;
+  /** basicConstraints CA:TRUE among the requested extensions. */
+  requestsCA: boolean;
+  publicKey: x509.PublicKey;
+  der: Uint8Array;
+  pem: string;
+}
+
+/** Builds a CSR carrying the SANs in its extensionRequest attribute. */
+export async function buildCsr(key: KeyPair, subject: Subject, altNames: AltNames): Promise<ParsedCsr> {
+  const names = altNameList(altNames);
+  const extensions = names.length > 0 ? [new x509.SubjectAlternativeNameExtension(names)] : [];
+  const csr = await x509.Pkcs10CertificateRequestGenerator.create({
+    name: subjectToJsonName(subject),
+    keys: { privateKey: key.privateKey, publicKey: key.publicKey },
+    signingAlgorithm: signingAlgorithm(key.type),
+    extensions,
+  });
+  return fromRequest(csr);
+}
+
+const OID_SUBJECT_ALT_NAME = "2.5.29.17";
+const OID_BASIC_CONSTRAINTS = "2.5.29.19";
+
+function fromRequest(csr: x509.Pkcs10CertificateRequest): ParsedCsr {
+  const basic = csr.getExtension(OID_BASIC_CONSTRAINTS);
+  const san = csr.getExtension(OID_SUBJECT_ALT_NAME);
+  return {
+    subject: csr.subject,
+    subjectName: csr.subjectName,
+    commonName: csr.subjectName.getField("CN")[0] ?? "",
+    altNames: altNamesOf(san ? new x509.SubjectAlternativeNameExtension(san.rawData) : null),
+    requestsCA: basic ? new x509.BasicConstraintsExtension(basic.rawData).ca : false,
+    publicKey: csr.publicKey,
+    der: new Uint8Array(csr.rawData),
+    pem: csr.toString("pem") + "\n",
+  };
+}
+
+/**
+ * Parses a PEM (or DER) CSR and checks its self-signature, so a request that
+ * was altered after signing is refused.
+ */
+export async function parseCsr(data: Buffer | string, label: string): Promise<ParsedCsr> {
+  const text = data.toString();
+  const der = pemBlock(text, "CERTIFICATE REQUEST") ?? pemBlock(text, "NEW CERTIFICATE REQUEST") ??
+    (typeof data !== "string" && data[0] === 0x30 ? data : undefined);
+  if (!der) {
+    const labels = pemLabels(text);
+    throw inputError(
+      labels.length > 0 ? `${label} holds ${labels.join(", ")}, not a CERTIFICATE REQUEST` : `${label} is not a PEM or DER certificate request`,
+    );
+  }
+  let csr: x509.Pkcs10CertificateRequest;
+  try {
+    csr = new x509.Pkcs10CertificateRequest(new Uint8Array(der));
+  } catch {
+    throw inputError(`${label} is not a readable PKCS#10 certificate request`);
+  }
+  let valid = false;
+  try {
+    valid = await csr.verify();
+  } catch {
+    valid = false;
+  }
+  if (!valid) throw inputError(`${label}: the request's signature does not verify: it was altered or damaged; make a new CSR`);
+  const parsed = fromRequest(csr);
+  for (const dns of parsed.altNames.dns) {
+    const problem = dnsNameProblem(dns);
+    if (problem) throw inputError(`${label} asks for SAN DNS:${dns}, which is not a valid DNS name: ${problem}`);
+  }
+  return parsed;
+}
+
+export const describeAltNames = (names: AltNames) => altNameList(names).map(formatAltName).join(", ");

@@ -1,0 +1,107 @@
+import { createHash, createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
+import { inputError } from "../errors.js";
+import { parseCertificateDer, colonHex, type CertInfo } from "./certinfo.js";
+import { parseCsr } from "./csr.js";
+import { pemLabels, toPem } from "./der.js";
+import { describeKey } from "./keys.js";
+import { altNameList, formatAltName } from "./names.js";
+
+/** A plain description of one PEM object; never includes private key material. */
+export type Inspection =
+  | ({ kind: "certificate" } & CertificateView)
+  | { kind: "certificate-request"; subject: string; altNames: string[]; requestsCA: boolean; publicKey: string; signatureValid: true }
+  | { kind: "private-key"; format: string; publicKey: string; publicKeySha256: string }
+  | { kind: "public-key"; publicKey: string; publicKeySha256: string };
+
+export interface CertificateView {
+  subject: string;
+  issuer: string;
+  serialNumber: string;
+  notBefore: string;
+  notAfter: string;
+  altNames: string[];
+  isCA: boolean;
+  keyUsages: string[];
+  extendedKeyUsages: string[];
+  subjectKeyId?: string;
+  authorityKeyId?: string;
+  publicKey: string;
+  signatureAlgorithm: string;
+  sha256Fingerprint: string;
+  spkiHash: string;
+  selfSigned: boolean;
+}
+
+export function certificateView(cert: CertInfo): CertificateView {
+  return {
+    subject: cert.subject,
+    issuer: cert.issuer,
+    serialNumber: cert.serialNumber,
+    notBefore: cert.notBefore.toISOString(),
+    notAfter: cert.notAfter.toISOString(),
+    altNames: altNameList(cert.altNames).map(formatAltName),
+    isCA: cert.isCA,
+    keyUsages: cert.keyUsages,
+    extendedKeyUsages: cert.extendedKeyUsages,
+    subjectKeyId: cert.subjectKeyId,
+    authorityKeyId: cert.authorityKeyId,
+    publicKey: cert.publicKey,
+    signatureAlgorithm: cert.signatureAlgorithm,
+    sha256Fingerprint: cert.sha256Fingerprint,
+    spkiHash: cert.spkiHash,
+    selfSigned: cert.subject === cert.issuer && (cert.authorityKeyId === undefined || cert.authorityKeyId === cert.subjectKeyId),
+  };
+}
+
+const publicKeyHash = (key: KeyObject) =>
+  colonHex(createHash("sha256").update(createPublicKey(key).export({ type: "spki", format: "der" })).digest());
+
+const keyFormats: Record<string, string> = {
+  "RSA PRIVATE KEY": "PKCS#1",
+  "EC PRIVATE KEY": "SEC1",
+  "PRIVATE KEY": "PKCS#8",
+};
+
+/** Describes every PEM block of a file (a chain gives one entry per certificate). */
+export async function inspect(data: Buffer, label: string): Promise<Inspection[]> {
+  const text = data.toString("latin1");
+  const blocks = [...text.matchAll(/-----BEGIN ([A-Z0-9 ]+)-----[\s\S]*?-----END \1-----/g)];
+  if (blocks.length === 0) {
+    if (data[0] === 0x30) return [{ kind: "certificate", ...certificateView(parseCertificateDer(data, label)) }];
+    throw inputError(`${label} holds no PEM block: expected a certificate, CSR or key`);
+  }
+  const results: Inspection[] = [];
+  for (const [block, type] of blocks) {
+    const der = Buffer.from(block.replace(/-----[^-]+-----|\s+/g, ""), "base64");
+    if (type === "CERTIFICATE") {
+      results.push({ kind: "certificate", ...certificateView(parseCertificateDer(der, label)) });
+    } else if (type === "CERTIFICATE REQUEST" || type === "NEW CERTIFICATE REQUEST") {
+      const csr = await parseCsr(toPem(der, "CERTIFICATE REQUEST"), label);
+      const key = createPublicKey({ key: Buffer.from(csr.publicKey.rawData), format: "der", type: "spki" });
+      results.push({
+        kind: "certificate-request",
+        subject: csr.subject,
+        altNames: altNameList(csr.altNames).map(formatAltName),
+        requestsCA: csr.requestsCA,
+        publicKey: describeKey(key),
+        signatureValid: true,
+      });
+    } else if (type! in keyFormats) {
+      let key: KeyObject;
+      try {
+        key = createPrivateKey({ key: block, format: "pem" });
+      } catch {
+        throw inputError(`${label}: the ${type} block is damaged and cannot be read`);
+      }
+      results.push({ kind: "private-key", format: keyFormats[type!]!, publicKey: describeKey(key), publicKeySha256: publicKeyHash(key) });
+    } else if (type === "PUBLIC KEY") {
+      const key = createPublicKey({ key: block, format: "pem" });
+      results.push({ kind: "public-key", publicKey: describeKey(key), publicKeySha256: publicKeyHash(key) });
+    } else if (type === "ENCRYPTED PRIVATE KEY") {
+      throw inputError(`${label} is an encrypted private key: kpki does not read those; decrypt it with openssl pkey first`);
+    } else {
+      throw inputError(`${label} holds a ${type} block, which kpki does not read (labels: ${pemLabels(text).join(", ")})`);
+    }
+  }
+  return results;
+}

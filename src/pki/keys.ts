@@ -1,0 +1,147 @@
+import { createPrivateKey, createPublicKey, KeyObject, webcrypto } from "node:crypto";
+import { inputError } from "../errors.js";
+
+/** The key algorithms kpki makes; kubeadm's `encryptionAlgorithm` values, lower-cased. */
+export const KEY_TYPES = ["rsa-2048", "rsa-3072", "rsa-4096", "ecdsa-p256", "ecdsa-p384"] as const;
+export type KeyType = (typeof KEY_TYPES)[number];
+export const DEFAULT_KEY_TYPE: KeyType = "rsa-2048";
+
+type SigningAlgorithm = RsaHashedKeyGenParams | EcKeyGenParams;
+type ImportAlgorithm = RsaHashedImportParams | EcKeyImportParams;
+
+interface KeySpec {
+  generate: SigningAlgorithm;
+  import: ImportAlgorithm;
+  /** What @peculiar/x509 signs with: Go's defaults for the key (SHA-256, or SHA-384 on P-384). */
+  sign: Algorithm & { hash?: string };
+}
+
+const rsa = (bits: number): KeySpec => ({
+  generate: {
+    name: "RSASSA-PKCS1-v1_5",
+    modulusLength: bits,
+    publicExponent: new Uint8Array([1, 0, 1]),
+    hash: "SHA-256",
+  },
+  import: { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" },
+  sign: { name: "RSASSA-PKCS1-v1_5" },
+});
+const ec = (curve: "P-256" | "P-384", hash: string): KeySpec => ({
+  generate: { name: "ECDSA", namedCurve: curve },
+  import: { name: "ECDSA", namedCurve: curve },
+  sign: { name: "ECDSA", hash },
+});
+
+const keySpecs: Record<KeyType, KeySpec> = {
+  "rsa-2048": rsa(2048),
+  "rsa-3072": rsa(3072),
+  "rsa-4096": rsa(4096),
+  "ecdsa-p256": ec("P-256", "SHA-256"),
+  "ecdsa-p384": ec("P-384", "SHA-384"),
+};
+
+/** A private key in both forms: KeyObject for PEM and checks, CryptoKey pair for signing. */
+export interface KeyPair {
+  type: KeyType;
+  privateKey: webcrypto.CryptoKey;
+  publicKey: webcrypto.CryptoKey;
+  privateKeyObject: KeyObject;
+}
+
+export function parseKeyType(value: string): KeyType {
+  const normalized = value.trim().toLowerCase();
+  if ((KEY_TYPES as readonly string[]).includes(normalized)) return normalized as KeyType;
+  throw inputError(`unknown key type "${value}": use one of ${KEY_TYPES.join(", ")}`);
+}
+
+/**
+ * Generates a key pair. Node runs RSA and EC generation on its thread pool, so
+ * several calls started together generate concurrently.
+ */
+export async function generateKeyPair(type: KeyType): Promise<KeyPair> {
+  const spec = keySpecs[type];
+  const pair = (await webcrypto.subtle.generateKey(spec.generate, true, ["sign", "verify"])) as webcrypto.CryptoKeyPair;
+  return {
+    type,
+    privateKey: pair.privateKey,
+    publicKey: pair.publicKey,
+    privateKeyObject: KeyObject.from(pair.privateKey),
+  };
+}
+
+/** The signature algorithm for certificates and CSRs signed by this key. */
+export function signingAlgorithm(type: KeyType): Algorithm {
+  return keySpecs[type].sign;
+}
+
+/** PEM as kubeadm writes it: PKCS#1 `RSA PRIVATE KEY` or SEC1 `EC PRIVATE KEY`. */
+export function encodePrivateKeyPem(key: KeyPair): string {
+  const type = key.type.startsWith("rsa") ? "pkcs1" : "sec1";
+  return key.privateKeyObject.export({ type, format: "pem" }) as string;
+}
+
+/** SubjectPublicKeyInfo as `PUBLIC KEY` PEM (what kubeadm writes to sa.pub). */
+export function encodePublicKeyPem(key: KeyPair): string {
+  return createPublicKey(key.privateKeyObject).export({ type: "spki", format: "pem" }) as string;
+}
+
+/** The kpki key type of an existing key, or undefined for a key kpki does not make. */
+export function keyTypeOf(key: KeyObject): KeyType | undefined {
+  const details = key.asymmetricKeyDetails;
+  if (key.asymmetricKeyType === "rsa" && details?.modulusLength) {
+    const name = `rsa-${details.modulusLength}`;
+    return (KEY_TYPES as readonly string[]).includes(name) ? (name as KeyType) : undefined;
+  }
+  if (key.asymmetricKeyType === "ec") {
+    if (details?.namedCurve === "prime256v1") return "ecdsa-p256";
+    if (details?.namedCurve === "secp384r1") return "ecdsa-p384";
+  }
+  return undefined;
+}
+
+/** A human description such as "RSA 2048" or "ECDSA P-256", for any key Node can read. */
+export function describeKey(key: KeyObject): string {
+  const details = key.asymmetricKeyDetails;
+  switch (key.asymmetricKeyType) {
+    case "rsa":
+      return `RSA ${details?.modulusLength ?? "?"}`;
+    case "ec": {
+      const curves: Record<string, string> = { prime256v1: "P-256", secp384r1: "P-384", secp521r1: "P-521" };
+      return `ECDSA ${curves[details?.namedCurve ?? ""] ?? details?.namedCurve ?? "?"}`;
+    }
+    default:
+      return (key.asymmetricKeyType ?? "unknown").toUpperCase();
+  }
+}
+
+/**
+ * Reads a private key in any PEM form kubeadm or openssl writes (PKCS#1,
+ * SEC1, PKCS#8). `label` names the file in errors.
+ */
+export async function parsePrivateKeyPem(pem: string | Buffer, label: string): Promise<KeyPair> {
+  let keyObject: KeyObject;
+  try {
+    keyObject = createPrivateKey({ key: pem, format: "pem" });
+  } catch (error) {
+    const text = pem.toString();
+    if (text.includes("ENCRYPTED")) {
+      throw inputError(`${label} is an encrypted private key: decrypt it first (openssl pkey -in ${label} -out plain.key)`);
+    }
+    throw inputError(`${label} is not a readable private key (expected PEM "RSA PRIVATE KEY", "EC PRIVATE KEY" or "PRIVATE KEY")`);
+  }
+  const type = keyTypeOf(keyObject);
+  if (!type) {
+    throw inputError(`${label} is a ${describeKey(keyObject)} key, which kpki does not sign with: use one of ${KEY_TYPES.join(", ")}`);
+  }
+  const spec = keySpecs[type];
+  const pkcs8 = keyObject.export({ type: "pkcs8", format: "der" });
+  const privateKey = await webcrypto.subtle.importKey("pkcs8", pkcs8, spec.import, true, ["sign"]);
+  const spki = createPublicKey(keyObject).export({ type: "spki", format: "der" });
+  const publicKey = await webcrypto.subtle.importKey("spki", spki, spec.import, true, ["verify"]);
+  return { type, privateKey, publicKey, privateKeyObject: keyObject };
+}
+
+/** DER SubjectPublicKeyInfo of a key pair. */
+export function publicKeyDer(key: KeyPair): Buffer {
+  return createPublicKey(key.privateKeyObject).export({ type: "spki", format: "der" });
+}

@@ -1,0 +1,169 @@
+import { randomBytes } from "node:crypto";
+import { constants, promises as fs } from "node:fs";
+import { hostname } from "node:os";
+import path from "node:path";
+import { KpkiError } from "../errors.js";
+
+/** Modes as kubeadm writes them: keys and CSRs private, certificates world-readable. */
+export const MODES = { key: 0o600, cert: 0o644, csr: 0o600, public: 0o644, config: 0o644, kubeconfig: 0o600 } as const;
+
+export interface FileWrite {
+  /** Path relative to the PKI folder, e.g. "apiserver.key" or "etcd/ca.crt". */
+  file: string;
+  data: string | Uint8Array;
+  mode: number;
+}
+
+const ioError = (message: string, cause?: unknown) => new KpkiError("io", message, { cause });
+
+function describeFsError(error: unknown, target: string): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  switch (code) {
+    case "EACCES":
+    case "EPERM":
+      return `${target}: permission denied: run as a user who may write there, or choose another --dir`;
+    case "EROFS":
+      return `${target} is on a read-only file system: choose another --dir`;
+    case "ENOTDIR":
+      return `${target}: a part of the path is a file, not a folder: choose another --dir`;
+    case "ENOSPC":
+      return `${target}: no space left on the device`;
+    default:
+      return `${target}: ${(error as Error).message}`;
+  }
+}
+
+/**
+ * The PKI folder on disk. Every write goes to a temp name, is synced and is
+ * renamed into place, so a crash leaves either the old file or the new one.
+ */
+export class PkiStore {
+  readonly dir: string;
+  constructor(dir: string) {
+    this.dir = path.resolve(dir);
+  }
+
+  path(file: string): string {
+    return path.join(this.dir, file);
+  }
+
+  /** Fails with a clear message when the folder exists but is not a folder. */
+  async checkFolder(): Promise<"exists" | "missing"> {
+    try {
+      const stat = await fs.stat(this.dir);
+      if (!stat.isDirectory()) throw ioError(`--dir ${this.dir} is a file, not a folder: choose a folder for the PKI`);
+      return "exists";
+    } catch (error) {
+      if (error instanceof KpkiError) throw error;
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return "missing";
+      throw ioError(describeFsError(error, this.dir), error);
+    }
+  }
+
+  async ensureFolder(): Promise<void> {
+    if ((await this.checkFolder()) === "exists") return;
+    try {
+      await fs.mkdir(this.dir, { recursive: true, mode: 0o755 });
+    } catch (error) {
+      throw ioError(describeFsError(error, this.dir), error);
+    }
+  }
+
+  /** The file's bytes, or undefined when it does not exist. */
+  async read(file: string): Promise<Buffer | undefined> {
+    try {
+      return await fs.readFile(this.path(file));
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === "ENOENT") return undefined;
+      if (code === "EISDIR") throw ioError(`${this.path(file)} is a folder, not a file: move it away`);
+      throw ioError(describeFsError(error, this.path(file)), error);
+    }
+  }
+
+  async exists(file: string): Promise<boolean> {
+    try {
+      await fs.access(this.path(file), constants.F_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Writes files atomically in the order given (keys before the certificates
+   * that name them). The caller decides what may be replaced; this only moves bytes.
+   */
+  async writeAll(writes: readonly FileWrite[]): Promise<void> {
+    const folders = new Set<string>();
+    for (const write of writes) {
+      const target = this.path(write.file);
+      const folder = path.dirname(target);
+      if (!folders.has(folder)) {
+        await fs.mkdir(folder, { recursive: true, mode: 0o755 }).catch((error) => {
+          throw ioError(describeFsError(error, folder), error);
+        });
+        folders.add(folder);
+      }
+      const temp = path.join(folder, `.${path.basename(target)}.${randomBytes(6).toString("hex")}.tmp`);
+      try {
+        const handle = await fs.open(temp, "wx", write.mode);
+        try {
+          await handle.writeFile(write.data);
+          await handle.chmod(write.mode); // the umask may have narrowed the mode given to open
+          await handle.sync();
+        } finally {
+          await handle.close();
+        }
+        await fs.rename(temp, target);
+      } catch (error) {
+        await fs.rm(temp, { force: true });
+        throw ioError(describeFsError(error, target), error);
+      }
+    }
+    for (const folder of folders) {
+      const handle = await fs.open(folder, "r");
+      await handle.sync().finally(() => handle.close());
+    }
+  }
+
+  /**
+   * Takes the folder's lock, so two runs on one folder never both create a
+   * CA. A lock left by a process that is gone is taken over.
+   */
+  async lock(timeoutMs = 60_000): Promise<() => Promise<void>> {
+    const lockPath = this.path(".kpki.lock");
+    const owner = `${process.pid}@${hostname()}`;
+    const deadline = Date.now() + timeoutMs;
+    for (let delay = 20; ; delay = Math.min(delay * 2, 250)) {
+      try {
+        await fs.writeFile(lockPath, owner, { flag: "wx", mode: 0o600 });
+        return async () => {
+          await fs.rm(lockPath, { force: true });
+        };
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw ioError(describeFsError(error, this.dir), error);
+      }
+      const holder = await fs.readFile(lockPath, "utf8").catch(() => "");
+      if (isStale(holder)) {
+        await fs.rm(lockPath, { force: true });
+        continue;
+      }
+      if (Date.now() > deadline) {
+        throw new KpkiError("conflict", `${this.dir} is locked by another kpki run (${holder || "unknown"}); wait for it, or remove ${lockPath} if no kpki is running`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+}
+
+function isStale(holder: string): boolean {
+  const match = holder.match(/^(\d+)@(.*)$/);
+  if (!match || match[2] !== hostname()) return false;
+  try {
+    process.kill(Number(match[1]), 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "ESRCH";
+  }
+}

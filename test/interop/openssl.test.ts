@@ -1,0 +1,174 @@
+import { readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { describe, expect, it, beforeAll } from "vitest";
+import { KEY_TYPES } from "../../src/pki/keys.js";
+import { runCli } from "../support/cli.js";
+import { openssl } from "../support/openssl.js";
+import { havePeer } from "../support/peers.js";
+import { tempDir } from "../support/tmp.js";
+
+const root = tempDir();
+const hasOpenssl = await havePeer("openssl", "apt-get install -y openssl");
+
+describe.skipIf(!hasOpenssl).each(KEY_TYPES)("openssl accepts kpki init output (%s)", (keyType) => {
+  const dir = path.join(root, keyType);
+  const file = (name: string) => path.join(dir, name);
+
+  beforeAll(async () => {
+    const result = await runCli([
+      "init", "--master-ip", "192.0.2.10", "--dir", dir, "--key-type", keyType,
+      "--node-name", "cp-1", "--san", "api.example.com", "--san", "2001:db8::7", "--emit-openssl-conf",
+    ]);
+    expect(result.stderr).toBe("");
+    expect(result.exitCode).toBe(0);
+  });
+
+  it("verifies the API server certificate strictly for its IP and service name", async () => {
+    for (const check of [["-verify_ip", "192.0.2.10"], ["-verify_ip", "10.96.0.1"], ["-verify_ip", "2001:db8::7"],
+      ["-verify_hostname", "kubernetes.default.svc"], ["-verify_hostname", "cp-1"], ["-verify_hostname", "api.example.com"]]) {
+      const result = await openssl(["verify", "-x509_strict", "-purpose", "sslserver", "-CAfile", file("ca.crt"), ...check, file("apiserver.crt")]);
+      expect(result.stdout + result.stderr, check.join(" ")).toContain("apiserver.crt: OK");
+    }
+    const client = await openssl(["verify", "-x509_strict", "-purpose", "sslclient", "-CAfile", file("ca.crt"), file("apiserver.crt")]);
+    expect(client.exitCode).toBe(0);
+  });
+
+  it("refuses a name or IP the certificate does not cover", async () => {
+    const wrongIp = await openssl(["verify", "-x509_strict", "-CAfile", file("ca.crt"), "-verify_ip", "192.0.2.11", file("apiserver.crt")]);
+    expect(wrongIp.exitCode).not.toBe(0);
+    const wrongName = await openssl(["verify", "-x509_strict", "-CAfile", file("ca.crt"), "-verify_hostname", "evil.example.com", file("apiserver.crt")]);
+    expect(wrongName.exitCode).not.toBe(0);
+  });
+
+  it("shows every SAN and extension in openssl x509 -text", async () => {
+    const { stdout } = await openssl(["x509", "-in", file("apiserver.crt"), "-noout", "-text"]);
+    const sans = stdout.match(/X509v3 Subject Alternative Name: *\n\s*(.*)/)![1]!;
+    expect(sans.split(", ")).toEqual([
+      "DNS:kubernetes", "DNS:kubernetes.default", "DNS:kubernetes.default.svc", "DNS:kubernetes.default.svc.cluster",
+      "DNS:kubernetes.default.svc.cluster.local", "DNS:cp-1", "DNS:api.example.com",
+      "IP Address:192.0.2.10", "IP Address:10.96.0.1", "IP Address:2001:DB8:0:0:0:0:0:7",
+    ]);
+    expect(stdout).toMatch(/X509v3 Basic Constraints: critical\n\s*CA:FALSE/);
+    const keyUsage = keyType.startsWith("rsa") ? "Digital Signature, Key Encipherment" : "Digital Signature";
+    expect(stdout).toMatch(new RegExp(`X509v3 Key Usage: critical\\n\\s*${keyUsage}\\n`));
+    expect(stdout).toMatch(/X509v3 Extended Key Usage: *\n\s*TLS Web Server Authentication, TLS Web Client Authentication/);
+    expect(stdout).toContain("X509v3 Subject Key Identifier");
+    expect(stdout).toContain("Subject: CN = kube-apiserver");
+    expect(stdout).toContain("Issuer: CN = kubernetes");
+    expect(stdout).toContain(keyType === "ecdsa-p384" ? "ecdsa-with-SHA384" : keyType.startsWith("rsa") ? "sha256WithRSAEncryption" : "ecdsa-with-SHA256");
+    // AKI equals the CA's SKI
+    const ca = (await openssl(["x509", "-in", file("ca.crt"), "-noout", "-text"])).stdout;
+    const caSki = ca.match(/Subject Key Identifier: *\n\s*(\S+)/)![1];
+    expect(stdout.match(/Authority Key Identifier: *\n\s*(?:keyid:)?(\S+)/)![1]).toBe(caSki);
+    expect(ca).toMatch(/X509v3 Basic Constraints: critical\n\s*CA:TRUE/);
+    expect(ca).toMatch(/X509v3 Key Usage: critical\n\s*Digital Signature, Certificate Sign, CRL Sign/);
+  });
+
+  it("backdates NotBefore five minutes, lasts 365 days, and uses a random positive 64+ bit serial", async () => {
+    const { stdout } = await openssl(["x509", "-in", file("apiserver.crt"), "-noout", "-startdate", "-enddate", "-serial"]);
+    const start = new Date(stdout.match(/notBefore=(.*)/)![1]!);
+    const end = new Date(stdout.match(/notAfter=(.*)/)![1]!);
+    const serial = stdout.match(/serial=(\w+)/)![1]!;
+    expect(Date.now() - start.getTime()).toBeGreaterThanOrEqual(5 * 60 * 1000 - 2000);
+    expect(Date.now() - start.getTime()).toBeLessThan(5 * 60 * 1000 + 120_000);
+    expect(Math.round((end.getTime() - Date.now()) / 86_400_000)).toBe(365);
+    expect(serial.length).toBeGreaterThanOrEqual(16);
+    expect(parseInt(serial.slice(0, 2), 16)).toBeLessThan(0x80);
+  });
+
+  it("writes a CSR openssl req -verify accepts, with the SANs in its extensionRequest", async () => {
+    const result = await openssl(["req", "-in", file("apiserver.csr"), "-verify", "-noout", "-text"]);
+    expect(result.exitCode).toBe(0);
+    expect(result.stderr + result.stdout).toMatch(/verify OK/i);
+    expect(result.stdout).toContain("Requested Extensions");
+    expect(result.stdout).toContain("DNS:kubernetes.default.svc.cluster.local");
+  });
+
+  it("writes keys as kubeadm does: PKCS#1 or SEC1, mode 0600; certificates 0644", async () => {
+    const key = readFileSync(file("apiserver.key"), "utf8");
+    expect(key).toMatch(keyType.startsWith("rsa") ? /^-----BEGIN RSA PRIVATE KEY-----/ : /^-----BEGIN EC PRIVATE KEY-----/);
+    const { statSync } = await import("node:fs");
+    expect(statSync(file("ca.key")).mode & 0o777).toBe(0o600);
+    expect(statSync(file("apiserver.key")).mode & 0o777).toBe(0o600);
+    expect(statSync(file("ca.crt")).mode & 0o777).toBe(0o644);
+    expect(statSync(file("apiserver.crt")).mode & 0o777).toBe(0o644);
+    const check = await openssl(["pkey", "-in", file("apiserver.key"), "-check", "-noout"]);
+    expect(check.exitCode).toBe(0);
+  });
+
+  it("gives the same CA pin as openssl's pipeline", async () => {
+    const pubkey = await openssl(["x509", "-pubkey", "-noout", "-in", file("ca.crt")]);
+    const der = await import("execa").then(({ execa }) =>
+      execa("openssl", ["pkey", "-pubin", "-outform", "der"], { input: pubkey.stdout, encoding: "buffer" }));
+    const { createHash } = await import("node:crypto");
+    const expected = `sha256:${createHash("sha256").update(der.stdout as Uint8Array).digest("hex")}`;
+    const result = await runCli(["ca", "hash", file("ca.crt")]);
+    expect(result.stdout.trim()).toBe(expected);
+  });
+
+  it("emits an openssl csr.conf with which openssl reproduces the same extensions", async () => {
+    const work = path.join(root, `${keyType}-reproduce`);
+    const { mkdirSync } = await import("node:fs");
+    mkdirSync(work);
+    const conf = file("apiserver.csr.conf");
+    await openssl(["req", "-new", "-key", file("apiserver.key"), "-out", path.join(work, "r.csr"), "-config", conf]);
+    const signed = await openssl(["x509", "-req", "-in", path.join(work, "r.csr"), "-CA", file("ca.crt"), "-CAkey", file("ca.key"),
+      "-CAcreateserial", "-CAserial", path.join(work, "ca.srl"), "-out", path.join(work, "r.crt"), "-days", "365", "-sha256",
+      "-extensions", "v3_ext", "-extfile", conf]);
+    expect(signed.exitCode, signed.stderr).toBe(0);
+    // Same extensions with the same values; openssl orders them as its config lists them.
+    const extensions = async (cert: string) =>
+      (await openssl(["x509", "-in", cert, "-noout", "-ext", "subjectAltName,keyUsage,extendedKeyUsage,basicConstraints,authorityKeyIdentifier,subjectKeyIdentifier"]))
+        .stdout.split(/\n(?=X509v3)/).map((block) => block.trim()).sort();
+    expect(await extensions(path.join(work, "r.crt"))).toEqual(await extensions(file("apiserver.crt")));
+  });
+});
+
+describe.skipIf(!hasOpenssl)("kpki cert sign signs a CSR that openssl made", () => {
+  const dir = path.join(root, "sign");
+  beforeAll(async () => {
+    expect((await runCli(["init", "--master-ip", "192.0.2.10", "--dir", dir])).exitCode).toBe(0);
+  });
+
+  it("copies the SANs, applies the profile's usages and verifies", async () => {
+    const conf = path.join(dir, "client.conf");
+    writeFileSync(conf, [
+      "[ req ]", "prompt = no", "distinguished_name = dn", "req_extensions = req_ext",
+      "[ dn ]", "O = system:nodes", "CN = system:node:worker-1",
+      "[ req_ext ]", "subjectAltName = DNS:worker-1, IP:192.0.2.21", "keyUsage = keyCertSign", "",
+    ].join("\n"));
+    const made = await openssl(["req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", path.join(dir, "w.key"), "-out", path.join(dir, "w.csr"), "-config", conf]);
+    expect(made.exitCode, made.stderr).toBe(0);
+    const signed = await runCli(["cert", "sign", "--csr", path.join(dir, "w.csr"), "--profile", "peer", "--dir", dir, "--out", path.join(dir, "w.crt")]);
+    expect(signed.stderr).toBe("");
+    expect(signed.exitCode).toBe(0);
+    const verify = await openssl(["verify", "-x509_strict", "-purpose", "sslclient", "-CAfile", path.join(dir, "ca.crt"), "-verify_ip", "192.0.2.21", path.join(dir, "w.crt")]);
+    expect(verify.stdout).toContain("w.crt: OK");
+    const text = (await openssl(["x509", "-in", path.join(dir, "w.crt"), "-noout", "-text"])).stdout;
+    expect(text).toContain("Subject: O = system:nodes, CN = system:node:worker-1");
+    expect(text).toContain("DNS:worker-1, IP Address:192.0.2.21");
+    // The CSR asked for keyCertSign; the profile decides usages, not the CSR.
+    expect(text).toMatch(/Key Usage: critical\n\s*Digital Signature, Key Encipherment\n/);
+    const keyCheck = await runCli(["cert", "verify", path.join(dir, "w.crt"), "--ca", path.join(dir, "ca.crt"), "--key", path.join(dir, "w.key"), "--host", "worker-1", "--purpose", "client"]);
+    expect(keyCheck.exitCode).toBe(0);
+  });
+
+  it("refuses a CSR that asks for CA:TRUE, and one whose signature is broken", async () => {
+    const caCsr = await openssl(["req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", path.join(dir, "c.key"), "-out", path.join(dir, "c.csr"),
+      "-subj", "/CN=sub-ca", "-addext", "basicConstraints=critical,CA:TRUE"]);
+    expect(caCsr.exitCode).toBe(0);
+    const refused = await runCli(["cert", "sign", "--csr", path.join(dir, "c.csr"), "--profile", "server", "--dir", dir]);
+    expect(refused.exitCode).toBe(2);
+    expect(refused.stderr).toMatch(/CA:TRUE/);
+    expect(refused.stderr.trim().split("\n")).toHaveLength(1);
+
+    const der = (await openssl(["req", "-in", path.join(dir, "w.csr"), "-outform", "PEM"])).stdout;
+    const body = Buffer.from(der.replace(/-----[^-]+-----|\s+/g, ""), "base64");
+    body[body.length - 10]! ^= 0xff; // flip bits in the signature
+    const broken = `-----BEGIN CERTIFICATE REQUEST-----\n${body.toString("base64").match(/.{1,64}/g)!.join("\n")}\n-----END CERTIFICATE REQUEST-----\n`;
+    writeFileSync(path.join(dir, "broken.csr"), broken);
+    const rejected = await runCli(["cert", "sign", "--csr", path.join(dir, "broken.csr"), "--profile", "client", "--dir", dir]);
+    expect(rejected.exitCode).toBe(2);
+    expect(rejected.stderr).toMatch(/signature does not verify/);
+  });
+});

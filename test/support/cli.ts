@@ -1,0 +1,35 @@
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { execa } from "execa";
+import { main } from "../../src/cli/main.js";
+import type { Io } from "../../src/cli/io.js";
+
+export interface CliResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI in this process, capturing its output. */
+export async function runCli(args: readonly string[], options: { stdin?: string | Buffer; cwd?: string } = {}): Promise<CliResult> {
+  let stdout = "";
+  let stderr = "";
+  const io: Io = {
+    stdout: (text) => void (stdout += text),
+    stderr: (text) => void (stderr += text),
+    readStdin: async () => Buffer.from(options.stdin ?? ""),
+    isTTY: false,
+    cwd: options.cwd ?? process.cwd(),
+  };
+  const exitCode = await main(args, io);
+  return { exitCode, stdout, stderr };
+}
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+export const binPath = path.join(repoRoot, "bin/kpki.js");
+
+/** Runs the built bin as a user would (needs `npm run build`). */
+export async function runBin(args: readonly string[], options: { cwd?: string; input?: string } = {}): Promise<CliResult> {
+  const result = await execa("node", [binPath, ...args], { reject: false, cwd: options.cwd, input: options.input });
+  return { exitCode: result.exitCode ?? -1, stdout: result.stdout, stderr: result.stderr };
+}
