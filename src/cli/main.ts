@@ -15,7 +15,6 @@ export type CommandRegistrar = (cli: Argv, io: Io) => Argv;
  */
 export async function main(argv: readonly string[], io: Io = processIo()): Promise<number> {
   let exitCode = 0;
-  let usageMessage: string | undefined;
   const cli = yargs([...argv])
     .scriptName("kpki")
     .usage("$0 <command> [options]\n\nCluster PKI, node preparation and bootstrap checks for kubeadm-style clusters.")
@@ -30,7 +29,9 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
     .exitProcess(false)
     .fail((message, error) => {
       if (error) throw error;
-      usageMessage = message;
+      // Throw, not just record: yargs runs the command's handler after a
+      // validation failure (unknown option, bad choice) unless fail() throws.
+      throw new KpkiError("usage", withHelpHint(message));
     });
   for (const register of [initCommand, certCommand, caCommand]) register(cli, io);
   cli.showHelpOnFail(false);
@@ -38,7 +39,6 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
     await cli.parseAsync([...argv], {}, (error, _parsed, output) => {
       if (output && !error) io.stdout(output.endsWith("\n") ? output : `${output}\n`);
     });
-    if (usageMessage !== undefined) throw new KpkiError("usage", `${usageMessage} (see kpki --help)`);
   } catch (error) {
     const { message, exitCode: code } = describeError(error);
     io.stderr(`kpki: ${message}\n`);
@@ -46,4 +46,15 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
     exitCode = code;
   }
   return exitCode;
+}
+
+/** One usage line ending in a pointer to --help (once, even if the message already has one). */
+function withHelpHint(message: string): string {
+  // yargs puts details on further lines ("Missing required argument: x\n<describe>"): join them into one.
+  const line = message
+    .split("\n")
+    .map((part) => part.trim())
+    .filter(Boolean)
+    .reduce((joined, part) => (joined === "" ? part : joined.endsWith(":") ? `${joined} ${part}` : `${joined}: ${part}`), "");
+  return line.includes("kpki --help") ? line : `${line} (see kpki --help)`;
 }

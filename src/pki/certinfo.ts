@@ -1,6 +1,6 @@
 import { createHash, X509Certificate as NodeX509Certificate } from "node:crypto";
 import { inputError } from "../errors.js";
-import { pemBlock, pemLabels } from "./der.js";
+import { describePemLabels, pemBlock, pemLabels } from "./der.js";
 import { describeKey } from "./keys.js";
 import { canonicalIp, ipFromBytes, type AltNames } from "./names.js";
 import { caCertHash } from "./pin.js";
@@ -121,7 +121,7 @@ export function parseCertificate(data: Buffer | string, label: string): CertInfo
   const labels = pemLabels(text);
   throw inputError(
     labels.length > 0
-      ? `${label} holds ${labels.join(", ")}, not a CERTIFICATE`
-      : `${label} is not a PEM or DER certificate`,
+      ? `${label} holds ${describePemLabels(labels)}, not a certificate: give a certificate file (PEM "CERTIFICATE")`
+      : `${label} is not a PEM or DER certificate: give a certificate file`,
   );
 }

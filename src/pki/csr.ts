@@ -1,5 +1,5 @@
 import { inputError } from "../errors.js";
-import { pemBlock, pemLabels } from "./der.js";
+import { describePemLabels, pemBlock, pemLabels } from "./der.js";
 import { signingAlgorithm, type KeyPair } from "./keys.js";
 import { altNameList, dnsNameProblem, formatAltName, type AltNames } from "./names.js";
 import { altNamesOf } from "./certinfo.js";
@@ -62,7 +62,9 @@ export async function parseCsr(data: Buffer | string, label: string): Promise<Pa
   if (!der) {
     const labels = pemLabels(text);
     throw inputError(
-      labels.length > 0 ? `${label} holds ${labels.join(", ")}, not a CERTIFICATE REQUEST` : `${label} is not a PEM or DER certificate request`,
+      labels.length > 0
+        ? `${label} holds ${describePemLabels(labels)}, not a certificate request: give the CSR file (PEM "CERTIFICATE REQUEST")`
+        : `${label} is not a PEM or DER certificate request: give the CSR file`,
     );
   }
   let csr: x509.Pkcs10CertificateRequest;

@@ -51,6 +51,26 @@ export function toPem(der: Uint8Array, label: string): string {
   return `-----BEGIN ${label}-----\n${lines.join("\n")}\n-----END ${label}-----\n`;
 }
 
+/**
+ * What a file holds, in words, from its PEM labels: "a private key, a
+ * certificate". Error messages use this rather than the raw labels, so no
+ * message ever carries "PRIVATE KEY" text.
+ */
+export function describePemLabels(labels: readonly string[]): string {
+  const named = labels.map((label) =>
+    /PRIVATE KEY$/.test(label)
+      ? "a private key"
+      : label === "CERTIFICATE"
+        ? "a certificate"
+        : /CERTIFICATE REQUEST$/.test(label)
+          ? "a certificate request"
+          : label === "PUBLIC KEY"
+            ? "a public key"
+            : `a ${label} block`,
+  );
+  return [...new Set(named)].join(", ");
+}
+
 /** The labels of every PEM block in a text, in order. */
 export function pemLabels(text: string): string[] {
   return [...text.matchAll(/-----BEGIN ([A-Z0-9 ]+)-----/g)].map((match) => match[1]!);

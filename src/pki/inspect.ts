@@ -2,7 +2,7 @@ import { createHash, createPrivateKey, createPublicKey, type KeyObject } from "n
 import { inputError } from "../errors.js";
 import { parseCertificateDer, colonHex, type CertInfo } from "./certinfo.js";
 import { parseCsr } from "./csr.js";
-import { pemLabels, toPem } from "./der.js";
+import { describePemLabels, pemLabels, toPem } from "./der.js";
 import { describeKey } from "./keys.js";
 import { altNameList, formatAltName } from "./names.js";
 
@@ -68,7 +68,7 @@ export async function inspect(data: Buffer, label: string): Promise<Inspection[]
   const blocks = [...text.matchAll(/-----BEGIN ([A-Z0-9 ]+)-----[\s\S]*?-----END \1-----/g)];
   if (blocks.length === 0) {
     if (data[0] === 0x30) return [{ kind: "certificate", ...certificateView(parseCertificateDer(data, label)) }];
-    throw inputError(`${label} holds no PEM block: expected a certificate, CSR or key`);
+    throw inputError(`${label} holds no PEM block: give a certificate, CSR or key file (PEM or DER)`);
   }
   const results: Inspection[] = [];
   for (const [block, type] of blocks) {
@@ -91,7 +91,7 @@ export async function inspect(data: Buffer, label: string): Promise<Inspection[]
       try {
         key = createPrivateKey({ key: block, format: "pem" });
       } catch {
-        throw inputError(`${label}: the ${type} block is damaged and cannot be read`);
+        throw inputError(`${label}: the ${keyFormats[type!]} private key in it is damaged and cannot be read`);
       }
       results.push({ kind: "private-key", format: keyFormats[type!]!, publicKey: describeKey(key), publicKeySha256: publicKeyHash(key) });
     } else if (type === "PUBLIC KEY") {
@@ -100,7 +100,7 @@ export async function inspect(data: Buffer, label: string): Promise<Inspection[]
     } else if (type === "ENCRYPTED PRIVATE KEY") {
       throw inputError(`${label} is an encrypted private key: kpki does not read those; decrypt it with openssl pkey first`);
     } else {
-      throw inputError(`${label} holds a ${type} block, which kpki does not read (labels: ${pemLabels(text).join(", ")})`);
+      throw inputError(`${label} holds a ${type} block, which kpki does not read (it holds ${describePemLabels(pemLabels(text))})`);
     }
   }
   return results;

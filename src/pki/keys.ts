@@ -127,7 +127,7 @@ export async function parsePrivateKeyPem(pem: string | Buffer, label: string): P
     if (text.includes("ENCRYPTED")) {
       throw inputError(`${label} is an encrypted private key: decrypt it first (openssl pkey -in ${label} -out plain.key)`);
     }
-    throw inputError(`${label} is not a readable private key (expected PEM "RSA PRIVATE KEY", "EC PRIVATE KEY" or "PRIVATE KEY")`);
+    throw inputError(`${label} is not a readable private key: give an unencrypted PEM key (PKCS#1, SEC1 or PKCS#8, as kubeadm and openssl write)`);
   }
   const type = keyTypeOf(keyObject);
   if (!type) {

@@ -40,6 +40,7 @@ export const DEFAULTS = {
 } as const;
 
 export function checkDays(value: number, flag: string): number {
+  if (Number.isNaN(value)) throw inputError(`${flag} takes a whole number of days of at least 1, e.g. ${flag} 365`);
   if (!Number.isInteger(value) || value < 1) throw inputError(`${flag} ${value} is not a whole number of days of at least 1`);
   if (value > 100 * 365) throw inputError(`${flag} ${value} is more than 100 years: give fewer days`);
   return value;

@@ -63,7 +63,7 @@ export class PkiStore {
   async ensureFolder(): Promise<void> {
     if ((await this.checkFolder()) === "exists") return;
     try {
-      await fs.mkdir(this.dir, { recursive: true, mode: 0o755 });
+      await makeFolders(this.dir);
     } catch (error) {
       throw ioError(describeFsError(error, this.dir), error);
     }
@@ -100,7 +100,7 @@ export class PkiStore {
       const target = this.path(write.file);
       const folder = path.dirname(target);
       if (!folders.has(folder)) {
-        await fs.mkdir(folder, { recursive: true, mode: 0o755 }).catch((error) => {
+        await makeFolders(folder).catch((error) => {
           throw ioError(describeFsError(error, folder), error);
         });
         folders.add(folder);
@@ -153,6 +153,35 @@ export class PkiStore {
         throw new KpkiError("conflict", `${this.dir} is locked by another kpki run (${holder || "unknown"}); wait for it, or remove ${lockPath} if no kpki is running`);
       }
       await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+}
+
+/**
+ * mkdir -p that fails with the real reason. fs.mkdir({ recursive: true })
+ * reports ENOENT when the file system is read-only (Node 20), so this finds
+ * the deepest existing folder and makes each missing level itself.
+ */
+async function makeFolders(folder: string): Promise<void> {
+  const missing: string[] = [];
+  for (let current = folder; ; ) {
+    try {
+      const stat = await fs.stat(current);
+      if (!stat.isDirectory()) throw Object.assign(new Error(`${current} is not a folder`), { code: "ENOTDIR" });
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+      missing.unshift(current);
+      const parent = path.dirname(current);
+      if (parent === current) break;
+      current = parent;
+    }
+  }
+  for (const level of missing) {
+    try {
+      await fs.mkdir(level, { mode: 0o755 });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
     }
   }
 }

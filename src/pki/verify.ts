@@ -50,7 +50,13 @@ export function verifyCertificate(request: VerifyRequest): VerifyProblem[] {
     problems.push({ code: "ca-not-a-ca", message: `the CA certificate (${ca.subject}) is not a CA: it lacks CA:TRUE or keyCertSign` });
   }
   if (!nodeCert.checkIssued(nodeCa)) {
-    problems.push({ code: "not-issued-by-ca", message: `issued by "${cert.issuer}", not by this CA ("${ca.subject}")` });
+    problems.push({
+      code: "not-issued-by-ca",
+      message:
+        cert.issuer === ca.subject
+          ? `issued by another CA also named "${ca.subject}": its authority key ID does not match this CA's key`
+          : `issued by "${cert.issuer}", not by this CA ("${ca.subject}")`,
+    });
   } else if (!nodeCert.verify(nodeCa.publicKey)) {
     problems.push({ code: "bad-signature", message: `names this CA as issuer but its signature does not verify with the CA's key` });
   }

@@ -4,7 +4,7 @@ import { readInput } from "../files.js";
 import { printJson, type Io } from "../io.js";
 
 export function caCommand(cli: Argv, io: Io): Argv {
-  return cli.command("ca <command>", "work with the cluster CA", (ca) =>
+  return cli.command("ca", "work with the cluster CA", (ca) =>
     ca
       .command(
         "hash [file]",

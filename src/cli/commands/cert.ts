@@ -8,7 +8,7 @@ import { readInput } from "../files.js";
 import { printJson, table, type Io } from "../io.js";
 
 export function certCommand(cli: Argv, io: Io): Argv {
-  return cli.command("cert <command>", "make, sign, inspect and verify single certificates", (cert) =>
+  return cli.command("cert", "make, sign, inspect and verify single certificates", (cert) =>
     cert
       .command(
         "csr",

@@ -1,0 +1,62 @@
+#!/usr/bin/env node
+// Side-by-side benchmarks: kpki against the peer doing the same work, run
+// alternately, reported as medians and ratios of medians. Not a test: these
+// machines are noisy, so nothing here asserts a time.
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const kpki = path.join(root, "bin/kpki.js");
+const runs = Number(process.env.BENCH_RUNS ?? 9);
+
+function timeOnce(command, args, cwd) {
+  const start = process.hrtime.bigint();
+  const result = spawnSync(command, args, { cwd, stdio: ["ignore", "ignore", "pipe"] });
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  if (result.status !== 0) throw new Error(`${command} ${args.join(" ")} failed: ${result.stderr}`);
+  return seconds;
+}
+
+const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+
+/** Runs each contender once per round, alternating which goes first, in a fresh folder each time. */
+function compare(title, contenders) {
+  const times = contenders.map(() => []);
+  for (let round = 0; round < runs; round++) {
+    const order = round % 2 ? [...contenders.keys()].reverse() : [...contenders.keys()];
+    for (const index of order) {
+      const dir = mkdtempSync(path.join(tmpdir(), "kpki-bench-"));
+      try {
+        times[index].push(timeOnce(...contenders[index].command(dir), dir));
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+  }
+  const medians = times.map(median);
+  console.log(`\n${title} (median of ${runs} alternating runs)`);
+  contenders.forEach((contender, index) => {
+    const ratio = index === 0 ? "" : `  ratio ${(medians[0] / medians[index]).toFixed(2)}x of ${contenders[0].name} / this`;
+    console.log(`  ${contender.name.padEnd(34)} ${medians[index].toFixed(3)} s${ratio}`);
+  });
+  return medians;
+}
+
+const [kpkiInit, opensslFlow] = compare("CA + API server certificate, RSA-2048", [
+  { name: "kpki init --master-ip", command: (dir) => ["node", [kpki, "init", "--master-ip", "192.0.2.10", "--dir", dir]] },
+  { name: "openssl flow (bench/openssl-flow.sh)", command: () => ["sh", [path.join(root, "bench/openssl-flow.sh")]] },
+]);
+console.log(`  kpki / openssl = ${(kpkiInit / opensslFlow).toFixed(2)} (goal <= 0.90)`);
+
+const [version, nodeBare] = compare("start-up", [
+  { name: "kpki --version", command: () => ["node", [kpki, "--version"]] },
+  { name: "node -e 0", command: () => ["node", ["-e", "0"]] },
+]);
+console.log(`  kpki start-up cost over bare node: ${((version - nodeBare) * 1000).toFixed(0)} ms`);
