@@ -2,11 +2,16 @@
 # The seed's / Kubernetes docs' openssl flow for a CA and an API server
 # certificate: the work `kpki init --master-ip` replaces. Run in an empty folder.
 set -e
+# KEY=ec uses P-256 keys instead of RSA-2048 (the same work as kpki --key-type ecdsa-p256).
 MASTER_IP=${1:-192.0.2.10}
 MASTER_CLUSTER_IP=${2:-10.96.0.1}
-openssl genrsa -out ca.key 2048 2>/dev/null
+genkey() {
+  if [ "${KEY:-rsa}" = ec ]; then openssl ecparam -name prime256v1 -genkey -noout -out "$1"
+  else openssl genrsa -out "$1" 2048 2>/dev/null; fi
+}
+genkey ca.key
 openssl req -x509 -new -nodes -key ca.key -subj "/CN=kubernetes" -days 3650 -out ca.crt
-openssl genrsa -out server.key 2048 2>/dev/null
+genkey server.key
 cat > csr.conf <<CONF
 [ req ]
 default_bits = 2048

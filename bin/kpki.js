@@ -1,7 +1,10 @@
 #!/usr/bin/env node
-// The CLI ships as one minified bundle (dist/kpki-cli.js, with lazily loaded
+// The CLI ships as a minified bundle (dist/kpki-cli.js, with lazily loaded
 // chunks): loading yargs and @peculiar/x509 from hundreds of small modules
-// would cost more than generating the keys.
-import { main } from "../dist/kpki-cli.js";
+// would cost more than generating the keys. The prestart entry is tiny and
+// runs first, so `init` starts its key generation before the rest loads.
+import { prestart } from "../dist/kpki-prestart.js";
 
+prestart(process.argv.slice(2));
+const { main } = await import("../dist/kpki-cli.js");
 process.exitCode = await main(process.argv.slice(2));

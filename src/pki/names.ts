@@ -32,7 +32,7 @@ export function dnsNameProblem(name: string): string | undefined {
   return undefined;
 }
 
-/** Canonical text of an IP address (IPv6 compressed, IPv4-mapped kept as given by Node). */
+/** Canonical text of an IP address: IPv6 in RFC 5952 form (compressed, lower case, ::ffff:a.b.c.d). */
 export function canonicalIp(ip: string): string {
   if (isIPv4(ip)) return ip;
   return ipFromBytes(ipToBytes(ip));
@@ -41,6 +41,7 @@ export function canonicalIp(ip: string): string {
 /** Parses one SAN given as text: an IP address, or a DNS name (lower-cased). */
 export function parseAltName(text: string, flag = "--san"): AltName {
   const value = text.trim();
+  if (value.includes("%")) throw zoneError(text, flag);
   if (isIP(value)) return { type: "ip", value: canonicalIp(value) };
   if (/^[0-9.]+$/.test(value)) {
     throw inputError(`${flag} "${text}" is not a valid IPv4 address: each of the four parts must be 0-255`);
@@ -57,11 +58,16 @@ export function parseAltName(text: string, flag = "--san"): AltName {
 /** Parses an IP address flag, e.g. --master-ip. */
 export function parseIp(text: string, flag: string): string {
   const value = text.trim();
+  if (value.includes("%")) throw zoneError(text, flag);
   if (!isIP(value)) {
     throw inputError(`${flag} "${text}" is not a valid IPv4 or IPv6 address (e.g. 192.0.2.10 or 2001:db8::10)`);
   }
   return canonicalIp(value);
 }
+
+// A zone (fe80::1%eth0) names a local interface; certificates carry bare addresses.
+const zoneError = (text: string, flag: string) =>
+  inputError(`${flag} "${text}" has an IPv6 zone ("%…"), which a certificate cannot hold: give the address without it`);
 
 /** Adds SANs to a list without duplicates, keeping first-seen order. */
 export function addAltNames(into: AltNames, names: Iterable<AltName>): AltNames {
@@ -133,6 +139,9 @@ export function ipFromBytes(bytes: Uint8Array): string {
       bestLength = j - i;
     }
     i = j;
+  }
+  if (groups.slice(0, 5).every((group) => group === 0) && groups[5] === 0xffff) {
+    return `::ffff:${Array.from(bytes.subarray(12)).join(".")}`;
   }
   const hex = groups.map((group) => group.toString(16));
   if (bestStart < 0) return hex.join(":");

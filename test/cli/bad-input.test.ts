@@ -422,6 +422,20 @@ describe("--dir the file system refuses (exit 5)", () => {
       await refusesReadOnly(["init", "--master-ip", "192.0.2.10", "--dir", path.join(ro, "existing"), "--san", "api.example.com", "--force"]);
     });
     it("cert csr there", () => refusesReadOnly(["cert", "csr", "--name", "n1", "--cn", "system:node:n1", "--dir", ro]));
+    it("but checks a valid PKI there that needs no change, and dry-runs one that does", async () => {
+      if (mode === "skip") return console.warn(`skipped: ${reason}`);
+      cpSync(pristine, path.join(ro, "valid"), { recursive: true });
+      const before = await snapshot(ro);
+      const check = await runReadOnly(["init", "--master-ip", "192.0.2.10", "--dir", path.join(ro, "valid")]);
+      expect(check.stderr).toBe("");
+      expect(check.exitCode).toBe(0);
+      expect(check.stdout).toContain("Nothing changed");
+      const plan = await runReadOnly(["init", "--master-ip", "192.0.2.10", "--dir", path.join(ro, "valid"), "--san", "api.example.com", "--force", "--dry-run"]);
+      expect(plan.stderr).toBe("");
+      expect(plan.exitCode).toBe(0);
+      expect(plan.stdout).toMatch(/would be reissued\s+apiserver/);
+      expect(await snapshot(ro)).toEqual(before);
+    });
   });
 });
 

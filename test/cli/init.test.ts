@@ -290,11 +290,18 @@ describe("kpki init --emit-openssl-conf", () => {
     expect(text).not.toMatch(/\{\{/); // every template placeholder filled
     expect(readdirSync(dir).sort()).toEqual([...PKI_FILES, "apiserver.csr.conf"].sort());
 
-    // Asked again on a PKI that is kept, it writes the same file again; the PKI itself is untouched.
+    // Asked again on a PKI that is kept, it writes the same file again and says so; the PKI itself is untouched.
     const before = await snapshot(dir);
     rmSync(conf);
-    await init(dir, "--node-name", "cp-1", "--san", "api.example.com", "--emit-openssl-conf");
+    const again = await runCli(["init", "--master-ip", "192.0.2.10", "--dir", dir, "--node-name", "cp-1", "--san", "api.example.com", "--emit-openssl-conf", "--output", "json"]);
+    const report = JSON.parse(again.stdout);
+    expect(report.changed).toBe(true);
+    expect(report.entries[1].files).toContainEqual({ file: "apiserver.csr.conf", action: "created" });
     expect(await snapshot(dir)).toEqual(before);
+    // And when it is already there with the same text, nothing changes.
+    const third = JSON.parse((await runCli(["init", "--master-ip", "192.0.2.10", "--dir", dir, "--node-name", "cp-1", "--san", "api.example.com", "--emit-openssl-conf", "-o", "json"])).stdout);
+    expect(third.changed).toBe(false);
+    expect(third.entries[1].files).toContainEqual({ file: "apiserver.csr.conf", action: "kept" });
   });
 });
 
@@ -431,5 +438,22 @@ describe("kpki init as separate processes (the built bin)", () => {
     expect(result.stderr).toBe("");
     expect(result.exitCode).toBe(0);
     expect(JSON.parse(result.stdout)).toEqual({ subject: "CN=kube-apiserver", same: true });
+  });
+});
+
+describe("kpki init with an externally managed CA (ca.crt without ca.key)", () => {
+  it("keeps valid certificates, lists only the files that are there, and refuses to sign", async () => {
+    const dir = newDir("external-ca");
+    await init(dir);
+    rmSync(path.join(dir, "ca.key"));
+    const before = await snapshot(dir);
+    const check = await runCli(["init", "--master-ip", "192.0.2.10", "--dir", dir, "-o", "json"]);
+    expect(check.exitCode).toBe(0);
+    const report = JSON.parse(check.stdout);
+    expect(report.entries[0].files).toEqual([{ file: "ca.crt", action: "kept" }]);
+    const refused = await runCli(["init", "--master-ip", "192.0.2.10", "--dir", dir, "--san", "api.example.com", "--force"]);
+    expect(refused.exitCode).toBe(3);
+    expect(refused.stderr).toMatch(/externally managed CA/);
+    expect(await snapshot(dir)).toEqual(before);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { KpkiError } from "../../src/errors.js";
-import { dnsNameProblem, firstIpOfCidr, ipFromBytes, ipToBytes, parseAltName } from "../../src/pki/names.js";
+import { dnsNameProblem, firstIpOfCidr, ipFromBytes, ipToBytes, parseAltName, parseIp } from "../../src/pki/names.js";
 
 /** The KpkiError a call throws (fails the test when it does not throw one). */
 function thrown(call: () => unknown): KpkiError {
@@ -197,7 +197,8 @@ describe("ipToBytes and ipFromBytes", () => {
     ["fe80::1:0:0:1", "fe80::1:0:0:1"],
     ["1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8"],
     ["1:2:3:4:5:6:7::", "1:2:3:4:5:6:7:0"],
-    ["::ffff:1.2.3.4", "::ffff:102:304"],
+    ["::ffff:1.2.3.4", "::ffff:1.2.3.4"],
+    ["::ffff:102:304", "::ffff:1.2.3.4"],
   ])("round-trips %s (as %s)", (text, canonical) => {
     const raw = ipToBytes(text);
     expect(raw).toHaveLength(text.includes(":") ? 16 : 4);
@@ -214,5 +215,12 @@ describe("ipToBytes and ipFromBytes", () => {
       raw[bit >> 3] = 0x80 >> (bit & 7);
       expect(ipToBytes(ipFromBytes(raw)), `bit ${bit}`).toEqual(raw);
     }
+  });
+});
+
+describe("IPv6 zones", () => {
+  it("refuses an address with a zone, which a certificate cannot hold", () => {
+    expect(() => parseIp("fe80::1%eth0", "--master-ip")).toThrow(/zone/);
+    expect(() => parseAltName("fe80::1%eth0")).toThrow(/zone/);
   });
 });
