@@ -33,8 +33,36 @@ export { verifyCertificate, keyMatchesCert, type VerifyProblem, type VerifyReque
 export { caCertHash } from "./pki/pin.js";
 export { inspect, certificateView, type Inspection, type CertificateView } from "./pki/inspect.js";
 export { renderOpensslConf } from "./pki/opensslconf.js";
-export { CATALOG, catalogEntry, type CertEntry } from "./pki/catalog.js";
-export { resolveClusterSpec, apiServerAltNames, DEFAULTS, type ClusterSpec, type ClusterSpecInput } from "./pki/spec.js";
+export {
+  CATALOG,
+  CERTS,
+  KEY_PAIRS,
+  KUBECONFIGS,
+  catalogEntry,
+  selectEntries,
+  type CatalogEntry,
+  type CertEntry,
+  type KeyPairEntry,
+  type KubeconfigEntry,
+} from "./pki/catalog.js";
+export {
+  resolveClusterSpec,
+  apiServerAltNames,
+  etcdAltNames,
+  clusterServerUrl,
+  localServerUrl,
+  DEFAULTS,
+  type ClusterSpec,
+  type ClusterSpecInput,
+} from "./pki/spec.js";
+export { parseInitConfig, type InitConfig } from "./pki/config.js";
+export { renderKubeconfig, parseKubeconfig, type KubeconfigContent, type LoadedKubeconfig } from "./pki/kubeconfig.js";
+export { readInventory, type InventoryItem } from "./pki/inventory.js";
+export { expiryReport, shortHumanDuration, parseDuration, formatExpiry, type ExpiryReport, type ExpiryRow } from "./pki/expiry.js";
+export { renewCerts, RENEWABLE, type RenewOptions, type RenewReport } from "./pki/renew.js";
+export { loadSigner, type Signer } from "./pki/signer.js";
+export { createUserKubeconfig, checkServerUrl, type UserKubeconfigOptions } from "./pki/userkubeconfig.js";
+export { buildP12, type P12Options } from "./pki/p12.js";
 export { initPki, type InitOptions, type InitReport, type EntryReport } from "./pki/init.js";
 export { createCsrFiles, type CsrFilesOptions } from "./pki/csrfiles.js";
 export { PkiStore, MODES } from "./pki/store.js";

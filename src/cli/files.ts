@@ -14,3 +14,13 @@ export async function readInput(file: string, io: Io): Promise<Buffer> {
     throw new KpkiError("input", `cannot read ${file}: ${reason}`);
   }
 }
+
+/** Like readInput, but a missing file is undefined rather than an error. */
+export async function readOptional(file: string, io: Io): Promise<Buffer | undefined> {
+  try {
+    return await readInput(file, io);
+  } catch (error) {
+    if (error instanceof KpkiError && /no such file/.test(error.message)) return undefined;
+    throw error;
+  }
+}

@@ -7,7 +7,6 @@ export interface Io {
   /** Standard input, for commands that read a CSR or a password from it. */
   readStdin: () => Promise<Buffer>;
   isTTY: boolean;
-  cwd: string;
 }
 
 export const OUTPUT_FORMATS = ["text", "json"] as const;
@@ -23,7 +22,6 @@ export function processIo(): Io {
       return Buffer.concat(chunks);
     },
     isTTY: Boolean(process.stdout.isTTY),
-    cwd: process.cwd(),
   };
 }
 

@@ -5,6 +5,8 @@ import { describeError, OUTPUT_FORMATS, processIo, type Io } from "./io.js";
 import { caCommand } from "./commands/ca.js";
 import { certCommand } from "./commands/cert.js";
 import { initCommand } from "./commands/init.js";
+import { certsCommand } from "./commands/certs.js";
+import { kubeconfigCommand } from "./commands/kubeconfig.js";
 import { VERSION } from "../version.js";
 
 export type CommandRegistrar = (cli: Argv, io: Io) => Argv;
@@ -15,7 +17,7 @@ export type CommandRegistrar = (cli: Argv, io: Io) => Argv;
  */
 export async function main(argv: readonly string[], io: Io = processIo()): Promise<number> {
   let exitCode = 0;
-  const cli = yargs([...argv])
+  const cli: Argv = yargs([...argv])
     .scriptName("kpki")
     .usage("$0 <command> [options]\n\nCluster PKI, node preparation and bootstrap checks for kubeadm-style clusters.")
     .option("output", { alias: "o", choices: OUTPUT_FORMATS, default: "text" as const, describe: "output format", global: true })
@@ -23,17 +25,18 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
     .help()
     .alias("help", "h")
     .strict()
-    .demandCommand(1, "give a command: kpki init, kpki cert, kpki ca (see kpki --help)")
+    .demandCommand(1, "give a command: kpki init, certs, cert, ca or kubeconfig (see kpki --help)")
     .recommendCommands()
     .wrap(Math.min(110, process.stdout.columns ?? 100))
     .exitProcess(false)
+    .middleware(refuseRepeatedFlags(() => cli), true)
     .fail((message, error) => {
       if (error) throw error;
       // Throw, not just record: yargs runs the command's handler after a
       // validation failure (unknown option, bad choice) unless fail() throws.
       throw new KpkiError("usage", withHelpHint(message));
     });
-  for (const register of [initCommand, certCommand, caCommand]) register(cli, io);
+  for (const register of [initCommand, certsCommand, certCommand, caCommand, kubeconfigCommand]) register(cli, io);
   cli.showHelpOnFail(false);
   try {
     await cli.parseAsync([...argv], {}, (error, _parsed, output) => {
@@ -57,4 +60,20 @@ function withHelpHint(message: string): string {
     .filter(Boolean)
     .reduce((joined, part) => (joined === "" ? part : joined.endsWith(":") ? `${joined} ${part}` : `${joined}: ${part}`), "");
   return line.includes("kpki --help") ? line : `${line} (see kpki --help)`;
+}
+
+/**
+ * A flag that takes one value but was given twice would reach a command as an
+ * array; say so instead. Repeatable flags (--san, --group, …) are arrays by design.
+ */
+function refuseRepeatedFlags(cli: () => Argv) {
+  return (argv: Record<string, unknown>) => {
+    // getOptions() is yargs API its type definitions leave out.
+    const repeatable = new Set((cli() as unknown as { getOptions(): { array: string[] } }).getOptions().array);
+    for (const [key, value] of Object.entries(argv)) {
+      // Each flag also appears under its camelCase alias; check the spelled-out form once.
+      if (!Array.isArray(value) || key === "_" || /[A-Z]/.test(key) || repeatable.has(key)) continue;
+      throw new KpkiError("usage", `--${key} was given ${value.length} times: give it once (see kpki --help)`);
+    }
+  };
 }

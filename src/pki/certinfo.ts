@@ -2,7 +2,7 @@ import { createHash, X509Certificate as NodeX509Certificate } from "node:crypto"
 import { inputError } from "../errors.js";
 import { describePemLabels, pemBlock, pemLabels } from "./der.js";
 import { describeKey } from "./keys.js";
-import { canonicalIp, ipFromBytes, type AltNames } from "./names.js";
+import { canonicalIp, type AltNames } from "./names.js";
 import { caCertHash } from "./pin.js";
 import { EXTENDED_KEY_USAGES, type KeyUsageName } from "./profiles.js";
 import { x509 } from "./x509.js";

@@ -1,9 +1,12 @@
+import { createPublicKey } from "node:crypto";
+import path from "node:path";
 import { KpkiError } from "../errors.js";
-import { CATALOG, certFile, csrFile, keyFile, type CertEntry } from "./catalog.js";
+import { certFile, csrFile, keyFile, selectEntries, type CatalogEntry, type CertEntry, type KubeconfigEntry } from "./catalog.js";
 import type { CertInfo } from "./certinfo.js";
-import { encodePrivateKeyPem, parsePrivateKeyPem, type KeyPair } from "./keys.js";
+import { encodePrivateKeyPem, encodePublicKeyPem, parsePrivateKeyPem, type KeyPair } from "./keys.js";
 import { takeKeyPair } from "./keypool.js";
-import { altNameList, formatAltName, type AltNames } from "./names.js";
+import { altNameList, formatAltName } from "./names.js";
+import { PROFILES } from "./profiles.js";
 import { planInit, wantedCert, type Decision, type ExistingEntry } from "./plan.js";
 import type { ClusterSpec } from "./spec.js";
 import { MODES, PkiStore, type FileWrite } from "./store.js";
@@ -12,7 +15,11 @@ import { formatSubject } from "./subject.js";
 export interface InitOptions {
   spec: ClusterSpec;
   dir: string;
-  /** Re-issue leaf certificates (with new keys) that no longer fit. Never touches a CA key. */
+  /** Where kubeconfigs go; by default the PKI folder's parent, as /etc/kubernetes holds pki/. */
+  kubeconfigDir?: string;
+  /** Make only these catalog entries (and the CAs they need). */
+  only?: readonly string[];
+  /** Re-issue certificates and kubeconfigs that no longer fit (new keys). Never touches a CA key or sa.key. */
   force?: boolean;
   emitOpensslConf?: boolean;
   /** Plan only: report what would happen; write nothing, lock nothing, generate no key. */
@@ -20,17 +27,20 @@ export interface InitOptions {
   now?: Date;
 }
 
-export type EntryAction = "created" | "kept" | "reissued" | "signed";
+export type EntryAction = "created" | "kept" | "reissued" | "signed" | "completed";
 export type FileAction = "created" | "kept" | "replaced";
 
 export interface EntryReport {
   name: string;
+  kind: CatalogEntry["kind"];
   action: EntryAction;
-  /** Why a certificate was (or would be) re-issued or signed anew. */
+  /** Why it was (or would be) re-issued or completed. */
   reasons: string[];
+  /** Paths relative to the report's `dir` (kubeconfigs: `kubeconfigDir`). */
   files: { file: string; action: FileAction }[];
-  subject: string;
+  subject?: string;
   altNames: string[];
+  server?: string;
   notAfter?: string;
   sha256Fingerprint?: string;
   warnings: string[];
@@ -38,23 +48,34 @@ export interface EntryReport {
 
 export interface InitReport {
   dir: string;
+  kubeconfigDir: string;
+  nodeName: string;
   dryRun: boolean;
   changed: boolean;
   caCertHash?: string;
   entries: EntryReport[];
 }
 
+interface Issued {
+  cert?: CertInfo;
+  key?: KeyPair;
+}
+
 const confFile = (entry: CertEntry) => `${entry.baseName}.csr.conf`;
-const sanText = (names: AltNames) => altNameList(names).map(formatAltName);
 
 /**
- * Makes the PKI folder match the spec: creates what is missing, keeps what is
- * valid, and refuses (with the fix) to replace anything without --force.
+ * Makes the PKI folder (and the kubeconfigs beside it) match the spec:
+ * creates what is missing, keeps what is valid, and refuses (with the fix)
+ * to replace anything without --force. Every missing key is generated at
+ * once on the thread pool; each certificate is signed as soon as its key and
+ * its CA are ready; all files are written at the end.
  */
 export async function initPki(options: InitOptions): Promise<InitReport> {
   const { spec, now = new Date() } = options;
   const dryRun = Boolean(options.dryRun);
+  const entries = selectEntries({ only: options.only, externalEtcd: spec.externalEtcd });
   const store = new PkiStore(options.dir);
+  const kubeconfigStore = new PkiStore(options.kubeconfigDir ?? path.dirname(store.dir));
   const folder = await store.checkFolder();
   const lock = dryRun || folder === "missing" ? undefined : await tryLock(store);
   let unlock = lock?.unlock;
@@ -63,113 +84,272 @@ export async function initPki(options: InitOptions): Promise<InitReport> {
       await store.ensureFolder();
       unlock = await store.lock();
     }
-    const raw = new Map<string, { cert?: Buffer; key?: Buffer; conf?: Buffer }>();
-    for (const entry of CATALOG) {
-      raw.set(entry.name, {
-        cert: await store.read(certFile(entry)),
-        key: await store.read(keyFile(entry)),
-        conf: options.emitOpensslConf ? await store.read(confFile(entry)) : undefined,
-      });
-    }
+    const raw = await readEntries(entries, store, kubeconfigStore, Boolean(options.emitOpensslConf));
     // Key generation is nearly all the work: start it for every missing key
     // now, and load the X.509 code while the thread pool works.
+    // CAs ask first, so the first keys done go to them and signing starts early.
     const pendingKeys = new Map<string, Promise<KeyPair>>();
     if (!dryRun) {
-      for (const entry of CATALOG) if (!raw.get(entry.name)!.key) pendingKeys.set(entry.name, takeKeyPair(spec.keyType));
+      const isCa = (entry: CatalogEntry) => entry.kind === "cert" && !entry.ca;
+      for (const entry of [...entries.filter(isCa), ...entries.filter((entry) => !isCa(entry))]) {
+        if (needsNewKey(entry, raw.get(entry.name)!)) pendingKeys.set(entry.name, takeKeyPair(spec.keyType));
+      }
+      for (const pending of pendingKeys.values()) pending.catch(() => {}); // unused if planning fails
     }
-    const [{ parseCertificate }, { buildCsr }, { createSelfSignedCa, signCsr }, { renderOpensslConf }] = await Promise.all([
-      import("./certinfo.js"),
-      import("./csr.js"),
-      import("./sign.js"),
-      import("./opensslconf.js"),
-    ]);
-
-    const existing = new Map<string, ExistingEntry>();
-    for (const entry of CATALOG) {
-      const files = raw.get(entry.name)!;
-      existing.set(entry.name, {
-        cert: files.cert ? parseCertificate(files.cert, store.path(certFile(entry))) : undefined,
-        key: files.key ? await parsePrivateKeyPem(files.key, store.path(keyFile(entry))) : undefined,
-      });
-    }
-    const { decisions, problems } = planInit(CATALOG, existing, spec, { force: Boolean(options.force), now, describe: (file) => store.path(file) });
+    const modules = await loadX509Modules();
+    const existing = await parseEntries(entries, raw, store, kubeconfigStore, modules);
+    const { decisions, problems } = planInit(entries, existing, spec, {
+      force: Boolean(options.force),
+      now,
+      describe: (file) => store.path(file),
+    });
     if (problems.length > 0) throw new KpkiError("conflict", `${store.dir}: ${problems.join(" | ")}`);
 
-    const report: InitReport = { dir: store.dir, dryRun, changed: false, entries: [] };
-    const writes: FileWrite[] = [];
-    const issued = new Map<string, { cert: CertInfo; key?: KeyPair }>();
-
-    for (const entry of CATALOG) {
-      const decision: Decision = decisions.get(entry.name)!;
-      const wanted = wantedCert(entry, spec);
-      const had = raw.get(entry.name)!;
-      const entryReport: EntryReport = {
-        name: entry.name,
-        action: "kept",
-        reasons: [],
-        files: [],
-        subject: formatSubject(wanted.subject),
-        altNames: sanText(wanted.altNames),
-        warnings: [],
-      };
-      report.entries.push(entryReport);
-      let cert: CertInfo | undefined;
-      if (decision.kind === "keep") {
-        cert = decision.cert;
-        issued.set(entry.name, { cert, key: decision.key });
-        entryReport.files.push({ file: certFile(entry), action: "kept" });
-        if (decision.key) entryReport.files.push({ file: keyFile(entry), action: "kept" });
-      } else {
-        report.changed = true;
-        entryReport.action = decision.kind === "create" ? "created" : decision.kind === "reissue" ? "reissued" : "signed";
-        if (decision.kind !== "create") entryReport.reasons = decision.reasons;
-        const keyAction: FileAction = decision.kind === "sign-with-existing-key" ? "kept" : had.key ? "replaced" : "created";
-        entryReport.files.push({ file: keyFile(entry), action: keyAction }, { file: certFile(entry), action: had.cert ? "replaced" : "created" });
-        if (entry.ca) entryReport.files.push({ file: csrFile(entry), action: (await store.exists(csrFile(entry))) ? "replaced" : "created" });
-        if (!dryRun) {
-          const key = decision.kind === "sign-with-existing-key" ? decision.key : await (pendingKeys.get(entry.name) ?? takeKeyPair(spec.keyType));
-          const validity = { days: entry.validityDays(spec), now };
-          if (!entry.ca) {
-            cert = (await createSelfSignedCa(key, wanted.subject, wanted.altNames, validity)).cert;
-          } else {
-            const csr = await buildCsr(key, wanted.subject, wanted.altNames);
-            const signed = await signCsr(csr, issued.get(entry.ca) as { cert: CertInfo; key: KeyPair }, entry.profile, validity);
-            cert = signed.cert;
-            if (signed.clampedToIssuer) entryReport.warnings.push(`cut to the CA's expiry, ${cert.notAfter.toISOString()}: the CA ends before ${validity.days} days`);
-            writes.push({ file: csrFile(entry), data: csr.pem, mode: MODES.csr });
-          }
-          issued.set(entry.name, { cert, key });
-          // Keys go first, so a certificate is never on disk without its key.
-          if (keyAction !== "kept") writes.unshift({ file: keyFile(entry), data: encodePrivateKeyPem(key), mode: MODES.key });
-          writes.push({ file: certFile(entry), data: cert.pem, mode: MODES.cert });
-        }
-      }
-      if (cert) {
-        entryReport.subject = cert.subject;
-        entryReport.altNames = sanText(cert.altNames);
-        entryReport.notAfter = cert.notAfter.toISOString();
-        entryReport.sha256Fingerprint = cert.sha256Fingerprint;
-      }
-      if (options.emitOpensslConf && entry.ca && cert) {
-        const text = renderOpensslConf(cert, entry.profile, entry.baseName);
-        if (had.conf?.toString() === text) {
-          entryReport.files.push({ file: confFile(entry), action: "kept" });
-        } else {
-          report.changed = true;
-          entryReport.files.push({ file: confFile(entry), action: had.conf ? "replaced" : "created" });
-          writes.push({ file: confFile(entry), data: text, mode: MODES.config });
-        }
-      }
+    const keyFor = (entry: CatalogEntry) => pendingKeys.get(entry.name) ?? takeKeyPair(spec.keyType);
+    const issued = new Map<string, Promise<Issued>>();
+    const results = new Map<string, Promise<{ report: EntryReport; writes: FileWrite[]; kubeconfigWrites: FileWrite[] }>>();
+    for (const entry of entries) {
+      const work = issueEntry(entry, decisions.get(entry.name)!, {
+        spec, now, dryRun, raw: raw.get(entry.name)!, keyFor, issued, modules, emitOpensslConf: Boolean(options.emitOpensslConf), store,
+      });
+      issued.set(entry.name, work.then((result) => result.issued));
+      results.set(entry.name, work);
     }
-    report.caCertHash = issued.get("ca")?.cert.spkiHash;
-    if (!dryRun && writes.length > 0) {
+    const done = await Promise.all(entries.map((entry) => results.get(entry.name)!));
+    const writes = done.flatMap((result) => result.writes);
+    const kubeconfigWrites = done.flatMap((result) => result.kubeconfigWrites);
+    const report: InitReport = {
+      dir: store.dir,
+      kubeconfigDir: kubeconfigStore.dir,
+      nodeName: spec.nodeName,
+      dryRun,
+      changed: done.some((result) => result.report.action !== "kept" || result.report.files.some((file) => file.action !== "kept")),
+      caCertHash: (await issued.get("ca"))?.cert?.spkiHash,
+      entries: done.map((result) => result.report),
+    };
+    if (!dryRun && writes.length + kubeconfigWrites.length > 0) {
       if (lock?.error) throw lock.error;
-      await store.writeAll(writes);
+      // Keys first, so a certificate is never on disk without its key.
+      const isKey = (write: FileWrite) => write.file.endsWith(".key");
+      await store.writeAll([...writes.filter(isKey), ...writes.filter((write) => !isKey(write))]);
+      if (kubeconfigWrites.length > 0) {
+        await kubeconfigStore.ensureFolder();
+        await kubeconfigStore.writeAll(kubeconfigWrites);
+      }
     }
     return report;
   } finally {
     await unlock?.();
   }
+}
+
+/** Whether an entry's key file is missing, so a key will surely be needed (a kubeconfig holds its own). */
+const needsNewKey = (entry: CatalogEntry, raw: RawEntry) => !(entry.kind === "kubeconfig" ? raw.kubeconfig : raw.key);
+
+interface RawEntry {
+  cert?: Buffer;
+  key?: Buffer;
+  publicKey?: Buffer;
+  conf?: Buffer;
+  kubeconfig?: Buffer;
+}
+
+async function readEntries(entries: readonly CatalogEntry[], store: PkiStore, kubeconfigStore: PkiStore, withConf: boolean) {
+  const raw = new Map<string, RawEntry>();
+  for (const entry of entries) {
+    if (entry.kind === "cert") {
+      raw.set(entry.name, {
+        cert: await store.read(certFile(entry)),
+        key: await store.read(keyFile(entry)),
+        conf: withConf && entry.ca ? await store.read(confFile(entry)) : undefined,
+      });
+    } else if (entry.kind === "keypair") {
+      raw.set(entry.name, { key: await store.read(entry.keyFile), publicKey: await store.read(entry.publicKeyFile) });
+    } else {
+      // A kubeconfig holds its own key: generate one when the file is missing.
+      const kubeconfig = await kubeconfigStore.read(entry.file);
+      raw.set(entry.name, { kubeconfig });
+    }
+  }
+  return raw;
+}
+
+type X509Modules = Awaited<ReturnType<typeof loadX509Modules>>;
+
+function loadX509Modules() {
+  return Promise.all([import("./certinfo.js"), import("./csr.js"), import("./sign.js"), import("./opensslconf.js"), import("./kubeconfig.js")]).then(
+    ([certinfo, csr, sign, opensslconf, kubeconfig]) => ({ ...certinfo, ...csr, ...sign, ...opensslconf, ...kubeconfig }),
+  );
+}
+
+async function parseEntries(entries: readonly CatalogEntry[], raw: Map<string, RawEntry>, store: PkiStore, kubeconfigStore: PkiStore, x509: X509Modules) {
+  const existing = new Map<string, ExistingEntry>();
+  for (const entry of entries) {
+    const files = raw.get(entry.name)!;
+    if (entry.kind === "cert") {
+      const present = Boolean(files.cert || files.key);
+      try {
+        existing.set(entry.name, {
+          present,
+          cert: files.cert ? x509.parseCertificate(files.cert, store.path(certFile(entry))) : undefined,
+          key: files.key ? await parsePrivateKeyPem(files.key, store.path(keyFile(entry))) : undefined,
+        });
+      } catch (error) {
+        // A damaged CA stops everything; a damaged leaf is one more thing --force re-issues.
+        if (!(error instanceof KpkiError) || !entry.ca) throw error;
+        existing.set(entry.name, { present, unreadable: error.message });
+      }
+    } else if (entry.kind === "keypair") {
+      const key = files.key ? await parsePrivateKeyPem(files.key, store.path(entry.keyFile)) : undefined;
+      let publicKey: ExistingEntry["publicKey"];
+      if (key && files.publicKey) {
+        let matches = false;
+        try {
+          matches = createPublicKey(files.publicKey).export({ type: "spki", format: "der" }).equals(createPublicKey(key.privateKeyObject).export({ type: "spki", format: "der" }));
+        } catch {
+          matches = false;
+        }
+        publicKey = matches ? "matches" : "differs";
+      }
+      existing.set(entry.name, { present: Boolean(files.key), key, publicKey });
+    } else if (files.kubeconfig) {
+      const label = kubeconfigStore.path(entry.file);
+      try {
+        const loaded = x509.parseKubeconfig(files.kubeconfig.toString(), label, { baseDir: kubeconfigStore.dir });
+        if (!loaded.clientCertPem || !loaded.clientKeyPem || !loaded.caPem) throw new KpkiError("input", "it has no embedded client certificate, key and CA");
+        existing.set(entry.name, {
+          present: true,
+          cert: x509.parseCertificate(loaded.clientCertPem, `${label} client certificate`),
+          key: await parsePrivateKeyPem(loaded.clientKeyPem, `${label} client key`),
+          kubeconfig: { server: loaded.server, cluster: loaded.clusterName, caCert: x509.parseCertificate(loaded.caPem, `${label} CA`) },
+        });
+      } catch (error) {
+        if (!(error instanceof KpkiError)) throw error;
+        existing.set(entry.name, { present: true, unreadable: `cannot be used (${error.message.replace(`${label}: `, "")})` });
+      }
+    } else {
+      existing.set(entry.name, { present: false });
+    }
+  }
+  return existing;
+}
+
+interface IssueContext {
+  spec: ClusterSpec;
+  now: Date;
+  dryRun: boolean;
+  raw: RawEntry;
+  keyFor: (entry: CatalogEntry) => Promise<KeyPair>;
+  issued: Map<string, Promise<Issued>>;
+  modules: X509Modules;
+  emitOpensslConf: boolean;
+  store: PkiStore;
+}
+
+const actionOf = (decision: Decision): EntryAction =>
+  ({ keep: "kept", create: "created", reissue: "reissued", "sign-with-existing-key": "signed", "write-public-key": "completed" })[decision.kind] as EntryAction;
+
+/** Carries out one entry's decision: its key, certificate and files, and its line of the report. */
+async function issueEntry(entry: CatalogEntry, decision: Decision, context: IssueContext) {
+  const { spec, now, dryRun, raw, modules } = context;
+  const report: EntryReport = {
+    name: entry.name,
+    kind: entry.kind,
+    action: actionOf(decision),
+    reasons: "reasons" in decision ? decision.reasons : [],
+    files: [],
+    altNames: [],
+    warnings: [],
+  };
+  const writes: FileWrite[] = [];
+  const kubeconfigWrites: FileWrite[] = [];
+  const fileAction = (had: unknown): FileAction => (had ? "replaced" : "created");
+  let issued: Issued = decision.kind === "keep" ? { cert: decision.cert, key: decision.key } : {};
+
+  if (entry.kind === "keypair") {
+    const keyAction: FileAction = decision.kind === "create" ? fileAction(raw.key) : "kept";
+    report.files.push({ file: entry.keyFile, action: keyAction }, { file: entry.publicKeyFile, action: decision.kind === "keep" ? "kept" : fileAction(raw.publicKey) });
+    if (!dryRun && decision.kind !== "keep") {
+      const key = decision.kind === "write-public-key" ? decision.key : await context.keyFor(entry);
+      if (keyAction !== "kept") writes.push({ file: entry.keyFile, data: encodePrivateKeyPem(key), mode: MODES.key });
+      writes.push({ file: entry.publicKeyFile, data: encodePublicKeyPem(key), mode: MODES.publicKey });
+    }
+    return { report, writes, kubeconfigWrites, issued };
+  }
+
+  const wanted = wantedCert(entry, spec);
+  report.subject = formatSubject(wanted.subject);
+  report.altNames = altNameList(wanted.altNames).map(formatAltName);
+  if (entry.kind === "kubeconfig") report.server = entry.server(spec);
+
+  if (entry.kind === "cert") {
+    if (decision.kind === "keep") {
+      report.files.push({ file: certFile(entry), action: "kept" });
+      if (decision.key) report.files.push({ file: keyFile(entry), action: "kept" });
+    } else {
+      report.files.push(
+        { file: keyFile(entry), action: decision.kind === "sign-with-existing-key" ? "kept" : fileAction(raw.key) },
+        { file: certFile(entry), action: fileAction(raw.cert) },
+      );
+      if (entry.writesCsr) report.files.push({ file: csrFile(entry), action: fileAction(await context.store.exists(csrFile(entry))) });
+    }
+  } else {
+    report.files.push({ file: entry.file, action: decision.kind === "keep" ? "kept" : fileAction(raw.kubeconfig) });
+  }
+
+  if (decision.kind !== "keep" && !dryRun) {
+    const [key, issuer] = await Promise.all([
+      decision.kind === "sign-with-existing-key" ? decision.key : context.keyFor(entry),
+      entry.ca ? context.issued.get(entry.ca)! : undefined,
+    ]);
+    const validity = { days: entry.validityDays(spec), now };
+    let cert: CertInfo;
+    if (!entry.ca) {
+      cert = (await modules.createSelfSignedCa(key, wanted.subject, wanted.altNames, validity)).cert;
+    } else {
+      const csr = await modules.buildCsr(key, wanted.subject, wanted.altNames);
+      const profile = entry.kind === "cert" ? entry.profile : PROFILES.client;
+      const signed = await modules.signCsr(csr, issuer as Required<Issued>, profile, validity);
+      cert = signed.cert;
+      if (signed.clampedToIssuer) report.warnings.push(`cut to the CA's expiry, ${cert.notAfter.toISOString()}: the CA ends before ${validity.days} days`);
+      if (entry.kind === "cert" && entry.writesCsr) writes.push({ file: csrFile(entry), data: csr.pem, mode: MODES.csr });
+    }
+    issued = { cert, key };
+    if (entry.kind === "cert") {
+      if (decision.kind !== "sign-with-existing-key") writes.push({ file: keyFile(entry), data: encodePrivateKeyPem(key), mode: MODES.key });
+      writes.push({ file: certFile(entry), data: cert.pem, mode: MODES.cert });
+    } else {
+      kubeconfigWrites.push({ file: entry.file, data: renderKubeconfigFor(entry, spec, cert, key, issuer!.cert!, modules), mode: MODES.kubeconfig });
+    }
+  }
+
+  const cert = issued.cert;
+  if (cert) {
+    report.subject = cert.subject;
+    report.altNames = altNameList(cert.altNames).map(formatAltName);
+    report.notAfter = cert.notAfter.toISOString();
+    report.sha256Fingerprint = cert.sha256Fingerprint;
+  }
+  if (context.emitOpensslConf && entry.kind === "cert" && entry.ca && cert) {
+    const text = modules.renderOpensslConf(cert, entry.profile, entry.baseName);
+    if (raw.conf?.toString() === text) report.files.push({ file: confFile(entry), action: "kept" });
+    else {
+      report.files.push({ file: confFile(entry), action: fileAction(raw.conf) });
+      writes.push({ file: confFile(entry), data: text, mode: MODES.config });
+    }
+  }
+  return { report, writes, kubeconfigWrites, issued };
+}
+
+function renderKubeconfigFor(entry: KubeconfigEntry, spec: ClusterSpec, cert: CertInfo, key: KeyPair, ca: CertInfo, modules: X509Modules): string {
+  return modules.renderKubeconfig({
+    cluster: spec.clusterName,
+    server: entry.server(spec),
+    caPem: ca.pem,
+    user: cert.commonName,
+    clientCertPem: cert.pem,
+    clientKeyPem: encodePrivateKeyPem(key),
+  });
 }
 
 /**

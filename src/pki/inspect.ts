@@ -53,8 +53,9 @@ export function certificateView(cert: CertInfo): CertificateView {
   };
 }
 
+// createPublicKey refuses a KeyObject that is already public (sa.pub): export that one as it is.
 const publicKeyHash = (key: KeyObject) =>
-  colonHex(createHash("sha256").update(createPublicKey(key).export({ type: "spki", format: "der" })).digest());
+  colonHex(createHash("sha256").update((key.type === "public" ? key : createPublicKey(key)).export({ type: "spki", format: "der" })).digest());
 
 const keyFormats: Record<string, string> = {
   "RSA PRIVATE KEY": "PKCS#1",

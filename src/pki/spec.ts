@@ -1,16 +1,26 @@
+import { hostname } from "node:os";
 import { inputError } from "../errors.js";
 import { DEFAULT_KEY_TYPE, type KeyType } from "./keys.js";
 import { addAltNames, dnsNameProblem, firstIpOfCidr, parseAltName, parseIp, type AltName, type AltNames } from "./names.js";
 import { checkSubjectText } from "./subject.js";
 
-/** Everything the cluster's certificates depend on, validated. */
+/** Everything the cluster's certificates and kubeconfigs depend on, validated. */
 export interface ClusterSpec {
+  /** The API server's advertise address (kubeadm's localAPIEndpoint.advertiseAddress). */
   masterIp: string;
-  nodeName?: string;
+  apiServerPort: number;
+  nodeName: string;
+  /** Where the node name came from, for the report. */
+  nodeNameSource: "flag" | "hostname";
+  /** host[:port] of a load balancer in front of the API servers. */
+  controlPlaneEndpoint?: { host: AltName; port: number };
   serviceCidr: string;
   serviceIp: string;
   dnsDomain: string;
   extraSans: AltName[];
+  etcdSans: AltName[];
+  externalEtcd: boolean;
+  clusterName: string;
   caCommonName: string;
   caAltNames: AltNames;
   caDays: number;
@@ -21,10 +31,15 @@ export interface ClusterSpec {
 /** What a user gives; every field but masterIp has kubeadm's default. */
 export interface ClusterSpecInput {
   masterIp: string;
+  apiServerPort?: number;
   nodeName?: string;
+  controlPlaneEndpoint?: string;
   serviceCidr?: string;
   dnsDomain?: string;
   sans?: readonly string[];
+  etcdSans?: readonly string[];
+  externalEtcd?: boolean;
+  clusterName?: string;
   caCommonName?: string;
   caDays?: number;
   days?: number;
@@ -32,32 +47,67 @@ export interface ClusterSpecInput {
 }
 
 export const DEFAULTS = {
+  apiServerPort: 6443,
   serviceCidr: "10.96.0.0/12",
   dnsDomain: "cluster.local",
+  clusterName: "kubernetes",
   caCommonName: "kubernetes",
   caDays: 3650,
   days: 365,
 } as const;
 
 export function checkDays(value: number, flag: string): number {
-  if (Number.isNaN(value)) throw inputError(`${flag} takes a whole number of days of at least 1, e.g. ${flag} 365`);
+  if (typeof value !== "number" || Number.isNaN(value)) throw inputError(`${flag} takes a whole number of days of at least 1, e.g. ${flag} 365`);
   if (!Number.isInteger(value) || value < 1) throw inputError(`${flag} ${value} is not a whole number of days of at least 1`);
   if (value > 100 * 365) throw inputError(`${flag} ${value} is more than 100 years: give fewer days`);
   return value;
 }
 
+export function checkPort(value: number | string, flag: string): number {
+  // A non-numeric --apiserver-port reaches here as NaN from yargs: say what is wanted, not "NaN".
+  if (typeof value === "number" && Number.isNaN(value)) throw inputError(`${flag} takes a port number from 1 to 65535, e.g. ${flag} 6443`);
+  const port = typeof value === "number" ? value : /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw inputError(`${flag}: port "${value}" is not a number from 1 to 65535`);
+  return port;
+}
+
+function checkName(value: string, flag: string): string {
+  const name = value.toLowerCase();
+  const problem = dnsNameProblem(name) ?? (name.includes("*") ? "it may not hold a wildcard" : undefined);
+  if (problem) throw inputError(`${flag} "${value}" is not a valid DNS-1123 name: ${problem}`);
+  return name;
+}
+
+/** "host", "host:port", "[v6]:port" or a bare IPv6 address. */
+export function parseEndpoint(text: string, defaultPort: number, flag = "--control-plane-endpoint"): { host: AltName; port: number } {
+  const value = text.trim().replace(/^https:\/\//, "").replace(/\/$/, "");
+  let host = value;
+  let port: number | string = defaultPort;
+  const bracketed = value.match(/^\[([^\]]+)\](?::(.*))?$/);
+  if (bracketed) {
+    host = bracketed[1]!;
+    if (bracketed[2] !== undefined) port = bracketed[2];
+  } else if ((value.match(/:/g) ?? []).length === 1) {
+    [host, port] = value.split(":") as [string, string];
+  }
+  return { host: parseAltName(host, flag), port: checkPort(port, flag) };
+}
+
 export function resolveClusterSpec(input: ClusterSpecInput): ClusterSpec {
   if (!input.masterIp) throw inputError("--master-ip is required: give the API server's advertise address, e.g. --master-ip 192.0.2.10");
   const masterIp = parseIp(input.masterIp, "--master-ip");
+  const apiServerPort = checkPort(input.apiServerPort ?? DEFAULTS.apiServerPort, "--apiserver-port");
   const serviceCidr = input.serviceCidr ?? DEFAULTS.serviceCidr;
-  const dnsDomain = (input.dnsDomain ?? DEFAULTS.dnsDomain).toLowerCase();
-  const domainProblem = dnsNameProblem(dnsDomain);
-  if (domainProblem || dnsDomain.includes("*")) throw inputError(`--dns-domain "${input.dnsDomain}" is not a valid DNS domain: ${domainProblem ?? "no wildcards"}`);
-  let nodeName: string | undefined;
-  if (input.nodeName !== undefined) {
-    nodeName = input.nodeName.toLowerCase();
-    const problem = dnsNameProblem(nodeName);
-    if (problem || nodeName.includes("*")) throw inputError(`--node-name "${input.nodeName}" is not a valid DNS-1123 name: ${problem ?? "no wildcards"}`);
+  const dnsDomain = checkName(input.dnsDomain ?? DEFAULTS.dnsDomain, "--dns-domain");
+  // kubeadm names the node after the host it runs on; kpki does the same unless told.
+  let nodeName: string;
+  if (input.nodeName !== undefined) nodeName = checkName(input.nodeName, "--node-name");
+  else {
+    try {
+      nodeName = checkName(hostname(), "the host name");
+    } catch {
+      throw inputError(`this host's name "${hostname()}" is not a valid DNS-1123 name: give the control-plane node's name with --node-name`);
+    }
   }
   const caCommonName = checkSubjectText(input.caCommonName ?? DEFAULTS.caCommonName, "--ca-cn");
   const caAltNames: AltNames = { dns: [], ips: [] };
@@ -66,13 +116,20 @@ export function resolveClusterSpec(input: ClusterSpecInput): ClusterSpec {
   } catch {
     // A CN such as "192.0.2.10@1700000000" (easy-rsa's style) is no host name: no SAN then.
   }
+  const clusterName = checkSubjectText(input.clusterName ?? DEFAULTS.clusterName, "--cluster-name");
   return {
     masterIp,
+    apiServerPort,
     nodeName,
+    nodeNameSource: input.nodeName !== undefined ? "flag" : "hostname",
+    controlPlaneEndpoint: input.controlPlaneEndpoint ? parseEndpoint(input.controlPlaneEndpoint, apiServerPort) : undefined,
     serviceCidr,
     serviceIp: firstIpOfCidr(serviceCidr),
     dnsDomain,
     extraSans: (input.sans ?? []).map((san) => parseAltName(san, "--san")),
+    etcdSans: (input.etcdSans ?? []).map((san) => parseAltName(san, "--etcd-san")),
+    externalEtcd: Boolean(input.externalEtcd),
+    clusterName,
     caCommonName,
     caAltNames,
     caDays: checkDays(input.caDays ?? DEFAULTS.caDays, "--ca-days"),
@@ -81,24 +138,52 @@ export function resolveClusterSpec(input: ClusterSpecInput): ClusterSpec {
   };
 }
 
-/**
- * The API server's SANs: kubeadm's list (GetAPIServerAltNames) plus the
- * seed's kubernetes.default.svc.cluster, which the Kubernetes docs' csr.conf lists.
- */
-export function apiServerAltNames(spec: ClusterSpec): AltNames {
-  const names: AltNames = { dns: [], ips: [] };
-  const dns = [
-    "kubernetes",
-    "kubernetes.default",
-    "kubernetes.default.svc",
-    "kubernetes.default.svc.cluster",
-    `kubernetes.default.svc.${spec.dnsDomain}`,
-    ...(spec.nodeName ? [spec.nodeName] : []),
-  ];
-  addAltNames(names, dns.map((value) => ({ type: "dns" as const, value })));
-  addAltNames(names, [
-    { type: "ip", value: spec.masterIp },
-    { type: "ip", value: spec.serviceIp },
+const dns = (value: string): AltName => ({ type: "dns", value });
+const ip = (value: string): AltName => ({ type: "ip", value });
+
+/** kubeadm's API server SANs (GetAPIServerAltNames): what a kubeadm-made apiserver.crt has. */
+export function kubeadmApiServerAltNames(spec: ClusterSpec): AltNames {
+  return addAltNames({ dns: [], ips: [] }, [
+    dns("kubernetes"),
+    dns("kubernetes.default"),
+    dns("kubernetes.default.svc"),
+    dns(`kubernetes.default.svc.${spec.dnsDomain}`),
+    dns(spec.nodeName),
+    ip(spec.masterIp),
+    ip(spec.serviceIp),
+    ...(spec.controlPlaneEndpoint ? [spec.controlPlaneEndpoint.host] : []),
+    ...spec.extraSans,
   ]);
-  return addAltNames(names, spec.extraSans);
+}
+
+/** The SANs kpki gives the API server: kubeadm's plus kubernetes.default.svc.cluster, which the Kubernetes docs' csr.conf lists. */
+export function apiServerAltNames(spec: ClusterSpec): AltNames {
+  const kubeadm = kubeadmApiServerAltNames(spec);
+  const [first, second, third, ...rest] = kubeadm.dns;
+  return { dns: [first!, second!, third!, "kubernetes.default.svc.cluster", ...rest].filter((name, index, all) => all.indexOf(name) === index), ips: kubeadm.ips };
+}
+
+/** etcd server and peer SANs (kubeadm's getAltNames for etcd): node name, localhost, the advertise address, loopbacks. */
+export function etcdAltNames(spec: ClusterSpec): AltNames {
+  return addAltNames({ dns: [], ips: [] }, [
+    dns(spec.nodeName),
+    dns("localhost"),
+    ip(spec.masterIp),
+    ip("127.0.0.1"),
+    ip("::1"),
+    ...spec.etcdSans,
+  ]);
+}
+
+const urlHost = (host: AltName) => (host.type === "ip" && host.value.includes(":") ? `[${host.value}]` : host.value);
+
+/** The URL admin.conf and kubelet.conf use: the control-plane endpoint when there is one. */
+export function clusterServerUrl(spec: ClusterSpec): string {
+  if (spec.controlPlaneEndpoint) return `https://${urlHost(spec.controlPlaneEndpoint.host)}:${spec.controlPlaneEndpoint.port}`;
+  return localServerUrl(spec);
+}
+
+/** The URL of this node's own API server, which controller-manager.conf and scheduler.conf use. */
+export function localServerUrl(spec: ClusterSpec): string {
+  return `https://${urlHost(ip(spec.masterIp))}:${spec.apiServerPort}`;
 }

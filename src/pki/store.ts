@@ -5,7 +5,8 @@ import path from "node:path";
 import { KpkiError } from "../errors.js";
 
 /** Modes as kubeadm writes them: keys and CSRs private, certificates world-readable. */
-export const MODES = { key: 0o600, cert: 0o644, csr: 0o600, public: 0o644, config: 0o644, kubeconfig: 0o600 } as const;
+// sa.pub is 0600 too: kubeadm writes it with its key writer.
+export const MODES = { key: 0o600, cert: 0o644, csr: 0o600, publicKey: 0o600, config: 0o644, kubeconfig: 0o600 } as const;
 
 export interface FileWrite {
   /** Path relative to the PKI folder, e.g. "apiserver.key" or "etcd/ca.crt". */

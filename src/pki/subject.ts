@@ -6,10 +6,14 @@ export interface Subject {
   organizations: readonly string[];
 }
 
-/** RFC 4514 text of a subject, e.g. "CN=kube-apiserver-kubelet-client,O=kubeadm:cluster-admins". */
+/**
+ * A subject as text, in the order the certificate encodes it (O before CN,
+ * as Go does), e.g. "O=kubeadm:cluster-admins, CN=kubernetes-admin": the same
+ * text @peculiar/x509 gives for the issued certificate.
+ */
 export function formatSubject(subject: Subject): string {
   const escape = (value: string) => value.replace(/([,+"\\<>;=])/g, "\\$1").replace(/^([ #])|( )$/g, "\\$1$2");
-  return [`CN=${escape(subject.commonName)}`, ...subject.organizations.map((o) => `O=${escape(o)}`)].join(",");
+  return [...subject.organizations.map((o) => `O=${escape(o)}`), `CN=${escape(subject.commonName)}`].join(", ");
 }
 
 /** JSON form @peculiar/x509 builds names from; O before CN, as Go orders them. */

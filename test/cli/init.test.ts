@@ -13,7 +13,11 @@ let folders = 0;
 const newDir = (name: string) => path.join(root, `${++folders}-${name}`);
 
 const PKI_FILES = ["apiserver.crt", "apiserver.csr", "apiserver.key", "ca.crt", "ca.key"];
-const base = (dir: string) => ["init", "--master-ip", "192.0.2.10", "--dir", dir];
+// These tests are about the CA + API server flow: --only apiserver keeps each
+// init to two keys, and writes no kubeconfigs into the shared temp root.
+// The full set is test/cli/init-full.test.ts's.
+const ONLY = ["--only", "apiserver"];
+const base = (dir: string) => ["init", "--master-ip", "192.0.2.10", "--dir", dir, ...ONLY];
 
 /** Runs init, expecting success and a quiet stderr. */
 async function init(dir: string, ...extra: string[]) {
@@ -33,36 +37,11 @@ function mtimes(dir: string): Record<string, number> {
   return Object.fromEntries(readdirSync(dir).map((name) => [name, statSync(path.join(dir, name)).mtimeMs]));
 }
 
-/** Newest modification time of the files under a path (a file or a folder). */
-function newestMtime(target: string): number {
-  const stat = statSync(target, { throwIfNoEntry: false });
-  if (!stat) return 0;
-  if (!stat.isDirectory()) return stat.mtimeMs;
-  return Math.max(0, ...readdirSync(target).map((name) => newestMtime(path.join(target, name))));
-}
-
-/**
- * runBin runs bin/kpki.js over dist/. Builds it with the project's own build
- * script when it is missing or older than its sources. Not unconditionally:
- * `npm test` has just built it, and the build empties dist/ first, which would
- * pull it from under other test files running the bin at the same time.
- */
-async function ensureBuilt(): Promise<void> {
-  // The package's entry point, and what bin/kpki.js loads from dist/.
-  const binImports = [...readFileSync(path.join(repoRoot, "bin/kpki.js"), "utf8").matchAll(/from\s+["']\.\.\/(dist\/[^"']+)["']/g)].map((match) => match[1]!);
-  const outputs = ["dist/index.js", ...binImports].map((file) => statSync(path.join(repoRoot, file), { throwIfNoEntry: false })?.mtimeMs ?? 0);
-  const sources = ["src", "templates", "bin", "package.json", "tsconfig.json"].map((file) => newestMtime(path.join(repoRoot, file)));
-  if (Math.min(...outputs) > Math.max(...sources)) return;
-  const build = await execa("npm", ["run", "build"], { cwd: repoRoot, reject: false, all: true });
-  if (build.exitCode !== 0) throw new Error(`npm run build failed:\n${build.all}`);
-}
-
 const bytes = (dir: string, name: string) => readFileSync(path.join(dir, name));
 const entry = (report: import("../../src/index.js").InitReport, name: string) => report.entries.find((e) => e.name === name)!;
 
 describe("kpki init on a PKI that is already there", () => {
   const dir = newDir("rerun");
-  const file = (name: string) => path.join(dir, name);
 
   beforeAll(async () => {
     await init(dir);
@@ -75,7 +54,7 @@ describe("kpki init on a PKI that is already there", () => {
     expect(text.stdout).toMatch(/^\s+kept\s+ca\s+CN=kubernetes\b/m);
     expect(text.stdout).toMatch(/^\s+kept\s+apiserver\s+CN=kube-apiserver\b/m);
     expect(text.stdout).not.toMatch(/\b(created|reissued|signed)\b/);
-    expect(text.stdout).toContain("Nothing changed: every certificate is present and valid.");
+    expect(text.stdout).toContain("Nothing changed: everything is present and valid.");
     expect(await snapshot(dir)).toEqual(before);
 
     const report = await initJson(dir);
@@ -293,13 +272,13 @@ describe("kpki init --emit-openssl-conf", () => {
     // Asked again on a PKI that is kept, it writes the same file again and says so; the PKI itself is untouched.
     const before = await snapshot(dir);
     rmSync(conf);
-    const again = await runCli(["init", "--master-ip", "192.0.2.10", "--dir", dir, "--node-name", "cp-1", "--san", "api.example.com", "--emit-openssl-conf", "--output", "json"]);
+    const again = await runCli([...base(dir), "--node-name", "cp-1", "--san", "api.example.com", "--emit-openssl-conf", "--output", "json"]);
     const report = JSON.parse(again.stdout);
     expect(report.changed).toBe(true);
     expect(report.entries[1].files).toContainEqual({ file: "apiserver.csr.conf", action: "created" });
     expect(await snapshot(dir)).toEqual(before);
     // And when it is already there with the same text, nothing changes.
-    const third = JSON.parse((await runCli(["init", "--master-ip", "192.0.2.10", "--dir", dir, "--node-name", "cp-1", "--san", "api.example.com", "--emit-openssl-conf", "-o", "json"])).stdout);
+    const third = JSON.parse((await runCli([...base(dir), "--node-name", "cp-1", "--san", "api.example.com", "--emit-openssl-conf", "-o", "json"])).stdout);
     expect(third.changed).toBe(false);
     expect(third.entries[1].files).toContainEqual({ file: "apiserver.csr.conf", action: "kept" });
   });
@@ -333,7 +312,7 @@ describe("kpki init --output json", () => {
   });
 
   it("(h) prints errors on stderr, not as JSON on stdout", async () => {
-    const result = await runCli(["init", "--master-ip", "300.1.1.1", "--dir", newDir("bad-ip"), "--output", "json"]);
+    const result = await runCli(["init", "--master-ip", "300.1.1.1", "--dir", newDir("bad-ip"), ...ONLY, "--output", "json"]);
     expect(result.exitCode).toBe(2);
     expect(result.stdout).toBe("");
     expect(result.stderr).toMatch(/^kpki: --master-ip "300\.1\.1\.1"/);
@@ -346,7 +325,7 @@ describe("the library face", () => {
     const spec = resolveClusterSpec({ masterIp: "2001:DB8::10", nodeName: "CP-1", keyType: "ecdsa-p256", sans: ["api.example.com"] });
     expect(spec.masterIp).toBe("2001:db8::10");
     expect(spec.serviceIp).toBe("10.96.0.1");
-    const report = await initPki({ spec, dir });
+    const report = await initPki({ spec, dir, only: ["apiserver"] });
     expect(report.changed).toBe(true);
     expect(report.entries.map((e) => [e.name, e.action])).toEqual([["ca", "created"], ["apiserver", "created"]]);
 
@@ -364,9 +343,9 @@ describe("the library face", () => {
     expect(ca.spkiHash).toBe(report.caCertHash);
 
     // Second call: kept. A call that would need --force throws a KpkiError, not a process exit.
-    expect((await initPki({ spec, dir })).changed).toBe(false);
+    expect((await initPki({ spec, dir, only: ["apiserver"] })).changed).toBe(false);
     const wider = resolveClusterSpec({ masterIp: "2001:db8::10", nodeName: "cp-1", keyType: "ecdsa-p256", sans: ["api.example.com", "more.example.com"] });
-    const error = await initPki({ spec: wider, dir }).catch((caught: unknown) => caught);
+    const error = await initPki({ spec: wider, dir, only: ["apiserver"] }).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(KpkiError);
     expect((error as KpkiError).kind).toBe("conflict");
     expect((error as KpkiError).exitCode).toBe(3);
@@ -375,10 +354,10 @@ describe("the library face", () => {
 
 describe("kpki init as separate processes (the built bin)", () => {
   beforeAll(async () => {
-    await ensureBuilt();
   }, 180_000);
 
   it("(e) four runs at once on one new folder make exactly one CA, and all report it", async () => {
+    // --only apiserver (in base): the lock is what is under test, and four full sets at once would only cost time.
     const dir = newDir("concurrent");
     const runs = await Promise.all(Array.from({ length: 4 }, () => runBin([...base(dir), "--output", "json"])));
     for (const run of runs) {
@@ -408,19 +387,26 @@ describe("kpki init as separate processes (the built bin)", () => {
     expect(caOnDisk.checkPrivateKey(createPrivateKey(bytes(dir, "ca.key")))).toBe(true);
   });
 
-  it("prints the same report from the bin as in-process", async () => {
-    const dir = newDir("bin");
-    const made = await runBin([...base(dir), "--key-type", "ecdsa-p256"]);
+  it("prints the same report from the bin as in-process, for the full set (keys started before the CLI loads)", async () => {
+    // No --only: the bin's prestart guesses the missing keys of the whole set. Its own parent, for the kubeconfigs.
+    const parent = newDir("bin");
+    const dir = path.join(parent, "pki");
+    const full = ["init", "--master-ip", "192.0.2.10", "--dir", dir, "--node-name", "cp-1"];
+    const made = await runBin([...full, "--key-type", "ecdsa-p256"]);
     expect(made.stderr).toBe("");
     expect(made.exitCode).toBe(0);
-    const before = await snapshot(dir);
-    const again = await runBin(base(dir));
+    expect(made.stdout).toMatch(/^\s+created\s+scheduler\.conf\b/m);
+    expect(readdirSync(parent).sort()).toEqual(["admin.conf", "controller-manager.conf", "kubelet.conf", "pki", "scheduler.conf", "super-admin.conf"]);
+    const before = await snapshot(parent);
+    const again = await runBin(full);
+    expect(again.stderr).toBe("");
     expect(again.exitCode).toBe(0);
     expect(again.stdout).toContain("Nothing changed");
-    const refused = await runBin([...base(dir), "--san", "extra.example.com"]);
+    expect((await runCli(full)).stdout.trimEnd()).toBe(again.stdout); // execa strips the final newline
+    const refused = await runBin([...full, "--san", "extra.example.com"]);
     expect(refused.exitCode).toBe(3);
     expect(refused.stderr.trimEnd().split("\n")).toHaveLength(1);
-    expect(await snapshot(dir)).toEqual(before);
+    expect(await snapshot(parent)).toEqual(before);
   });
 
   it("(i) works from the package's entry point (dist/index.js) in plain Node, printing nothing", async () => {
@@ -429,7 +415,7 @@ describe("kpki init as separate processes (the built bin)", () => {
       import { readFileSync } from "node:fs";
       import { initPki, resolveClusterSpec, parseCertificate, caCertHash } from ${JSON.stringify(path.join(repoRoot, "dist/index.js"))};
       const dir = process.argv[1];
-      const report = await initPki({ spec: resolveClusterSpec({ masterIp: "192.0.2.10" }), dir });
+      const report = await initPki({ spec: resolveClusterSpec({ masterIp: "192.0.2.10" }), dir, only: ["apiserver"] });
       const cert = parseCertificate(readFileSync(dir + "/apiserver.crt"), "apiserver.crt");
       const ca = parseCertificate(readFileSync(dir + "/ca.crt"), "ca.crt");
       process.stdout.write(JSON.stringify({ subject: cert.subject, same: caCertHash(ca.der) === report.caCertHash }));
@@ -447,11 +433,11 @@ describe("kpki init with an externally managed CA (ca.crt without ca.key)", () =
     await init(dir);
     rmSync(path.join(dir, "ca.key"));
     const before = await snapshot(dir);
-    const check = await runCli(["init", "--master-ip", "192.0.2.10", "--dir", dir, "-o", "json"]);
+    const check = await runCli([...base(dir), "-o", "json"]);
     expect(check.exitCode).toBe(0);
     const report = JSON.parse(check.stdout);
     expect(report.entries[0].files).toEqual([{ file: "ca.crt", action: "kept" }]);
-    const refused = await runCli(["init", "--master-ip", "192.0.2.10", "--dir", dir, "--san", "api.example.com", "--force"]);
+    const refused = await runCli([...base(dir), "--san", "api.example.com", "--force"]);
     expect(refused.exitCode).toBe(3);
     expect(refused.stderr).toMatch(/externally managed CA/);
     expect(await snapshot(dir)).toEqual(before);

@@ -18,8 +18,15 @@ async function certtool(args: readonly string[]) {
   return { exitCode: result.exitCode ?? -1, stdout: String(result.stdout), stderr: String(result.stderr) };
 }
 
+/**
+ * The CA + API server pair, per key type: --only apiserver keeps it to two
+ * keys and writes no kubeconfigs into the shared root; a fixed node name
+ * keeps the SAN list the same on every host.
+ */
+const INIT = ["init", "--master-ip", "192.0.2.10", "--only", "apiserver", "--node-name", "cp-1"];
+
 async function init(dir: string, ...extra: string[]) {
-  const result = await runCli(["init", "--master-ip", "192.0.2.10", "--dir", dir, ...extra]);
+  const result = await runCli([...INIT, "--dir", dir, ...extra]);
   expect(result.stderr).toBe("");
   expect(result.exitCode).toBe(0);
 }
@@ -73,8 +80,8 @@ describe.skipIf(!hasCerttool)("certtool (GnuTLS) accepts kpki init output", () =
       expect(result.stdout).toContain("NOT trusted");
     });
 
-    it("matches the service name, the node's IPs, and nothing else", async () => {
-      for (const name of ["kubernetes.default.svc", "kubernetes", "kubernetes.default.svc.cluster.local", "192.0.2.10", "10.96.0.1"]) {
+    it("matches the service name, the node's name and IPs, and nothing else", async () => {
+      for (const name of ["kubernetes.default.svc", "kubernetes", "kubernetes.default.svc.cluster.local", "cp-1", "192.0.2.10", "10.96.0.1"]) {
         const result = await verify("--verify-hostname", name);
         expect(result.exitCode, `${name}: ${result.stdout}`).toBe(0);
         expect(result.stdout).toContain("Chain verification output: Verified.");
@@ -105,12 +112,12 @@ describe.skipIf(!hasCerttool)("certtool (GnuTLS) accepts kpki init output", () =
       const sans = [...text.matchAll(/^\s*(DNSname|IPAddress): (\S+)$/gm)].map((match) => `${match[1]}:${match[2]}`);
       expect(sans).toEqual([
         "DNSname:kubernetes", "DNSname:kubernetes.default", "DNSname:kubernetes.default.svc",
-        "DNSname:kubernetes.default.svc.cluster", "DNSname:kubernetes.default.svc.cluster.local",
+        "DNSname:kubernetes.default.svc.cluster", "DNSname:kubernetes.default.svc.cluster.local", "DNSname:cp-1",
         "IPAddress:192.0.2.10", "IPAddress:10.96.0.1",
       ]);
       expect(text).toMatch(keyType === "ecdsa-p384" ? /Signature Algorithm: ECDSA-SHA384/ : keyType.startsWith("rsa") ? /Signature Algorithm: RSA-SHA256/ : /Signature Algorithm: ECDSA-SHA256/);
       // certtool's SHA-256 fingerprint is the one kpki reports
-      const report = JSON.parse((await runCli(["init", "--master-ip", "192.0.2.10", "--dir", dir, "--key-type", keyType, "--output", "json"])).stdout);
+      const report = JSON.parse((await runCli([...INIT, "--dir", dir, "--key-type", keyType, "--output", "json"])).stdout);
       const apiserver = report.entries.find((entry: { name: string }) => entry.name === "apiserver");
       const fingerprint = text.match(/sha256:([0-9a-f]{64})/)![1]!;
       expect(apiserver.sha256Fingerprint.replaceAll(":", "").toLowerCase()).toBe(fingerprint);

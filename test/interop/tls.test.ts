@@ -30,8 +30,9 @@ afterAll(async () => {
   );
 });
 
+/** The CA + API server pair only: two keys, and no kubeconfigs in the shared root. */
 async function init(dir: string, ...extra: string[]) {
-  const result = await runCli(["init", "--master-ip", "192.0.2.10", "--dir", dir, ...extra]);
+  const result = await runCli(["init", "--master-ip", "192.0.2.10", "--dir", dir, "--only", "apiserver", ...extra]);
   expect(result.stderr).toBe("");
   expect(result.exitCode).toBe(0);
 }

@@ -11,7 +11,7 @@ export interface CliResult {
 }
 
 /** Runs the CLI in this process, capturing its output. */
-export async function runCli(args: readonly string[], options: { stdin?: string | Buffer; cwd?: string } = {}): Promise<CliResult> {
+export async function runCli(args: readonly string[], options: { stdin?: string | Buffer } = {}): Promise<CliResult> {
   let stdout = "";
   let stderr = "";
   const io: Io = {
@@ -19,7 +19,6 @@ export async function runCli(args: readonly string[], options: { stdin?: string 
     stderr: (text) => void (stderr += text),
     readStdin: async () => Buffer.from(options.stdin ?? ""),
     isTTY: false,
-    cwd: options.cwd ?? process.cwd(),
   };
   const exitCode = await main(args, io);
   return { exitCode, stdout, stderr };

@@ -1,10 +1,10 @@
 import path from "node:path";
 import type { Argv } from "yargs";
-import { KpkiError, inputError } from "../../errors.js";
+import { KpkiError } from "../../errors.js";
 import { KEY_TYPES, type KeyType } from "../../pki/keys.js";
 import { SIGNING_PROFILES, PROFILES, type ProfileName } from "../../pki/profiles.js";
 import { checkDays, DEFAULTS } from "../../pki/spec.js";
-import { readInput } from "../files.js";
+import { readInput, readOptional } from "../files.js";
 import { printJson, table, type Io } from "../io.js";
 
 export function certCommand(cli: Argv, io: Io): Argv {
@@ -52,24 +52,18 @@ export function certCommand(cli: Argv, io: Io): Argv {
           const days = checkDays(args.days, "--days");
           const caCertPath = args.caCert ?? path.join(args.dir, "ca.crt");
           const caKeyPath = args.caKey ?? path.join(args.dir, "ca.key");
-          const [{ parseCsr }, { signCsr }, { parseCertificate }, { parsePrivateKeyPem }, { keyMatchesCert }] = await Promise.all([
+          const [{ parseCsr }, { signCsr }, { loadSigner }] = await Promise.all([
             import("../../pki/csr.js"),
             import("../../pki/sign.js"),
-            import("../../pki/certinfo.js"),
-            import("../../pki/keys.js"),
-            import("../../pki/verify.js"),
+            import("../../pki/signer.js"),
           ]);
           const csr = await parseCsr(await readInput(args.csr, io), args.csr);
-          const caCert = parseCertificate(await readInput(caCertPath, io), caCertPath);
-          const caKeyData = await readInput(caKeyPath, io).catch((error: KpkiError) => {
-            throw inputError(`${error.message}: the CA key is needed to sign (a CA without its key is externally managed)`);
-          });
-          const caKey = await parsePrivateKeyPem(caKeyData, caKeyPath);
-          if (!caCert.isCA) throw inputError(`${caCertPath} is not a CA certificate (no CA:TRUE)`);
-          if (!keyMatchesCert(caKey.privateKeyObject, caCert)) throw inputError(`${caKeyPath} does not belong to ${caCertPath}: give the matching CA key`);
-          if (new Date() > caCert.notAfter) throw inputError(`${caCertPath} expired on ${caCert.notAfter.toISOString()}: it can no longer sign`);
+          const signer = await loadSigner(
+            { cert: await readOptional(caCertPath, io), key: await readOptional(caKeyPath, io) },
+            { cert: caCertPath, key: caKeyPath },
+          );
           const profile = PROFILES[args.profile as ProfileName];
-          const { cert, clampedToIssuer } = await signCsr(csr, { cert: caCert, key: caKey }, profile, { days });
+          const { cert, clampedToIssuer } = await signCsr(csr, signer, profile, { days });
           if (args.out) {
             const { PkiStore, MODES } = await import("../../pki/store.js");
             const out = path.resolve(args.out);
@@ -123,7 +117,40 @@ export function certCommand(cli: Argv, io: Io): Argv {
           if (problems.length > 0) throw new KpkiError("verify", `${args.file} does not verify: ${problems.map((problem) => problem.code).join(", ")}`);
         },
       )
-      .demandCommand(1, "give a cert command: csr, sign, inspect, verify"),
+      .command(
+        "export <name>",
+        "write a PKCS#12 (.p12) of a client certificate and key, e.g. admin.conf's for a browser",
+        (command) =>
+          command
+            .positional("name", { type: "string", demandOption: true, describe: "a kubeconfig (admin.conf, …) or a certificate (apiserver-kubelet-client, …) of the catalog" })
+            .option("p12", { type: "boolean", default: true, describe: "PKCS#12 format (the only one)" })
+            .option("out", { type: "string", describe: "file to write [default: <name>.p12]" })
+            .option("dir", { type: "string", default: "./pki", describe: "the PKI folder" })
+            .option("kubeconfig-dir", { type: "string", describe: "where kubeconfigs are [default: the PKI folder's parent]" })
+            .option("password-file", { type: "string", describe: "read the password from this file (first line)" })
+            .option("password-stdin", { type: "boolean", default: false, describe: "read the password from standard input" })
+            .option("legacy", { type: "boolean", default: false, describe: "3DES instead of AES-256, for old importers" })
+            .option("force", { type: "boolean", default: false, describe: "replace an existing file (it holds a key)" }),
+        async (args) => {
+          const { exportP12 } = await import("../export.js");
+          const result = await exportP12(
+            {
+              name: args.name,
+              out: args.out,
+              dir: args.dir,
+              kubeconfigDir: args.kubeconfigDir,
+              passwordFile: args.passwordFile,
+              passwordStdin: args.passwordStdin,
+              legacy: args.legacy,
+              force: args.force,
+            },
+            io,
+          );
+          if (args.output === "json") return printJson(io, result);
+          io.stdout(`wrote ${result.file}: ${result.subject}, with its key and CA (${result.encryption})\n`);
+        },
+      )
+      .demandCommand(1, "give a cert command: csr, sign, inspect, verify, export"),
   );
 }
 

@@ -1,46 +1,71 @@
 import type { Argv } from "yargs";
+import { KpkiError } from "../../errors.js";
+import { CATALOG } from "../../pki/catalog.js";
+import type { InitConfig } from "../../pki/config.js";
 import type { InitReport } from "../../pki/init.js";
-import { KEY_TYPES, type KeyType } from "../../pki/keys.js";
+import { KEY_TYPES } from "../../pki/keys.js";
 import { DEFAULTS, resolveClusterSpec } from "../../pki/spec.js";
+import { readInput } from "../files.js";
 import { printJson, table, type Io, type OutputFormat } from "../io.js";
 
 export function initCommand(cli: Argv, io: Io): Argv {
   return cli.command(
     "init",
-    "create (or check) the cluster PKI: the CA and the API server certificate",
+    "create (or check) the cluster PKI: kubeadm's CAs, certificates, sa key pair and kubeconfigs",
     (command) =>
       command
-        .option("master-ip", { type: "string", describe: "the API server's advertise address (IPv4 or IPv6)", demandOption: "give --master-ip, e.g. --master-ip 192.0.2.10" })
-        .option("dir", { type: "string", default: "./pki", describe: "the PKI folder" })
-        .option("node-name", { type: "string", describe: "the control-plane node's name, added to the API server's SANs" })
-        .option("service-cidr", { type: "string", default: DEFAULTS.serviceCidr, describe: "service subnet; its first IP goes in the SANs" })
-        .option("dns-domain", { type: "string", default: DEFAULTS.dnsDomain, describe: "cluster DNS domain" })
-        .option("san", { type: "string", array: true, default: [] as string[], describe: "extra SAN (IP or DNS name), repeatable" })
-        .option("ca-cn", { type: "string", default: DEFAULTS.caCommonName, describe: "the CA's common name" })
-        .option("ca-days", { type: "number", default: DEFAULTS.caDays, describe: "CA validity in days" })
-        .option("days", { type: "number", default: DEFAULTS.days, describe: "leaf certificate validity in days" })
-        .option("key-type", { choices: KEY_TYPES, default: "rsa-2048" as KeyType, describe: "key algorithm" })
-        .option("force", { type: "boolean", default: false, describe: "re-issue leaf certificates that no longer fit (new keys); never replaces the CA key" })
+        // No yargs defaults here: a value in --config must win over a default, and a flag over --config.
+        .option("master-ip", { type: "string", describe: "the API server's advertise address (IPv4 or IPv6)" })
+        .option("config", { type: "string", describe: "YAML file with these settings in camelCase (masterIp, nodeName, sans, …); flags override it" })
+        .option("dir", { type: "string", describe: "the PKI folder [default: ./pki]" })
+        .option("kubeconfig-dir", { type: "string", describe: "where kubeconfigs go [default: the PKI folder's parent, as /etc/kubernetes]" })
+        .option("node-name", { type: "string", describe: "the control-plane node's name: etcd's CN, kubelet.conf's user, an API server SAN [default: this host's name]" })
+        .option("control-plane-endpoint", { type: "string", describe: "host[:port] of a load balancer in front of the API servers: a SAN and the server of admin.conf and kubelet.conf" })
+        .option("apiserver-port", { type: "number", describe: `the API server's port [default: ${DEFAULTS.apiServerPort}]` })
+        .option("service-cidr", { type: "string", describe: `service subnet; its first IP is an API server SAN [default: ${DEFAULTS.serviceCidr}]` })
+        .option("dns-domain", { type: "string", describe: `cluster DNS domain [default: ${DEFAULTS.dnsDomain}]` })
+        .option("san", { type: "string", array: true, describe: "extra API server SAN (IP or DNS name), repeatable" })
+        .option("etcd-san", { type: "string", array: true, describe: "extra etcd server and peer SAN, repeatable" })
+        .option("external-etcd", { type: "boolean", describe: "etcd runs elsewhere: make no etcd certificates" })
+        .option("only", { type: "string", array: true, describe: `make only these (and the CAs they need): ${CATALOG.map((entry) => entry.name).join(", ")}` })
+        .option("cluster-name", { type: "string", describe: `the cluster's name in kubeconfigs [default: ${DEFAULTS.clusterName}]` })
+        .option("ca-cn", { type: "string", describe: `the Kubernetes CA's common name [default: ${DEFAULTS.caCommonName}]` })
+        .option("ca-days", { type: "number", describe: `CA validity in days [default: ${DEFAULTS.caDays}]` })
+        .option("days", { type: "number", describe: `certificate validity in days [default: ${DEFAULTS.days}]` })
+        .option("key-type", { choices: KEY_TYPES, describe: "key algorithm [default: rsa-2048]" })
+        .option("force", { type: "boolean", default: false, describe: "re-issue certificates and kubeconfigs that no longer fit (new keys); never replaces a CA key or sa.key" })
         .option("emit-openssl-conf", { type: "boolean", default: false, describe: "also write <name>.csr.conf, the openssl equivalent of each signed certificate" })
         .option("dry-run", { type: "boolean", default: false, describe: "show what would be created or kept; write nothing" })
-        .example("$0 init --master-ip 192.0.2.10", "CA and API server certificate in ./pki")
-        .example("$0 init --master-ip 192.0.2.10 --node-name cp1 --san api.example.com", "with the node name and an extra DNS SAN"),
+        .example("$0 init --master-ip 192.0.2.10 --node-name cp-1", "the whole PKI in ./pki, kubeconfigs in ./")
+        .example("$0 init --master-ip 192.0.2.10 --dir /etc/kubernetes/pki", "kubeadm's layout")
+        .example("$0 init --config kpki.yaml", "repeatable runs from a file"),
     async (args) => {
+      const config: InitConfig = args.config ? await loadConfig(args.config, io) : {};
+      const pick = <T>(flag: T | undefined, fromConfig: T | undefined) => (flag !== undefined ? flag : fromConfig);
+      const masterIp = pick(args.masterIp, config.masterIp);
+      if (!masterIp) throw new KpkiError("usage", "give --master-ip (or masterIp in --config), e.g. --master-ip 192.0.2.10 (see kpki init --help)");
       const spec = resolveClusterSpec({
-        masterIp: args.masterIp!,
-        nodeName: args.nodeName,
-        serviceCidr: args.serviceCidr,
-        dnsDomain: args.dnsDomain,
-        sans: args.san.map(String),
-        caCommonName: args.caCn,
-        caDays: args.caDays,
-        days: args.days,
-        keyType: args.keyType,
+        masterIp,
+        apiServerPort: pick(args.apiserverPort, config.apiServerPort),
+        nodeName: pick(args.nodeName, config.nodeName),
+        controlPlaneEndpoint: pick(args.controlPlaneEndpoint, config.controlPlaneEndpoint),
+        serviceCidr: pick(args.serviceCidr, config.serviceCidr),
+        dnsDomain: pick(args.dnsDomain, config.dnsDomain),
+        sans: pick(args.san?.map(String), config.sans),
+        etcdSans: pick(args.etcdSan?.map(String), config.etcdSans),
+        externalEtcd: pick(args.externalEtcd, config.externalEtcd),
+        clusterName: pick(args.clusterName, config.clusterName),
+        caCommonName: pick(args.caCn, config.caCommonName),
+        caDays: pick(args.caDays, config.caDays),
+        days: pick(args.days, config.days),
+        keyType: pick(args.keyType, config.keyType),
       });
       const { initPki } = await import("../../pki/init.js");
       const report = await initPki({
         spec,
-        dir: args.dir,
+        dir: pick(args.dir, config.dir) ?? "./pki",
+        kubeconfigDir: pick(args.kubeconfigDir, config.kubeconfigDir),
+        only: pick(args.only?.map(String), config.only),
         force: args.force,
         emitOpensslConf: args.emitOpensslConf,
         dryRun: args.dryRun,
@@ -50,27 +75,36 @@ export function initCommand(cli: Argv, io: Io): Argv {
   );
 }
 
+async function loadConfig(file: string, io: Io): Promise<InitConfig> {
+  const { parseInitConfig } = await import("../../pki/config.js");
+  return parseInitConfig((await readInput(file, io)).toString(), file);
+}
+
 function printInitReport(io: Io, report: InitReport, format: OutputFormat): void {
   if (format === "json") return printJson(io, report);
   const lines: string[] = [];
-  const verb = report.dryRun ? "would be" : "";
-  lines.push(`PKI folder ${report.dir}${report.dryRun ? " (dry run: nothing written)" : ""}`);
-  const rows: string[][] = [];
+  lines.push(`PKI folder ${report.dir}, kubeconfigs in ${report.kubeconfigDir}, node name ${report.nodeName}${report.dryRun ? " (dry run: nothing written)" : ""}`);
+  lines.push(
+    table(
+      report.entries.map((entry) => [
+        `  ${report.dryRun && entry.action !== "kept" ? `would be ${entry.action}` : entry.action}`,
+        entry.name,
+        entry.subject ?? entry.files.map((file) => file.file).join(", "),
+        entry.notAfter ? `expires ${entry.notAfter.slice(0, 10)}` : "",
+        entry.server ?? "",
+      ]),
+    ),
+  );
   for (const entry of report.entries) {
-    const action = report.dryRun && entry.action !== "kept" ? `${verb} ${entry.action}` : entry.action;
-    rows.push([`  ${action}`, entry.name, entry.subject, entry.notAfter ? `expires ${entry.notAfter.slice(0, 10)}` : ""]);
+    for (const reason of entry.reasons) lines.push(`  ${entry.name}: why: ${reason}`);
+    for (const warning of entry.warnings) lines.push(`  ${entry.name}: warning: ${warning}`);
   }
-  lines.push(table(rows));
-  for (const entry of report.entries) {
-    const details: string[] = [];
-    if (entry.altNames.length > 0) details.push(`    SANs: ${entry.altNames.join(", ")}`);
-    details.push(`    files: ${entry.files.map((file) => `${file.file} (${file.action})`).join(", ")}`);
-    if (entry.sha256Fingerprint) details.push(`    SHA-256 fingerprint: ${entry.sha256Fingerprint}`);
-    for (const reason of entry.reasons) details.push(`    why: ${reason}`);
-    for (const warning of entry.warnings) details.push(`    warning: ${warning}`);
-    lines.push(`  ${entry.name}:`, ...details);
+  const apiserver = report.entries.find((entry) => entry.name === "apiserver");
+  if (apiserver) lines.push(`API server SANs: ${apiserver.altNames.join(", ")}`);
+  for (const entry of report.entries.filter((candidate) => candidate.name.endsWith("ca") && candidate.sha256Fingerprint)) {
+    lines.push(`${entry.name} SHA-256 fingerprint: ${entry.sha256Fingerprint}`);
   }
   if (report.caCertHash) lines.push(`CA pin for kubeadm join --discovery-token-ca-cert-hash: ${report.caCertHash}`);
-  if (!report.changed && !report.dryRun) lines.push("Nothing changed: every certificate is present and valid.");
+  if (!report.changed && !report.dryRun) lines.push("Nothing changed: everything is present and valid.");
   io.stdout(`${lines.join("\n")}\n`);
 }

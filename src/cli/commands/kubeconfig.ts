@@ -1,0 +1,64 @@
+import path from "node:path";
+import type { Argv } from "yargs";
+import { KpkiError } from "../../errors.js";
+import { CERTS, certFile, keyFile } from "../../pki/catalog.js";
+import { KEY_TYPES, type KeyType } from "../../pki/keys.js";
+import { checkDays, DEFAULTS } from "../../pki/spec.js";
+import { readOptional } from "../files.js";
+import { printJson, type Io } from "../io.js";
+
+const CA_NAMES = CERTS.filter((entry) => !entry.ca).map((entry) => entry.name);
+
+export function kubeconfigCommand(cli: Argv, io: Io): Argv {
+  return cli.command("kubeconfig", "kubeconfigs signed by the cluster CA", (kubeconfig) =>
+    kubeconfig
+      .command(
+        "create",
+        "write a kubeconfig for any user (e.g. your own, to copy to a laptop)",
+        (command) =>
+          command
+            .option("user", { type: "string", demandOption: "give --user, the user name (the certificate's CN)", describe: "user name (CN)" })
+            .option("group", { type: "string", array: true, default: [] as string[], describe: "group (O), repeatable" })
+            .option("server", { type: "string", demandOption: "give --server, e.g. --server https://192.0.2.10:6443", describe: "API server URL" })
+            .option("out", { type: "string", describe: "file to write [default: <user>.conf]" })
+            .option("dir", { type: "string", default: "./pki", describe: "the PKI folder with the CA" })
+            .option("ca", { choices: CA_NAMES, default: "ca", describe: "the CA that signs the client certificate" })
+            .option("cluster-name", { type: "string", default: DEFAULTS.clusterName, describe: "the cluster's name in the kubeconfig" })
+            .option("days", { type: "number", default: DEFAULTS.days, describe: "validity in days" })
+            .option("key-type", { choices: KEY_TYPES, default: "rsa-2048" as KeyType, describe: "key algorithm" })
+            .option("force", { type: "boolean", default: false, describe: "replace an existing file (it holds a key)" }),
+        async (args) => {
+          const days = checkDays(args.days, "--days");
+          const out = path.resolve(args.out ?? `${args.user.replace(/[^A-Za-z0-9._-]/g, "-")}.conf`);
+          const [{ loadSigner }, { createUserKubeconfig }, { PkiStore, MODES }] = await Promise.all([
+            import("../../pki/signer.js"),
+            import("../../pki/userkubeconfig.js"),
+            import("../../pki/store.js"),
+          ]);
+          const caEntry = CERTS.find((entry) => entry.name === args.ca)!;
+          const caCert = path.join(args.dir, certFile(caEntry));
+          const caKey = path.join(args.dir, keyFile(caEntry));
+          const signer = await loadSigner({ cert: await readOptional(caCert, io), key: await readOptional(caKey, io) }, { cert: caCert, key: caKey });
+          const target = new PkiStore(path.dirname(out));
+          if ((await target.exists(path.basename(out))) && !args.force) {
+            throw new KpkiError("conflict", `${out} exists and holds a key: kpki does not overwrite it without --force; choose another --out`);
+          }
+          const { text, cert } = await createUserKubeconfig({
+            signer,
+            user: args.user,
+            groups: args.group.map(String),
+            server: args.server,
+            clusterName: args.clusterName,
+            days,
+            keyType: args.keyType,
+          });
+          await target.ensureFolder();
+          await target.writeAll([{ file: path.basename(out), data: text, mode: MODES.kubeconfig }]);
+          const summary = { file: out, user: cert.commonName, groups: cert.organizations, server: args.server, notAfter: cert.notAfter.toISOString() };
+          if (args.output === "json") return printJson(io, summary);
+          io.stdout(`wrote ${out}: user ${summary.user}${summary.groups.length ? ` in ${summary.groups.join(", ")}` : ""}, server ${summary.server}, expires ${summary.notAfter.slice(0, 10)}\n`);
+        },
+      )
+      .demandCommand(1, "give a kubeconfig command: create"),
+  );
+}

@@ -1,0 +1,84 @@
+import { LineCounter, parseDocument, isMap, isScalar, isSeq, type Node } from "yaml";
+import { inputError } from "../errors.js";
+import { KEY_TYPES, type KeyType } from "./keys.js";
+import type { ClusterSpecInput } from "./spec.js";
+
+/** The settings a config file may hold: the same as init's flags, in camelCase. */
+export interface InitConfig extends Partial<ClusterSpecInput> {
+  dir?: string;
+  kubeconfigDir?: string;
+  only?: string[];
+}
+
+type FieldType = "string" | "number" | "boolean" | "strings" | "keyType";
+
+const FIELDS: Record<keyof InitConfig, FieldType> = {
+  masterIp: "string",
+  apiServerPort: "number",
+  nodeName: "string",
+  controlPlaneEndpoint: "string",
+  serviceCidr: "string",
+  dnsDomain: "string",
+  sans: "strings",
+  etcdSans: "strings",
+  externalEtcd: "boolean",
+  clusterName: "string",
+  caCommonName: "string",
+  caDays: "number",
+  days: "number",
+  keyType: "keyType",
+  dir: "string",
+  kubeconfigDir: "string",
+  only: "strings",
+};
+
+const article: Record<FieldType, string> = {
+  string: "a string",
+  number: "a number",
+  boolean: "true or false",
+  strings: "a list of strings",
+  keyType: `one of ${KEY_TYPES.join(", ")}`,
+};
+
+/**
+ * Parses and validates a kpki config file (YAML). Every problem names the
+ * file, the line and the key; unknown keys are refused, so a typo never
+ * silently falls back to a default.
+ */
+export function parseInitConfig(text: string, label: string): InitConfig {
+  const lineCounter = new LineCounter();
+  const document = parseDocument(text, { lineCounter, prettyErrors: false });
+  const lineOf = (node: Node | null | undefined) => (node?.range ? lineCounter.linePos(node.range[0]).line : 1);
+  if (document.errors.length > 0) {
+    const error = document.errors[0]!;
+    throw inputError(`${label}:${error.linePos?.[0]?.line ?? 1}: not valid YAML: ${error.message.split("\n")[0]}`);
+  }
+  if (document.contents === null) return {};
+  if (!isMap(document.contents)) throw inputError(`${label}:${lineOf(document.contents)}: expected a mapping of settings (key: value)`);
+  const config: Record<string, unknown> = {};
+  for (const pair of document.contents.items) {
+    const keyNode = pair.key as Node;
+    const key = isScalar(keyNode) ? String(keyNode.value) : "";
+    const line = lineOf(keyNode);
+    const type = FIELDS[key as keyof InitConfig];
+    if (!type) throw inputError(`${label}:${line}: unknown key "${key}": the keys are ${Object.keys(FIELDS).join(", ")}`);
+    const valueNode = pair.value as Node | null;
+    const wrong = () => inputError(`${label}:${lineOf(valueNode) || line}: "${key}" must be ${article[type]}`);
+    if (type === "strings") {
+      if (!isSeq(valueNode) || !valueNode.items.every((item) => isScalar(item) && typeof item.value === "string")) throw wrong();
+      config[key] = valueNode.items.map((item) => String((item as { value: unknown }).value));
+      continue;
+    }
+    if (!isScalar(valueNode)) throw wrong();
+    const value = valueNode.value;
+    if (type === "keyType") {
+      if (typeof value !== "string" || !(KEY_TYPES as readonly string[]).includes(value)) throw wrong();
+      config[key] = value as KeyType;
+    } else if (type === "string" ? typeof value !== "string" : typeof value !== type) {
+      throw wrong();
+    } else {
+      config[key] = value;
+    }
+  }
+  return config as InitConfig;
+}

@@ -1,0 +1,105 @@
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { parseDocument, stringify } from "yaml";
+import { inputError } from "../errors.js";
+import { loadTemplate, renderTemplate } from "../templates.js";
+
+export interface KubeconfigContent {
+  cluster: string;
+  server: string;
+  /** PEM of the CA the client trusts. */
+  caPem: string;
+  user: string;
+  clientCertPem: string;
+  clientKeyPem: string;
+}
+
+/** A YAML scalar: plain when that is safe, quoted when not. */
+const scalar = (value: string) => stringify(value).trimEnd();
+const base64 = (pem: string) => Buffer.from(pem).toString("base64");
+
+/**
+ * A kubeconfig as kubeadm writes one (client-go's layout): one cluster, one
+ * user with embedded certificate and key, and a `<user>@<cluster>` context
+ * that is current.
+ */
+export function renderKubeconfig(content: KubeconfigContent): string {
+  return renderTemplate(loadTemplate("kubeconfig.yaml"), {
+    ca_data: base64(content.caPem),
+    server: scalar(content.server),
+    cluster: scalar(content.cluster),
+    user: scalar(content.user),
+    context: scalar(`${content.user}@${content.cluster}`),
+    cert_data: base64(content.clientCertPem),
+    key_data: base64(content.clientKeyPem),
+  });
+}
+
+/** What kpki reads from a kubeconfig: the current context's cluster and user, credentials resolved. */
+export interface LoadedKubeconfig {
+  contextName: string;
+  clusterName: string;
+  server: string;
+  caPem?: string;
+  insecureSkipTlsVerify: boolean;
+  userName: string;
+  clientCertPem?: string;
+  clientKeyPem?: string;
+  token?: string;
+}
+
+type Named = { name?: unknown; [key: string]: unknown };
+
+function findNamed(list: unknown, name: string, kind: string, label: string): Record<string, unknown> {
+  const items = Array.isArray(list) ? (list as Named[]) : [];
+  const item = items.find((candidate) => candidate?.name === name);
+  const body = item?.[kind];
+  if (!item || typeof body !== "object" || body === null) throw inputError(`${label}: the current context names ${kind} "${name}", which is not in its ${kind}s list`);
+  return body as Record<string, unknown>;
+}
+
+/**
+ * Parses a kubeconfig and resolves the current (or given) context. File
+ * references (certificate-authority, client-certificate, client-key) are read
+ * relative to the kubeconfig's folder, as kubectl does.
+ */
+export function parseKubeconfig(text: string, label: string, options: { context?: string; baseDir?: string } = {}): LoadedKubeconfig {
+  const document = parseDocument(text, { prettyErrors: false });
+  if (document.errors.length > 0) {
+    const error = document.errors[0]!;
+    throw inputError(`${label} is not valid YAML (line ${error.linePos?.[0]?.line ?? "?"}): ${error.message.split("\n")[0]}`);
+  }
+  const config = document.toJS() as Record<string, unknown> | null;
+  if (!config || typeof config !== "object" || config.kind !== "Config") throw inputError(`${label} is not a kubeconfig (no "kind: Config")`);
+  const contextName = options.context ?? (typeof config["current-context"] === "string" ? config["current-context"] : "");
+  if (!contextName) throw inputError(`${label} has no current-context: set one (kubectl config use-context NAME) or pick one with --context`);
+  const context = findNamed(config.contexts, contextName, "context", label);
+  const clusterName = String(context.cluster ?? "");
+  const userName = String(context.user ?? "");
+  const cluster = findNamed(config.clusters, clusterName, "cluster", label);
+  const user = userName ? findNamed(config.users, userName, "user", label) : {};
+  const baseDir = options.baseDir ?? ".";
+  const fromData = (value: unknown) => (typeof value === "string" ? Buffer.from(value, "base64").toString("utf8") : undefined);
+  const fromFile = (value: unknown, field: string) => {
+    if (typeof value !== "string") return undefined;
+    const file = path.resolve(baseDir, value);
+    try {
+      return readFileSync(file, "utf8");
+    } catch {
+      throw inputError(`${label}: ${field} names ${file}, which cannot be read`);
+    }
+  };
+  const server = typeof cluster.server === "string" ? cluster.server : "";
+  if (!server) throw inputError(`${label}: cluster "${clusterName}" has no server URL`);
+  return {
+    contextName,
+    clusterName,
+    server,
+    caPem: fromData(cluster["certificate-authority-data"]) ?? fromFile(cluster["certificate-authority"], "certificate-authority"),
+    insecureSkipTlsVerify: cluster["insecure-skip-tls-verify"] === true,
+    userName,
+    clientCertPem: fromData(user["client-certificate-data"]) ?? fromFile(user["client-certificate"], "client-certificate"),
+    clientKeyPem: fromData(user["client-key-data"]) ?? fromFile(user["client-key"], "client-key"),
+    token: typeof user.token === "string" ? user.token : fromFile(user.tokenFile, "tokenFile")?.trim(),
+  };
+}

@@ -1,0 +1,171 @@
+import { parseDocument } from "yaml";
+import { KpkiError, inputError } from "../errors.js";
+import { CERTS, KUBECONFIGS, catalogEntry, certFile, csrFile, keyFile, type Component, type CertEntry, type KubeconfigEntry } from "./catalog.js";
+import type { CertInfo } from "./certinfo.js";
+import { buildCsr } from "./csr.js";
+import { readInventory, type InventoryItem } from "./inventory.js";
+import { encodePrivateKeyPem, generateKeyPair, keyTypeOf, type KeyPair, type KeyType } from "./keys.js";
+import { PROFILES, type Profile } from "./profiles.js";
+import { signCsr } from "./sign.js";
+import { MODES, PkiStore, type FileWrite } from "./store.js";
+import { loadSigner, type Signer } from "./signer.js";
+
+/** What `certs renew` can renew: leaf certificates and kubeconfigs, as in kubeadm (no CAs, no sa, no kubelet.conf). */
+export const RENEWABLE: readonly (CertEntry | KubeconfigEntry)[] = [
+  ...CERTS.filter((entry) => entry.ca),
+  ...KUBECONFIGS.filter((entry) => !entry.rotatedByKubelet),
+];
+
+export interface RenewOptions {
+  dir: string;
+  kubeconfigDir: string;
+  /** Catalog names, or ["all"]. */
+  names: readonly string[];
+  days: number;
+  /** Key type of the new keys; by default the type of each key being replaced. */
+  keyType?: KeyType;
+  now?: Date;
+}
+
+export interface RenewedItem {
+  name: string;
+  file: string;
+  subject: string;
+  notAfter: string;
+  sha256Fingerprint: string;
+}
+
+export interface RenewReport {
+  renewed: RenewedItem[];
+  /** Components to restart so they load the new certificates. */
+  restart: Component[];
+}
+
+function why(name: string): string {
+  const entry = catalogEntry(name);
+  if (!entry) return `"${name}" is not in kpki's catalog; renewable: ${RENEWABLE.map((e) => e.name).join(", ")}, all`;
+  if (entry.kind === "keypair") return `${name} is a key pair, not a certificate: it is never renewed (tokens signed with it would stop working)`;
+  if (entry.kind === "cert") return `${name} is a CA: kpki never renews CAs (kubeadm neither); replacing a CA means re-issuing everything it signed`;
+  return `${name} is not renewed: the kubelet rotates its own client certificate`;
+}
+
+/**
+ * kubeadm's `certs renew`: a new key for each certificate, with subject, SANs
+ * and extended key usages copied from the certificate being replaced (the
+ * existing certificate is the source of truth, not a config), signed by the
+ * CA on disk. All renewals are prepared first and written together, so a
+ * failure changes nothing.
+ */
+export async function renewCerts(options: RenewOptions): Promise<RenewReport> {
+  const now = options.now ?? new Date();
+  const wanted = options.names.includes("all")
+    ? RENEWABLE
+    : options.names.map((name) => RENEWABLE.find((entry) => entry.name === name) ?? failWith(why(name)));
+  const store = new PkiStore(options.dir);
+  if ((await store.checkFolder()) === "missing") throw inputError(`${store.dir} does not exist: run kpki init first`);
+  const kubeconfigStore = new PkiStore(options.kubeconfigDir);
+  const unlock = await store.lock();
+  try {
+    const inventory = await readInventory(store, kubeconfigStore);
+    const all = options.names.includes("all");
+    // With "all", skip what is not there (e.g. etcd with an external etcd); named ones must exist.
+    const targets = wanted.filter((entry) => !(all && inventory.get(entry.name)?.missing));
+    const signers = new Map<string, Signer>();
+    for (const entry of targets) {
+      const item = inventory.get(entry.name)!;
+      if (item.missing) throw inputError(`${item.path} is missing: kpki renews only what exists; make it with kpki init --only ${entry.name}`);
+      if (item.error) throw inputError(`cannot renew ${entry.name}: ${item.error}`);
+      if (!signers.has(entry.ca!)) signers.set(entry.ca!, await signerFor(store, inventory.get(entry.ca!)!, entry.name));
+    }
+    const prepared = await Promise.all(
+      targets.map(async (entry) => {
+        const item = inventory.get(entry.name)!;
+        const old = item.cert!;
+        const keyType = options.keyType ?? keyTypeOf(await currentPublicKey(item)) ?? "rsa-2048";
+        const key = await generateKeyPair(keyType);
+        const csr = await buildCsr(key, { commonName: old.commonName, organizations: old.organizations }, old.altNames);
+        const { cert } = await signCsr(csr, signers.get(entry.ca!)!, profileFor(old), { days: options.days, now });
+        return { entry, item, key, cert, csrPem: csr.pem };
+      }),
+    );
+    const writes: FileWrite[] = [];
+    const kubeconfigWrites: FileWrite[] = [];
+    for (const { entry, item, key, cert, csrPem } of prepared) {
+      if (entry.kind === "cert") {
+        writes.push({ file: keyFile(entry), data: encodePrivateKeyPem(key), mode: MODES.key });
+        if (entry.writesCsr && (await store.exists(csrFile(entry)))) writes.push({ file: csrFile(entry), data: csrPem, mode: MODES.csr });
+        writes.push({ file: certFile(entry), data: cert.pem, mode: MODES.cert });
+      } else {
+        kubeconfigWrites.push({ file: entry.file, data: replaceClientCredentials(item, cert, key), mode: MODES.kubeconfig });
+      }
+    }
+    await store.writeAll(writes);
+    await kubeconfigStore.writeAll(kubeconfigWrites);
+    const restart = new Set<Component>(prepared.flatMap(({ entry }) => entry.usedBy));
+    return {
+      renewed: prepared.map(({ item, cert }) => ({
+        name: item.entry.name,
+        file: item.path,
+        subject: cert.subject,
+        notAfter: cert.notAfter.toISOString(),
+        sha256Fingerprint: cert.sha256Fingerprint,
+      })),
+      restart: [...restart].filter((component) => component !== "kubelet"),
+    };
+  } finally {
+    await unlock();
+  }
+}
+
+function failWith(message: string): never {
+  throw new KpkiError("usage", message);
+}
+
+async function signerFor(store: PkiStore, ca: InventoryItem, forName: string): Promise<Signer> {
+  const caEntry = ca.entry as CertEntry;
+  if (ca.error) throw inputError(`cannot renew ${forName}: ${ca.error}`);
+  try {
+    return await loadSigner(
+      { cert: await store.read(certFile(caEntry)), key: await store.read(keyFile(caEntry)) },
+      { cert: store.path(certFile(caEntry)), key: store.path(keyFile(caEntry)) },
+    );
+  } catch (error) {
+    if (error instanceof KpkiError) throw inputError(`cannot renew ${forName}: ${error.message}`);
+    throw error;
+  }
+}
+
+async function currentPublicKey(item: InventoryItem) {
+  const { createPublicKey } = await import("node:crypto");
+  const { spkiFromCertificateDer } = await import("./der.js");
+  return createPublicKey({ key: Buffer.from(spkiFromCertificateDer(item.cert!.der)), format: "der", type: "spki" });
+}
+
+/** The profile whose usages the old certificate had: renew copies them. */
+function profileFor(cert: CertInfo): Profile {
+  const server = cert.extendedKeyUsages.includes("serverAuth");
+  const client = cert.extendedKeyUsages.includes("clientAuth");
+  if (server && client) return PROFILES.peer;
+  if (server) return PROFILES.server;
+  if (client) return PROFILES.client;
+  throw inputError(`${cert.subject} has neither serverAuth nor clientAuth; kpki renews only TLS certificates`);
+}
+
+/** Rewrites only the current user's client-certificate-data and client-key-data; the rest of the kubeconfig stays as it was. */
+function replaceClientCredentials(item: InventoryItem, cert: CertInfo, key: KeyPair): string {
+  const document = parseDocument(item.kubeconfigText!);
+  const contextName = String(document.get("current-context"));
+  const contexts = (document.toJS().contexts ?? []) as { name: string; context: { user: string } }[];
+  const userName = contexts.find((context) => context.name === contextName)?.context.user;
+  const users = (document.toJS().users ?? []) as { name: string }[];
+  const index = users.findIndex((user) => user.name === userName);
+  if (index < 0) throw inputError(`${item.path}: its current context's user is not in its users list`);
+  const user = document.getIn(["users", index, "user"], true) as { delete: (key: string) => void; set: (key: string, value: string) => void };
+  // A file reference would now point at the old certificate: embed instead.
+  user.delete("client-certificate");
+  user.delete("client-key");
+  user.set("client-certificate-data", Buffer.from(cert.pem).toString("base64"));
+  user.set("client-key-data", Buffer.from(encodePrivateKeyPem(key)).toString("base64"));
+  // Sequences unindented, as kubeadm, kubectl and kpki's template write them: only the two values change.
+  return document.toString({ indentSeq: false, lineWidth: 0 });
+}
