@@ -92,35 +92,51 @@ export class PkiStore {
   }
 
   /**
-   * Writes files atomically in the order given (keys before the certificates
-   * that name them). The caller decides what may be replaced; this only moves bytes.
+   * Writes files atomically: every file's bytes go to a temp name and are
+   * synced (all at once), then the temp files are renamed into place in the
+   * order given (keys before the certificates that name them). If anything
+   * fails before the renames, no file was replaced. The caller decides what
+   * may be replaced; this only moves bytes.
    */
   async writeAll(writes: readonly FileWrite[]): Promise<void> {
-    const folders = new Set<string>();
-    for (const write of writes) {
-      const target = this.path(write.file);
-      const folder = path.dirname(target);
-      if (!folders.has(folder)) {
-        await makeFolders(folder).catch((error) => {
-          throw ioError(describeFsError(error, folder), error);
+    const staged: { temp: string; target: string }[] = [];
+    const folders = [...new Set(writes.map((write) => path.dirname(this.path(write.file))))];
+    for (const folder of folders) {
+      await makeFolders(folder).catch((error) => {
+        throw ioError(describeFsError(error, folder), error);
+      });
+    }
+    try {
+      await Promise.all(
+        writes.map(async (write) => {
+          const target = this.path(write.file);
+          const temp = path.join(path.dirname(target), `.${path.basename(target)}.${randomBytes(6).toString("hex")}.tmp`);
+          const handle = await fs.open(temp, "wx", write.mode).catch((error) => {
+            throw ioError(describeFsError(error, target), error);
+          });
+          staged.push({ temp, target });
+          try {
+            await handle.writeFile(write.data);
+            await handle.chmod(write.mode); // the umask may have narrowed the mode given to open
+            await handle.sync();
+          } catch (error) {
+            throw ioError(describeFsError(error, target), error);
+          } finally {
+            await handle.close();
+          }
+        }),
+      );
+      const order = new Map(writes.map((write, index) => [this.path(write.file), index]));
+      staged.sort((a, b) => order.get(a.target)! - order.get(b.target)!);
+      while (staged.length > 0) {
+        const { temp, target } = staged[0]!;
+        await fs.rename(temp, target).catch((error) => {
+          throw ioError(describeFsError(error, target), error);
         });
-        folders.add(folder);
+        staged.shift();
       }
-      const temp = path.join(folder, `.${path.basename(target)}.${randomBytes(6).toString("hex")}.tmp`);
-      try {
-        const handle = await fs.open(temp, "wx", write.mode);
-        try {
-          await handle.writeFile(write.data);
-          await handle.chmod(write.mode); // the umask may have narrowed the mode given to open
-          await handle.sync();
-        } finally {
-          await handle.close();
-        }
-        await fs.rename(temp, target);
-      } catch (error) {
-        await fs.rm(temp, { force: true });
-        throw ioError(describeFsError(error, target), error);
-      }
+    } finally {
+      await Promise.all(staged.map(({ temp }) => fs.rm(temp, { force: true })));
     }
     for (const folder of folders) {
       const handle = await fs.open(folder, "r");
