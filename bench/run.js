@@ -2,7 +2,7 @@
 // Side-by-side benchmarks: kpki against the peer doing the same work, run
 // alternately, reported as medians and ratios of medians. Not a test: these
 // machines are noisy, so nothing here asserts a time.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -75,6 +75,26 @@ const [kpkiFull, opensslFull, cfsslFull, floor] = compare("kubeadm's whole set: 
 ratio(`  ratio kpki / cfssl = ${(kpkiFull / cfsslFull).toFixed(2)} (goal <= 0.60)`);
 ratio(`  ratio kpki / openssl = ${(kpkiFull / opensslFull).toFixed(2)} (goal <= 0.45)`);
 ratio(`  ratio kpki / floor = ${(kpkiFull / floor).toFixed(2)} (goal <= 1.15)`);
+
+// token verify against curl doing the same verified request, on a local HTTPS endpoint.
+if (!only || "token verify".includes(only)) {
+  const dir = mkdtempSync(path.join(tmpdir(), "kpki-bench-token-"));
+  const token = "abcdef.0123456789abcdef";
+  spawnSync("node", [kpki, "init", "--master-ip", "127.0.0.1", "--only", "apiserver", "--dir", dir], { stdio: "ignore" });
+  const server = spawn("node", [path.join(root, "bench/token-server.js"), dir, token], { stdio: ["ignore", "pipe", "inherit"] });
+  const port = await new Promise((resolve) => server.stdout.once("data", (data) => resolve(String(data).trim())));
+  const url = `https://127.0.0.1:${port}`;
+  try {
+    const [kpkiVerify, curlVerify] = compare("token verify: GET /api with a bearer token, TLS verified against ca.crt", [
+      { name: "kpki token verify --ca", command: () => ["node", [kpki, "token", "verify", "--server", url, "--token", token, "--ca", path.join(dir, "ca.crt")]] },
+      { name: "curl --cacert -H 'Authorization: Bearer'", command: () => ["curl", ["-sS", "--fail", "--cacert", path.join(dir, "ca.crt"), "-H", `Authorization: Bearer ${token}`, `${url}/api`]] },
+    ]);
+    ratio(`  ratio kpki / curl = ${(kpkiVerify / curlVerify).toFixed(2)} (kpki also asks who the token is: a second request)`);
+  } finally {
+    server.kill();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 const [version, nodeBare] = compare("start-up", [
   { name: "kpki --version", command: () => ["node", [kpki, "--version"]] },

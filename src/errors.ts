@@ -19,13 +19,16 @@ const exitCodes: Record<ErrorKind, number> = {
 
 export class KpkiError extends Error {
   readonly kind: ErrorKind;
-  constructor(kind: ErrorKind, message: string, options?: { cause?: unknown }) {
+  private readonly code?: number;
+  /** `exitCode` overrides the kind's code where a command documents its own (token verify). */
+  constructor(kind: ErrorKind, message: string, options?: { cause?: unknown; exitCode?: number }) {
     super(message, options);
     this.name = "KpkiError";
     this.kind = kind;
+    this.code = options?.exitCode;
   }
   get exitCode(): number {
-    return exitCodes[this.kind];
+    return this.code ?? exitCodes[this.kind];
   }
 }
 

@@ -7,6 +7,10 @@ import { certCommand } from "./commands/cert.js";
 import { initCommand } from "./commands/init.js";
 import { certsCommand } from "./commands/certs.js";
 import { kubeconfigCommand } from "./commands/kubeconfig.js";
+import { tokenCommand } from "./commands/token.js";
+import { discoveryCommand } from "./commands/discovery.js";
+import { saCommand } from "./commands/sa.js";
+import { secretCommand } from "./commands/secret.js";
 import { VERSION } from "../version.js";
 
 export type CommandRegistrar = (cli: Argv, io: Io) => Argv;
@@ -25,7 +29,7 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
     .help()
     .alias("help", "h")
     .strict()
-    .demandCommand(1, "give a command: kpki init, certs, cert, ca or kubeconfig (see kpki --help)")
+    .demandCommand(1, "give a command: kpki init, certs, cert, ca, kubeconfig, token, discovery, sa or secret (see kpki --help)")
     .recommendCommands()
     .wrap(Math.min(110, process.stdout.columns ?? 100))
     .exitProcess(false)
@@ -36,7 +40,9 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
       // validation failure (unknown option, bad choice) unless fail() throws.
       throw new KpkiError("usage", withHelpHint(message));
     });
-  for (const register of [initCommand, certsCommand, certCommand, caCommand, kubeconfigCommand]) register(cli, io);
+  for (const register of [initCommand, certsCommand, certCommand, caCommand, kubeconfigCommand, tokenCommand, discoveryCommand, saCommand, secretCommand]) {
+    register(cli, io);
+  }
   cli.showHelpOnFail(false);
   try {
     await cli.parseAsync([...argv], {}, (error, _parsed, output) => {

@@ -1,0 +1,47 @@
+import type { Argv } from "yargs";
+import { KpkiError } from "../../errors.js";
+import { readInput } from "../files.js";
+import { printJson, type Io } from "../io.js";
+
+export function discoveryCommand(cli: Argv, io: Io): Argv {
+  return cli.command("discovery", "kubeadm join's token discovery, checked before joining", (discovery) =>
+    discovery
+      .command(
+        "verify",
+        "fetch cluster-info, check the token's JWS and the CA pin, re-fetch over verified TLS",
+        (command) =>
+          command
+            .option("server", { type: "string", demandOption: "give --server https://HOST:6443 (the endpoint kubeadm join gets)", describe: "API server URL" })
+            .option("token", { type: "string", describe: "the bootstrap token (or --token-file, or KPKI_TOKEN)" })
+            .option("token-file", { type: "string", describe: "read the token from this file" })
+            .option("ca-hash", { type: "string", array: true, describe: "CA pin sha256:… (kubeadm's --discovery-token-ca-cert-hash); repeatable" })
+            .option("unsafe-skip-ca-verification", { type: "boolean", default: false, describe: "trust whatever CA the token signed, as kubeadm's flag of that name" })
+            .option("timeout", { type: "number", default: 10, describe: "seconds to wait for the server" }),
+        async (args) => {
+          const [{ parseToken }, { checkPin }, { checkApiServerUrl }, { verifyDiscovery }] = await Promise.all([
+            import("../../bootstrap/token.js"),
+            import("../../bootstrap/trust.js"),
+            import("../../bootstrap/apiclient.js"),
+            import("../../bootstrap/discovery.js"),
+          ]);
+          checkApiServerUrl(args.server);
+          const text = args.token ?? (args.tokenFile ? (await readInput(args.tokenFile, io)).toString().trim() : process.env.KPKI_TOKEN);
+          if (!text) throw new KpkiError("usage", "give the token with --token, --token-file or KPKI_TOKEN");
+          const token = parseToken(text);
+          const pins = (args.caHash ?? []).map((pin) => checkPin(String(pin)));
+          if (pins.length === 0 && !args.unsafeSkipCaVerification) {
+            throw new KpkiError("usage", "give --ca-hash sha256:… (kpki ca hash prints it), or --unsafe-skip-ca-verification");
+          }
+          const result = await verifyDiscovery({ server: args.server, token, pins, skipCaVerification: args.unsafeSkipCaVerification, timeoutMs: args.timeout * 1000 });
+          if (args.output === "json") printJson(io, result);
+          else {
+            const lines = result.steps.map((step) => `  ${step.ok ? "ok  " : "FAIL"}  ${step.step}: ${step.detail}`);
+            lines.push(result.ok ? `kubeadm join ${new URL(args.server).host} with this token and pin would pass discovery; it then talks to ${result.clusterServer}` : "kubeadm join would fail at the step marked FAIL.");
+            io.stdout(`${lines.join("\n")}\n`);
+          }
+          if (!result.ok) throw new KpkiError("verify", `discovery failed: ${result.steps.at(-1)?.detail ?? "see above"}`);
+        },
+      )
+      .demandCommand(1, "give a discovery command: verify"),
+  );
+}

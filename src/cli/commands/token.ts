@@ -1,0 +1,144 @@
+import type { Argv } from "yargs";
+import { KpkiError } from "../../errors.js";
+import { readInput } from "../files.js";
+import { printJson, table, type Io } from "../io.js";
+import { kubeconfigOptions, resolveKubeconfigPath } from "../kubeconfigs.js";
+
+export function tokenCommand(cli: Argv, io: Io): Argv {
+  return cli.command("token", "bootstrap tokens: make, create, list, delete, verify (kubeadm token …, and curl done carefully)", (token) =>
+    token
+      .command(
+        "generate",
+        "print a new random token (offline), or with --manifest its Secret manifest",
+        (command) => spec(command).option("manifest", { type: "boolean", default: false, describe: "print the bootstrap-token Secret manifest (holds the secret)" }),
+        async (args) => {
+          const { tokenSpecFrom } = await import("../tokens.js");
+          const tokenSpec = tokenSpecFrom(args);
+          const { tokenText } = await import("../../bootstrap/token.js");
+          if (args.manifest) {
+            const { tokenSecretManifest } = await import("../../bootstrap/manifests.js");
+            return io.stdout(tokenSecretManifest(tokenSpec));
+          }
+          if (args.output === "json") return printJson(io, { token: tokenText(tokenSpec.token), expires: tokenSpec.expires?.toISOString() ?? null });
+          io.stdout(`${tokenText(tokenSpec.token)}\n`);
+        },
+      )
+      .command(
+        "create [token]",
+        "create a bootstrap token in the cluster (a new random one unless given)",
+        (command) =>
+          spec(command)
+            .positional("token", { type: "string", describe: "use this token instead of a random one" })
+            .options(kubeconfigOptions)
+            .option("print-join-command", { type: "boolean", default: false, describe: "print the kubeadm join command (with --discovery-token-ca-cert-hash)" }),
+        async (args) => {
+          const [{ tokenSpecFrom }, { createTokenSecret }, { targetFromKubeconfig }, { tokenText }] = await Promise.all([
+            import("../tokens.js"),
+            import("../../bootstrap/tokens.js"),
+            import("../../bootstrap/cluster.js"),
+            import("../../bootstrap/token.js"),
+          ]);
+          const tokenSpec = tokenSpecFrom(args, args.token);
+          const target = targetFromKubeconfig(resolveKubeconfigPath(args.kubeconfig), args.context);
+          await createTokenSecret(target, tokenSpec);
+          const text = tokenText(tokenSpec.token);
+          let join: string | undefined;
+          if (args.printJoinCommand) {
+            const { caOf } = await import("../../bootstrap/trust.js");
+            if (!target.caPem) throw new KpkiError("input", "the kubeconfig names no CA, so there is no --discovery-token-ca-cert-hash to print");
+            join = `kubeadm join ${new URL(target.server).host} --token ${text} --discovery-token-ca-cert-hash ${caOf(target.caPem).pin}`;
+          }
+          if (args.output === "json") return printJson(io, { token: text, expires: tokenSpec.expires?.toISOString() ?? null, joinCommand: join ?? null });
+          io.stdout(`${join ?? text}\n`);
+        },
+      )
+      .command(
+        "list",
+        "list the cluster's bootstrap tokens (kubeadm token list's columns)",
+        (command) => command.options(kubeconfigOptions),
+        async (args) => {
+          const [{ listTokens }, { targetFromKubeconfig }, { formatTokenTable }] = await Promise.all([
+            import("../../bootstrap/tokens.js"),
+            import("../../bootstrap/cluster.js"),
+            import("../tokens.js"),
+          ]);
+          const tokens = await listTokens(targetFromKubeconfig(resolveKubeconfigPath(args.kubeconfig), args.context));
+          if (args.output === "json") {
+            return printJson(io, tokens.map(({ secret: _secret, ...token }) => ({ ...token, expires: token.expires?.toISOString() ?? null })));
+          }
+          io.stdout(formatTokenTable(tokens, new Date(), table));
+        },
+      )
+      .command(
+        "delete <ids..>",
+        "delete bootstrap tokens (by id or whole token)",
+        (command) => command.positional("ids", { type: "string", array: true, describe: "token ids or tokens" }).options(kubeconfigOptions),
+        async (args) => {
+          const [{ deleteToken }, { targetFromKubeconfig }, { TOKEN_ID_PATTERN, parseToken }] = await Promise.all([
+            import("../../bootstrap/tokens.js"),
+            import("../../bootstrap/cluster.js"),
+            import("../../bootstrap/token.js"),
+          ]);
+          const ids = (args.ids ?? []).map((value) => {
+            const text = String(value);
+            if (TOKEN_ID_PATTERN.test(text)) return text;
+            return parseToken(text, "token").id;
+          });
+          const target = targetFromKubeconfig(resolveKubeconfigPath(args.kubeconfig), args.context);
+          const results = [];
+          for (const id of ids) results.push({ id, result: await deleteToken(target, id) });
+          if (args.output === "json") return printJson(io, results);
+          io.stdout(results.map(({ id, result }) => (result === "deleted" ? `bootstrap token "${id}" deleted\n` : `bootstrap token "${id}" not found (nothing to delete)\n`)).join(""));
+        },
+      )
+      .command(
+        "verify",
+        "check a token against the API server as curl -H 'Authorization: Bearer …' would, with TLS verified and the answer explained",
+        (command) =>
+          command
+            .option("server", { type: "string", demandOption: "give --server https://HOST:6443", describe: "API server URL" })
+            .option("token", { type: "string", describe: "the token (or --token-file, or KPKI_TOKEN in the environment)" })
+            .option("token-file", { type: "string", describe: "read the token from this file" })
+            .option("ca", { type: "string", describe: "trust this CA certificate" })
+            .option("ca-hash", { type: "string", array: true, describe: "trust the CA with this pin (sha256:…), as kubeadm join does; repeatable" })
+            .option("insecure", { type: "boolean", default: false, describe: "do not verify the server (curl -k); said loudly" })
+            .option("tls-server-name", { type: "string", describe: "name the server certificate must cover, if not the URL's host" })
+            .option("path", { type: "string", default: "/api", describe: "what to GET" })
+            .option("kubeconfig", { type: "string", describe: "an admin kubeconfig: lets kpki read the token's Secret to say why it was refused" })
+            .option("timeout", { type: "number", default: 10, describe: "seconds to wait for the server" })
+            .check((argv) => {
+              const sources = [argv.ca, argv.caHash, argv.insecure || undefined].filter((value) => value !== undefined);
+              if (sources.length !== 1) throw new Error("give exactly one of --ca FILE, --ca-hash sha256:…, --insecure");
+              return true;
+            }),
+        async (args) => {
+          const { runTokenVerify } = await import("../tokens.js");
+          const tokenText = args.token ?? (args.tokenFile ? (await readInput(args.tokenFile, io)).toString().trim() : process.env.KPKI_TOKEN);
+          if (!tokenText) throw new KpkiError("usage", "give the token with --token, --token-file or KPKI_TOKEN");
+          await runTokenVerify(io, {
+            server: args.server,
+            token: tokenText,
+            caFile: args.ca,
+            caHashes: args.caHash?.map(String),
+            insecure: args.insecure,
+            tlsServerName: args.tlsServerName,
+            path: args.path,
+            kubeconfig: args.kubeconfig,
+            timeoutMs: args.timeout * 1000,
+            json: args.output === "json",
+          });
+        },
+      )
+      .demandCommand(1, "give a token command: generate, create, list, delete, verify"),
+  );
+}
+
+/** Options that describe a token to make. */
+function spec(command: Argv) {
+  return command
+    .option("ttl", { type: "string", default: "24h", describe: "how long it lives (0: forever)" })
+    .option("usages", { type: "string", array: true, default: ["signing", "authentication"], describe: "signing, authentication" })
+    .option("groups", { type: "string", array: true, default: ["system:bootstrappers:kubeadm:default-node-token"], describe: "extra groups to authenticate as" })
+    .option("description", { type: "string", describe: "a human description" });
+}
+

@@ -1,0 +1,94 @@
+import { KpkiError } from "../errors.js";
+import type { ApiTarget } from "../bootstrap/apiclient.js";
+import { checkGroups, checkUsages, generateToken, parseToken, parseTtl, type TokenInfo, type TokenSpec } from "../bootstrap/token.js";
+import { readInput } from "./files.js";
+import { printJson, type Io } from "./io.js";
+
+const splitList = (values: readonly unknown[]) => values.flatMap((value) => String(value).split(",")).map((value) => value.trim()).filter(Boolean);
+
+/** A token to make, from the command line (kubeadm's flags and defaults). */
+export function tokenSpecFrom(args: { ttl: string; usages: readonly unknown[]; groups: readonly unknown[]; description?: string }, given?: string): TokenSpec {
+  const ttl = parseTtl(args.ttl);
+  return {
+    token: given ? parseToken(given, "token") : generateToken(),
+    expires: ttl > 0 ? new Date(Date.now() + ttl) : undefined,
+    usages: checkUsages(splitList(args.usages)),
+    groups: checkGroups(splitList(args.groups)),
+    description: args.description,
+  };
+}
+
+function shortDuration(ms: number): string {
+  if (ms <= 0) return "<invalid>";
+  const hours = Math.floor(ms / 3_600_000);
+  if (hours >= 48) return `${Math.floor(hours / 24)}d`;
+  if (hours >= 1) return `${hours}h`;
+  return `${Math.max(1, Math.floor(ms / 60_000))}m`;
+}
+
+/** kubeadm token list's columns; the secret half is not shown. */
+export function formatTokenTable(tokens: readonly TokenInfo[], now: Date, table: (rows: string[][]) => string): string {
+  const rows = tokens.map((token) => [
+    `${token.id}.****************`,
+    token.expires ? shortDuration(token.expires.getTime() - now.getTime()) : "<forever>",
+    token.expires ? token.expires.toISOString().replace(/\.\d{3}Z$/, "Z") : "<never>",
+    [...token.usages].sort().join(",") || "<none>",
+    token.description ?? "<none>",
+    token.groups.join(",") || "<none>",
+  ]);
+  return `${table([["TOKEN", "TTL", "EXPIRES", "USAGES", "DESCRIPTION", "EXTRA GROUPS"], ...rows])}\n`;
+}
+
+export interface TokenVerifyArgs {
+  server: string;
+  token: string;
+  caFile?: string;
+  caHashes?: string[];
+  insecure: boolean;
+  tlsServerName?: string;
+  path: string;
+  kubeconfig?: string;
+  timeoutMs: number;
+  json: boolean;
+}
+
+export async function runTokenVerify(io: Io, args: TokenVerifyArgs): Promise<void> {
+  const [{ checkApiServerUrl }, { caFromPins, checkPin, caOf }, { verifyToken, OUTCOME_EXIT_CODES }, { targetFromKubeconfig }] = await Promise.all([
+    import("../bootstrap/apiclient.js"),
+    import("../bootstrap/trust.js"),
+    import("../bootstrap/tokenverify.js"),
+    import("../bootstrap/cluster.js"),
+  ]);
+  const token = parseToken(args.token);
+  checkApiServerUrl(args.server);
+  if (!args.path.startsWith("/")) throw new KpkiError("usage", `--path "${args.path}" must start with "/", e.g. /api`);
+  const target: ApiTarget = { server: args.server, tlsServerName: args.tlsServerName, timeoutMs: args.timeoutMs };
+  let trust: "ca" | "pin" | "insecure";
+  if (args.insecure) {
+    trust = "insecure";
+    target.insecure = true;
+    io.stderr("kpki: WARNING: --insecure: the server's certificate is not checked, so whoever answers could be anyone; use --ca or --ca-hash\n");
+  } else if (args.caFile) {
+    trust = "ca";
+    target.caPem = caOf((await readInput(args.caFile, io)).toString()).pem;
+  } else {
+    trust = "pin";
+    const pins = (args.caHashes ?? []).map((pin) => checkPin(pin));
+    target.caPem = (await caFromPins(args.server, pins, args.timeoutMs).catch((error) => {
+      if (error instanceof KpkiError) throw new KpkiError("verify", error.message, { exitCode: OUTCOME_EXIT_CODES["tls-unknown-ca"] });
+      throw error;
+    })).pem;
+  }
+  const admin = args.kubeconfig ? targetFromKubeconfig(args.kubeconfig) : undefined;
+  const check = await verifyToken({ target, trust, token, path: args.path, admin });
+  if (args.json) printJson(io, check);
+  else {
+    const lines = [`${check.outcome === "authenticated" ? "OK" : "FAILED"}: ${check.diagnosis}`, `  server ${check.server} (TLS: ${check.trust === "insecure" ? "NOT verified" : check.trust === "pin" ? "verified against the pinned CA" : "verified against --ca"})`];
+    if (check.status !== undefined) lines.push(`  GET ${check.path} → HTTP ${check.status}`);
+    if (check.causes.length > 0) lines.push(check.causes.length === 1 ? `  cause: ${check.causes[0]}` : "  possible causes:", ...(check.causes.length > 1 ? check.causes.map((cause) => `    - ${cause}`) : []));
+    io.stdout(`${lines.join("\n")}\n`);
+  }
+  const exitCode = OUTCOME_EXIT_CODES[check.outcome];
+  if (exitCode !== 0) throw new KpkiError("verify", `token ${token.id}: ${check.outcome}`, { exitCode });
+}
+
