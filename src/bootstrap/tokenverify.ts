@@ -1,6 +1,6 @@
 import { timingSafeEqual } from "node:crypto";
 import { KpkiError } from "../errors.js";
-import { apiRequest, ConnectionError, type ApiTarget, type ConnectionFailure } from "./apiclient.js";
+import { apiRequest, ConnectionError, type ApiResponse, type ApiTarget, type ConnectionFailure } from "./apiclient.js";
 import { getTokenSecret } from "./tokens.js";
 import { tokenText, type BootstrapToken } from "./token.js";
 
@@ -53,6 +53,9 @@ const causesOf401 = (id: string) => [
  * refusal explained. With an admin target the token's Secret is read to say
  * which cause it is.
  */
+/** Sends one request; local HTTPS by default, or curl on a node over SSH (`token verify --from`). */
+export type Transport = (target: ApiTarget, method: string, path: string, body?: unknown) => Promise<Pick<ApiResponse, "status" | "body" | "text">>;
+
 export async function verifyToken(options: {
   target: ApiTarget;
   trust: TokenCheck["trust"];
@@ -60,7 +63,9 @@ export async function verifyToken(options: {
   token: BootstrapToken | { bearer: string; expectedUser: string };
   path: string;
   admin?: ApiTarget;
+  transport?: Transport;
 }): Promise<TokenCheck> {
+  const send = options.transport ?? apiRequest;
   const { token, path } = options;
   const bootstrap = "id" in token ? token : undefined;
   const bearer = bootstrap ? tokenText(bootstrap) : (token as { bearer: string }).bearer;
@@ -68,7 +73,7 @@ export async function verifyToken(options: {
   const check: TokenCheck = { server: target.server, path, trust: options.trust, outcome: "unexpected", diagnosis: "", causes: [] };
   let response;
   try {
-    response = await apiRequest(target, "GET", path);
+    response = await send(target, "GET", path);
   } catch (error) {
     if (!(error instanceof ConnectionError)) throw error;
     check.outcome = error.failure;
@@ -77,7 +82,7 @@ export async function verifyToken(options: {
   }
   check.status = response.status;
   if (response.status === 200 || response.status === 403) {
-    const identity = await whoAmI(target);
+    const identity = await whoAmI(target, send);
     check.user = identity?.username;
     check.groups = identity?.groups;
   }
@@ -106,9 +111,9 @@ export async function verifyToken(options: {
   return check;
 }
 
-async function whoAmI(target: ApiTarget): Promise<{ username?: string; groups?: string[] } | undefined> {
+async function whoAmI(target: ApiTarget, send: Transport): Promise<{ username?: string; groups?: string[] } | undefined> {
   for (const version of ["v1", "v1beta1"]) {
-    const response = await apiRequest(target, "POST", `/apis/authentication.k8s.io/${version}/selfsubjectreviews`, {
+    const response = await send(target, "POST", `/apis/authentication.k8s.io/${version}/selfsubjectreviews`, {
       apiVersion: `authentication.k8s.io/${version}`,
       kind: "SelfSubjectReview",
     }).catch(() => undefined);

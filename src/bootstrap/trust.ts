@@ -1,6 +1,6 @@
 import { X509Certificate } from "node:crypto";
 import { KpkiError } from "../errors.js";
-import { apiRequest, spkiPin } from "./apiclient.js";
+import { apiRequest, spkiPin, type ApiTarget } from "./apiclient.js";
 import { CLUSTER_INFO_PATH, clusterInfoFromConfigMap, clusterOfClusterInfo } from "./clusterinfo.js";
 
 /** Checks `sha256:<64 hex>` pins, as kubeadm's --discovery-token-ca-cert-hash takes them. */
@@ -25,8 +25,13 @@ export function caOf(pem: string): { pem: string; pin: string; subject: string }
  * only if its public key matches a pin. The caller then talks to the server
  * verified against that CA.
  */
-export async function caFromPins(server: string, pins: readonly string[], timeoutMs?: number): Promise<{ pem: string; pin: string; subject: string }> {
-  const response = await apiRequest({ server, insecure: true, timeoutMs }, "GET", CLUSTER_INFO_PATH);
+export async function caFromPins(
+  server: string,
+  pins: readonly string[],
+  timeoutMs?: number,
+  send: (target: ApiTarget, method: string, path: string) => Promise<{ status: number; body: unknown }> = apiRequest,
+): Promise<{ pem: string; pin: string; subject: string }> {
+  const response = await send({ server, insecure: true, timeoutMs }, "GET", CLUSTER_INFO_PATH);
   if (response.status === 200) {
     const ca = caOf(clusterOfClusterInfo(clusterInfoFromConfigMap(response.body).kubeconfig).caPem);
     if (pins.includes(ca.pin)) return ca;

@@ -50,19 +50,38 @@ export interface TokenVerifyArgs {
   kubeconfig?: string;
   timeoutMs: number;
   json: boolean;
+  /** Run the check from this node over SSH. */
+  from?: import("../bootstrap/ssh.js").SshHost;
+  ssh?: import("../bootstrap/ssh.js").SshSettings;
 }
 
 export async function runTokenVerify(io: Io, args: TokenVerifyArgs): Promise<void> {
-  const [{ checkApiServerUrl }, { caFromPins, checkPin, caOf }, { verifyToken, OUTCOME_EXIT_CODES }, { targetFromKubeconfig }] = await Promise.all([
-    import("../bootstrap/apiclient.js"),
+  const { checkApiServerUrl } = await import("../bootstrap/apiclient.js");
+  parseToken(args.token);
+  checkApiServerUrl(args.server);
+  if (!args.path.startsWith("/")) throw new KpkiError("usage", `--path "${args.path}" must start with "/", e.g. /api`);
+  const target: ApiTarget = { server: args.server, tlsServerName: args.tlsServerName, timeoutMs: args.timeoutMs };
+  let session: import("../bootstrap/ssh.js").SshSession | undefined;
+  let transport: import("../bootstrap/tokenverify.js").Transport | undefined;
+  if (args.from) {
+    const [{ SshSession }, { remoteCurlTransport }] = await Promise.all([import("../bootstrap/ssh.js"), import("../bootstrap/remotecurl.js")]);
+    session = new SshSession(args.ssh!);
+    transport = remoteCurlTransport(session, args.from);
+  }
+  try {
+    await verifyWith(io, args, target, transport);
+  } finally {
+    await session?.close();
+  }
+}
+
+async function verifyWith(io: Io, args: TokenVerifyArgs, target: ApiTarget, transport?: import("../bootstrap/tokenverify.js").Transport): Promise<void> {
+  const [{ caFromPins, checkPin, caOf }, { verifyToken, OUTCOME_EXIT_CODES }, { targetFromKubeconfig }] = await Promise.all([
     import("../bootstrap/trust.js"),
     import("../bootstrap/tokenverify.js"),
     import("../bootstrap/cluster.js"),
   ]);
   const token = parseToken(args.token);
-  checkApiServerUrl(args.server);
-  if (!args.path.startsWith("/")) throw new KpkiError("usage", `--path "${args.path}" must start with "/", e.g. /api`);
-  const target: ApiTarget = { server: args.server, tlsServerName: args.tlsServerName, timeoutMs: args.timeoutMs };
   let trust: "ca" | "pin" | "insecure";
   if (args.insecure) {
     trust = "insecure";
@@ -74,16 +93,17 @@ export async function runTokenVerify(io: Io, args: TokenVerifyArgs): Promise<voi
   } else {
     trust = "pin";
     const pins = (args.caHashes ?? []).map((pin) => checkPin(pin));
-    target.caPem = (await caFromPins(args.server, pins, args.timeoutMs).catch((error) => {
+    target.caPem = (await caFromPins(args.server, pins, args.timeoutMs, transport).catch((error) => {
       if (error instanceof KpkiError) throw new KpkiError("verify", error.message, { exitCode: OUTCOME_EXIT_CODES["tls-unknown-ca"] });
       throw error;
     })).pem;
   }
   const admin = args.kubeconfig ? targetFromKubeconfig(args.kubeconfig) : undefined;
-  const check = await verifyToken({ target, trust, token, path: args.path, admin });
+  const check = await verifyToken({ target, trust, token, path: args.path, admin, transport });
   if (args.json) printJson(io, check);
   else {
-    const lines = [`${check.outcome === "authenticated" ? "OK" : "FAILED"}: ${check.diagnosis}`, `  server ${check.server} (TLS: ${check.trust === "insecure" ? "NOT verified" : check.trust === "pin" ? "verified against the pinned CA" : "verified against --ca"})`];
+    const from = args.from ? ` from ${args.from.address}` : "";
+    const lines = [`${check.outcome === "authenticated" ? "OK" : "FAILED"}${from}: ${check.diagnosis}`, `  server ${check.server} (TLS: ${check.trust === "insecure" ? "NOT verified" : check.trust === "pin" ? "verified against the pinned CA" : "verified against --ca"})`];
     if (check.status !== undefined) lines.push(`  GET ${check.path} → HTTP ${check.status}`);
     if (check.causes.length > 0) lines.push(check.causes.length === 1 ? `  cause: ${check.causes[0]}` : "  possible causes:", ...(check.causes.length > 1 ? check.causes.map((cause) => `    - ${cause}`) : []));
     io.stdout(`${lines.join("\n")}\n`);

@@ -3,6 +3,7 @@ import { KpkiError } from "../../errors.js";
 import { readInput } from "../files.js";
 import { printJson, table, type Io } from "../io.js";
 import { kubeconfigOptions, resolveKubeconfigPath } from "../kubeconfigs.js";
+import { sshOptions } from "../sshoptions.js";
 
 export function tokenCommand(cli: Argv, io: Io): Argv {
   return cli.command("token", "bootstrap tokens: make, create, list, delete, verify (kubeadm token …, and curl done carefully)", (token) =>
@@ -106,6 +107,8 @@ export function tokenCommand(cli: Argv, io: Io): Argv {
             .option("path", { type: "string", default: "/api", describe: "what to GET" })
             .option("kubeconfig", { type: "string", describe: "an admin kubeconfig: lets kpki read the token's Secret to say why it was refused" })
             .option("timeout", { type: "number", default: 10, describe: "seconds to wait for the server" })
+            .option("from", { type: "string", describe: "run the check on this node over SSH ([user@]host[:port]), with curl there: can it reach and authenticate before kubeadm join?" })
+            .options(sshOptions)
             .check((argv) => {
               const sources = [argv.ca, argv.caHash, argv.insecure || undefined].filter((value) => value !== undefined);
               if (sources.length !== 1) throw new Error("give exactly one of --ca FILE, --ca-hash sha256:…, --insecure");
@@ -115,7 +118,10 @@ export function tokenCommand(cli: Argv, io: Io): Argv {
           const { runTokenVerify } = await import("../tokens.js");
           const tokenText = args.token ?? (args.tokenFile ? (await readInput(args.tokenFile, io)).toString().trim() : process.env.KPKI_TOKEN);
           if (!tokenText) throw new KpkiError("usage", "give the token with --token, --token-file or KPKI_TOKEN");
+          const { parseHostSpec, sshSettings } = await import("../sshoptions.js");
           await runTokenVerify(io, {
+            from: args.from ? parseHostSpec(args.from, args, "--from") : undefined,
+            ssh: args.from ? sshSettings(args) : undefined,
             server: args.server,
             token: tokenText,
             caFile: args.ca,

@@ -1,0 +1,112 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { execa } from "execa";
+import { KpkiError } from "../errors.js";
+
+/** How to reach one host with the system's OpenSSH client. */
+export interface SshHost {
+  /** Address or name, as ssh takes it (the user's ~/.ssh/config applies). */
+  address: string;
+  port?: number;
+  user?: string;
+  identityFile?: string;
+  /** Extra `-o Key=Value` options, passed through. */
+  options?: readonly string[];
+}
+
+export interface SshSettings {
+  connectTimeoutSeconds: number;
+  /** StrictHostKeyChecking=accept-new: for fresh nodes; a changed key is still refused. */
+  acceptNewHostKeys: boolean;
+  /** Run the remote script through `sudo -n` (non-root users). */
+  become: boolean;
+}
+
+/** Why a host could not be worked on; `code` is stable for scripts. */
+export type SshFailure = "unreachable" | "auth-refused" | "host-key-changed" | "host-key-unknown" | "sudo-refused" | "remote-failed";
+
+export class SshError extends KpkiError {
+  readonly failure: SshFailure;
+  constructor(failure: SshFailure, message: string) {
+    super("verify", message);
+    this.failure = failure;
+  }
+}
+
+/**
+ * One multiplexed OpenSSH connection per host for the whole run
+ * (ControlMaster in a private socket folder), in batch mode so nothing ever
+ * waits on a prompt. Host keys are checked by OpenSSH itself, never turned off.
+ */
+export class SshSession {
+  private readonly controlDir = mkdtempSync(path.join(tmpdir(), "kpki-ssh-"));
+  private readonly opened = new Set<string>();
+
+  constructor(private readonly settings: SshSettings) {}
+
+  private args(host: SshHost): string[] {
+    const args = [
+      "-o", "BatchMode=yes",
+      "-o", `ConnectTimeout=${this.settings.connectTimeoutSeconds}`,
+      "-o", `StrictHostKeyChecking=${this.settings.acceptNewHostKeys ? "accept-new" : "yes"}`,
+      "-o", "ControlMaster=auto",
+      // %C hashes host, port and user: a short socket path whatever the address.
+      "-o", `ControlPath=${path.join(this.controlDir, "%C")}`,
+      "-o", "ControlPersist=120",
+      "-o", "ServerAliveInterval=15",
+    ];
+    for (const option of host.options ?? []) args.push("-o", option);
+    if (host.port) args.push("-p", String(host.port));
+    if (host.identityFile) args.push("-i", host.identityFile, "-o", "IdentitiesOnly=yes");
+    if (host.user) args.push("-l", host.user);
+    return args;
+  }
+
+  /**
+   * Runs a POSIX sh script on the host (sent on standard input, so nothing
+   * secret shows in the process list) and returns its output.
+   */
+  async run(host: SshHost, script: string, options: { timeoutMs?: number } = {}): Promise<{ stdout: string; stderr: string; exitCode: number }> {
+    const remote = this.settings.become ? "sudo -n sh -s" : "sh -s";
+    this.opened.add(JSON.stringify(host));
+    const result = await execa("ssh", [...this.args(host), host.address, remote], {
+      input: script,
+      reject: false,
+      timeout: options.timeoutMs ?? 300_000,
+      env: { LC_ALL: "C" },
+    });
+    const stderr = String(result.stderr ?? "");
+    if (result.exitCode === 255) throw classify(host, stderr);
+    if (this.settings.become && /sudo: (a password is required|a terminal is required)/.test(stderr)) {
+      throw new SshError("sudo-refused", `${host.address}: sudo needs a password there; allow ${host.user ?? "the user"} passwordless sudo, or connect as root`);
+    }
+    return { stdout: String(result.stdout ?? ""), stderr, exitCode: result.exitCode ?? -1 };
+  }
+
+  /** Closes every multiplexed connection and removes the socket folder. */
+  async close(): Promise<void> {
+    await Promise.all(
+      [...this.opened].map((text) => {
+        const host = JSON.parse(text) as SshHost;
+        return execa("ssh", [...this.args(host), "-O", "exit", host.address], { reject: false, timeout: 5000 });
+      }),
+    );
+    rmSync(this.controlDir, { recursive: true, force: true });
+  }
+}
+
+function classify(host: SshHost, stderr: string): SshError {
+  const where = `${host.user ? `${host.user}@` : ""}${host.address}${host.port ? `:${host.port}` : ""}`;
+  if (/REMOTE HOST IDENTIFICATION HAS CHANGED|Host key verification failed.*\n?.*changed/i.test(stderr) || /HOST IDENTIFICATION HAS CHANGED/.test(stderr)) {
+    return new SshError("host-key-changed", `${where}: its host key has CHANGED since it was recorded in known_hosts: either the host was rebuilt (remove the old key with ssh-keygen -R) or someone is in the middle; kpki will not connect`);
+  }
+  if (/Host key verification failed|No .* host key is known/i.test(stderr)) {
+    return new SshError("host-key-unknown", `${where}: its host key is not in known_hosts: check it and add it, or pass --accept-new-host-keys for a fresh node`);
+  }
+  if (/Permission denied|Too many authentication failures|no mutual signature/i.test(stderr)) {
+    return new SshError("auth-refused", `${where}: the key was refused (${stderr.trim().split("\n").at(-1)}): check --user and -i, and that the key is in the host's authorized_keys`);
+  }
+  const reason = stderr.trim().split("\n").filter(Boolean).at(-1) ?? "ssh failed";
+  return new SshError("unreachable", `${where}: cannot connect (${reason.replace(/^ssh: /, "")})`);
+}
