@@ -137,7 +137,7 @@ async function narrowCauses(admin: ApiTarget, token: BootstrapToken): Promise<st
   if (!info) return [causesOf401(token.id)[0]!];
   const secretMatches = info.secret !== undefined && info.secret.length === token.secret.length && timingSafeEqual(Buffer.from(info.secret), Buffer.from(token.secret));
   if (!secretMatches) return [`token id ${token.id} exists, but the secret half given is not its secret`];
-  if (info.problems.length > 0) return info.problems.map((problem) => `the token ${problem}`);
+  if (info.problems.length > 0) return info.problems.map((problem) => `token ${token.id}: ${problem}`);
   return [
     "the token's Secret is valid, so bootstrap-token authentication is off on the API server: start kube-apiserver with --enable-bootstrap-token-auth=true (kubeadm sets it)",
   ];

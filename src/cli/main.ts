@@ -11,6 +11,7 @@ import { tokenCommand } from "./commands/token.js";
 import { discoveryCommand } from "./commands/discovery.js";
 import { saCommand } from "./commands/sa.js";
 import { secretCommand } from "./commands/secret.js";
+import { nodeCommand } from "./commands/node.js";
 import { VERSION } from "../version.js";
 
 export type CommandRegistrar = (cli: Argv, io: Io) => Argv;
@@ -29,7 +30,7 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
     .help()
     .alias("help", "h")
     .strict()
-    .demandCommand(1, "give a command: kpki init, certs, cert, ca, kubeconfig, token, discovery, sa or secret (see kpki --help)")
+    .demandCommand(1, "give a command: kpki init, certs, cert, ca, kubeconfig, node, token, discovery, sa or secret (see kpki --help)")
     .recommendCommands()
     .wrap(Math.min(110, process.stdout.columns ?? 100))
     .exitProcess(false)
@@ -40,7 +41,7 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
       // validation failure (unknown option, bad choice) unless fail() throws.
       throw new KpkiError("usage", withHelpHint(message));
     });
-  for (const register of [initCommand, certsCommand, certCommand, caCommand, kubeconfigCommand, tokenCommand, discoveryCommand, saCommand, secretCommand]) {
+  for (const register of [initCommand, certsCommand, certCommand, caCommand, kubeconfigCommand, tokenCommand, discoveryCommand, saCommand, secretCommand, nodeCommand]) {
     register(cli, io);
   }
   cli.showHelpOnFail(false);

@@ -76,10 +76,11 @@ export async function runTokenVerify(io: Io, args: TokenVerifyArgs): Promise<voi
 }
 
 async function verifyWith(io: Io, args: TokenVerifyArgs, target: ApiTarget, transport?: import("../bootstrap/tokenverify.js").Transport): Promise<void> {
-  const [{ caFromPins, checkPin, caOf }, { verifyToken, OUTCOME_EXIT_CODES }, { targetFromKubeconfig }] = await Promise.all([
+  const [{ caFromPins, checkPin, caOf }, { verifyToken, OUTCOME_EXIT_CODES }, { targetFromKubeconfig }, { ConnectionError }] = await Promise.all([
     import("../bootstrap/trust.js"),
     import("../bootstrap/tokenverify.js"),
     import("../bootstrap/cluster.js"),
+    import("../bootstrap/apiclient.js"),
   ]);
   const token = parseToken(args.token);
   let trust: "ca" | "pin" | "insecure";
@@ -94,6 +95,8 @@ async function verifyWith(io: Io, args: TokenVerifyArgs, target: ApiTarget, tran
     trust = "pin";
     const pins = (args.caHashes ?? []).map((pin) => checkPin(pin));
     target.caPem = (await caFromPins(args.server, pins, args.timeoutMs, transport).catch((error) => {
+      // Not reaching the server is its own outcome (refused, timeout: 24), not a pin mismatch (23).
+      if (error instanceof ConnectionError) throw new KpkiError("verify", error.message, { exitCode: OUTCOME_EXIT_CODES[error.failure] });
       if (error instanceof KpkiError) throw new KpkiError("verify", error.message, { exitCode: OUTCOME_EXIT_CODES["tls-unknown-ca"] });
       throw error;
     })).pem;

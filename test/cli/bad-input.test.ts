@@ -147,7 +147,7 @@ describe("init refuses bad values before touching the disk", () => {
 
 describe("usage errors: one line, exit 2", () => {
   const cases: [string, string[], RegExp[]][] = [
-    ["no command", [], [/give a command: kpki init, certs, cert, ca, kubeconfig, token, discovery, sa or secret/]],
+    ["no command", [], [/give a command: kpki init, certs, cert, ca, kubeconfig, node, token, discovery, sa or secret/]],
     ["an unknown command", ["frobnicate"], [/Unknown argument: frobnicate/, /see kpki --help/]],
     // An unknown flag before the command swallows it as its value; what is left has no command.
     ["an unknown option before the command", ["--frobnicate", "init"], [/give a command/, /see kpki --help/]],

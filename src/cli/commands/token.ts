@@ -111,7 +111,7 @@ export function tokenCommand(cli: Argv, io: Io): Argv {
             .options(sshOptions)
             .check((argv) => {
               const sources = [argv.ca, argv.caHash, argv.insecure || undefined].filter((value) => value !== undefined);
-              if (sources.length !== 1) throw new Error("give exactly one of --ca FILE, --ca-hash sha256:…, --insecure");
+              if (sources.length !== 1) throw new KpkiError("usage", "give exactly one of --ca FILE, --ca-hash sha256:…, --insecure");
               return true;
             }),
         async (args) => {

@@ -1,0 +1,105 @@
+import { isIP } from "node:net";
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type YAMLMap } from "yaml";
+import { KpkiError } from "../errors.js";
+import { dnsNameProblem } from "../pki/names.js";
+import { ROLES, type Role } from "./nodeprep.js";
+
+/** A host as an inventory file gives it; unset fields take the command line's values. */
+export interface InventoryHost {
+  name: string;
+  address: string;
+  port?: number;
+  user?: string;
+  identity?: string;
+  role?: Role;
+  sshOptions?: string[];
+}
+
+const HOST_KEYS = ["name", "address", "port", "user", "identity", "role", "sshOptions"] as const;
+
+/**
+ * Reads an inventory (YAML): `hosts:` a list of addresses or mappings
+ * (address, name, port, user, identity, role, sshOptions), and optional
+ * `defaults:` with the same keys. Every problem names the file and line.
+ */
+export function parseInventory(text: string, label: string): InventoryHost[] {
+  const lines = new LineCounter();
+  const document = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  const at = (node: Node | null | undefined) => `${label}:${node?.range ? lines.linePos(node.range[0]).line : 1}`;
+  if (document.errors.length > 0) throw new KpkiError("input", `${label}:${document.errors[0]!.linePos?.[0]?.line ?? 1}: not valid YAML: ${document.errors[0]!.message.split("\n")[0]}`);
+  const root = document.contents;
+  if (!isMap(root)) throw new KpkiError("input", `${at(root)}: an inventory is a mapping with a hosts: list`);
+  let defaults: Partial<InventoryHost> = {};
+  let hostsNode: Node | undefined;
+  for (const pair of root.items) {
+    const key = isScalar(pair.key) ? String(pair.key.value) : "";
+    if (key === "hosts") hostsNode = pair.value as Node;
+    else if (key === "defaults") defaults = readHost(pair.value as Node, at, false);
+    else throw new KpkiError("input", `${at(pair.key as Node)}: unknown key "${key}": an inventory has hosts: and defaults:`);
+  }
+  if (!isSeq(hostsNode) || hostsNode.items.length === 0) throw new KpkiError("input", `${at(hostsNode ?? root)}: hosts: must be a list of at least one host`);
+  const hosts = hostsNode.items.map((item) => {
+    const host = isScalar(item) ? { address: checkAddress(String(item.value), at(item as Node)) } : readHost(item as Node, at, true);
+    return { ...defaults, ...host, name: host.name ?? host.address! } as InventoryHost;
+  });
+  const seen = new Map<string, number>();
+  hostsNode.items.forEach((item, index) => {
+    const key = `${hosts[index]!.address}:${hosts[index]!.port ?? ""}`;
+    if (seen.has(key)) throw new KpkiError("input", `${at(item as Node)}: ${hosts[index]!.address} is listed twice (also as host ${seen.get(key)! + 1})`);
+    seen.set(key, index);
+  });
+  return hosts;
+}
+
+function checkAddress(value: string, where: string): string {
+  const address = value.trim();
+  if (!isIP(address)) {
+    const problem = dnsNameProblem(address.toLowerCase());
+    if (problem || address.includes("*")) throw new KpkiError("input", `${where}: "${value}" is not a valid host name or IP address: ${problem ?? "no wildcards"}`);
+  }
+  return address;
+}
+
+function readHost(node: Node, at: (node: Node | null | undefined) => string, needAddress: boolean): Partial<InventoryHost> {
+  if (!isMap(node)) throw new KpkiError("input", `${at(node)}: expected a mapping (address: …, port: …)`);
+  const host: Partial<InventoryHost> = {};
+  for (const pair of (node as YAMLMap).items) {
+    const keyNode = pair.key as Node;
+    const key = isScalar(keyNode) ? String(keyNode.value) : "";
+    const value = pair.value as Node;
+    const where = at(value ?? keyNode);
+    const scalar = isScalar(value) ? value.value : undefined;
+    switch (key as (typeof HOST_KEYS)[number]) {
+      case "address":
+        host.address = checkAddress(String(scalar ?? ""), where);
+        break;
+      case "name":
+        if (typeof scalar !== "string" || !scalar) throw new KpkiError("input", `${where}: name must be a string`);
+        host.name = scalar;
+        break;
+      case "port":
+        if (typeof scalar !== "number" || !Number.isInteger(scalar) || scalar < 1 || scalar > 65535) throw new KpkiError("input", `${where}: port must be a number from 1 to 65535`);
+        host.port = scalar;
+        break;
+      case "user":
+      case "identity":
+        if (typeof scalar !== "string" || !scalar) throw new KpkiError("input", `${where}: ${key} must be a string`);
+        host[key as "user" | "identity"] = scalar;
+        break;
+      case "role":
+        if (!(ROLES as readonly unknown[]).includes(scalar)) throw new KpkiError("input", `${where}: role must be control-plane or worker`);
+        host.role = scalar as Role;
+        break;
+      case "sshOptions":
+        if (!isSeq(value) || !value.items.every((item) => isScalar(item) && /^[A-Za-z]+=.+$/.test(String(item.value)))) {
+          throw new KpkiError("input", `${where}: sshOptions must be a list of Key=Value`);
+        }
+        host.sshOptions = value.items.map((item) => String((item as { value: unknown }).value));
+        break;
+      default:
+        throw new KpkiError("input", `${at(keyNode)}: unknown key "${key}": a host has ${HOST_KEYS.join(", ")}`);
+    }
+  }
+  if (needAddress && !host.address) throw new KpkiError("input", `${at(node)}: this host has no address`);
+  return host;
+}

@@ -1,0 +1,108 @@
+import type { Argv } from "yargs";
+import { KpkiError } from "../../errors.js";
+import type { FleetHost, HostReport } from "../../bootstrap/fleet.js";
+import { OS_FAMILIES, ROLES, RUNTIMES, type OsFamily, type Role, type Runtime } from "../../bootstrap/nodeprep.js";
+import { readInput } from "../files.js";
+import { printJson, table, type Io } from "../io.js";
+import { parseHostSpec, sshOptions, sshSettings, type SshArgs } from "../sshoptions.js";
+
+interface NodeArgs extends SshArgs {
+  hosts?: (string | number)[];
+  inventory?: string;
+  role: Role;
+  runtime: Runtime;
+  ipv6: boolean;
+  firewall: boolean;
+  osFamily?: OsFamily;
+  parallel: number;
+  output: string;
+}
+
+const fleetOptions = (command: Argv) =>
+  command
+    .positional("hosts", { type: "string", array: true, describe: "[user@]host[:port] …" })
+    .option("inventory", { type: "string", describe: "YAML inventory: hosts (address, name, port, user, identity, role, sshOptions) and defaults" })
+    .option("role", { choices: ROLES, default: "worker" as Role, describe: "role of hosts the inventory does not give one" })
+    .option("runtime", { choices: RUNTIMES, default: "auto" as Runtime, describe: "container runtime to enable [auto: whichever is installed]" })
+    .option("ipv6", { type: "boolean", default: false, describe: "also net.ipv6.conf.all.forwarding=1" })
+    .option("firewall", { type: "boolean", default: true, describe: "open the role's ports in a running firewalld (--no-firewall: leave it, report it)" })
+    .option("os-family", { choices: OS_FAMILIES, describe: "treat an unknown distribution as this family" })
+    .option("parallel", { type: "number", default: 10, describe: "hosts worked on at once" })
+    .options(sshOptions);
+
+export function nodeCommand(cli: Argv, io: Io): Argv {
+  return cli.command("node", "prepare hosts for kubeadm over SSH: swap, forwarding, modules, SELinux, firewall, runtime, kubelet", (node) =>
+    node
+      .command("check [hosts..]", "read-only preflight of every step on every host; exit 4 if any host is not ready", fleetOptions, async (args) => {
+        await runNodes(io, args as unknown as NodeArgs, "check");
+      })
+      .command(
+        "prep [hosts..]",
+        "make every host ready (for good: survives a reboot); --dry-run shows what would change",
+        (command) => fleetOptions(command).option("dry-run", { type: "boolean", default: false, describe: "show what each host would change; change nothing" }),
+        async (args) => {
+          await runNodes(io, args as unknown as NodeArgs, args.dryRun ? "dry-run" : "apply");
+        },
+      )
+      .demandCommand(1, "give a node command: check, prep"),
+  );
+}
+
+async function loadHosts(io: Io, args: NodeArgs): Promise<FleetHost[]> {
+  const hosts: FleetHost[] = [];
+  if (args.inventory) {
+    const { parseInventory } = await import("../../bootstrap/inventory.js");
+    for (const entry of parseInventory((await readInput(args.inventory, io)).toString(), args.inventory)) {
+      const host = parseHostSpec(entry.address, { ...args, user: entry.user ?? args.user, port: entry.port ?? args.port, identity: entry.identity ?? args.identity, sshOption: [...(args.sshOption ?? []), ...(entry.sshOptions ?? [])] }, args.inventory);
+      hosts.push({ ...host, name: entry.name, role: entry.role ?? args.role });
+    }
+  }
+  for (const spec of args.hosts ?? []) {
+    const host = parseHostSpec(String(spec), args);
+    hosts.push({ ...host, name: host.address, role: args.role });
+  }
+  if (hosts.length === 0) throw new KpkiError("usage", "give the hosts: kpki node check HOST… or --inventory hosts.yaml");
+  const seen = new Set<string>();
+  for (const host of hosts) {
+    const key = `${host.address}:${host.port ?? ""}`;
+    if (seen.has(key)) throw new KpkiError("usage", `${host.address} is given twice: each host once`);
+    seen.add(key);
+  }
+  return hosts;
+}
+
+async function runNodes(io: Io, args: NodeArgs, mode: "check" | "dry-run" | "apply"): Promise<void> {
+  if (!Number.isInteger(args.parallel) || args.parallel < 1) throw new KpkiError("usage", "--parallel must be a whole number of hosts, at least 1");
+  const settings = sshSettings(args);
+  const hosts = await loadHosts(io, args);
+  const { runFleet } = await import("../../bootstrap/fleet.js");
+  let done = 0;
+  const reports = await runFleet(
+    hosts,
+    { mode: mode === "apply" ? "apply" : "check", runtime: args.runtime, osFamily: args.osFamily, firewall: args.firewall, ipv6: args.ipv6, parallel: args.parallel, ssh: settings },
+    (report) => {
+      done++;
+      if (io.isTTY && args.output !== "json") {
+        io.stderr(`[${done}/${hosts.length}] ${report.host}: ${report.error ? "unreachable" : `${report.changed} changed`}, ${report.seconds.toFixed(1)} s\n`);
+      }
+    },
+  );
+  if (args.output === "json") printJson(io, { mode, hosts: reports });
+  else io.stdout(reports.map((report) => formatReport(report, mode)).join("\n"));
+  const bad = reports.filter((report) => !report.ok);
+  if (bad.length > 0) {
+    const what = mode === "apply" ? "could not be prepared" : mode === "dry-run" ? "would change or cannot be prepared" : "not ready";
+    throw new KpkiError("verify", `${bad.length} of ${reports.length} host(s) ${what}: ${bad.map((report) => report.host).join(", ")}`);
+  }
+}
+
+function formatReport(report: HostReport, mode: "check" | "dry-run" | "apply"): string {
+  const title = `${report.host}${report.host !== report.address ? ` (${report.address})` : ""}, ${report.role}`;
+  if (report.error && report.steps.length === 0) return `${title}: FAILED: ${report.error.message}\n`;
+  const verdict = report.ok
+    ? mode === "apply" ? (report.changed > 0 ? `prepared (${report.changed} changed)` : "prepared (nothing to change)") : mode === "dry-run" ? "nothing would change" : "ready"
+    : mode === "apply" ? "NOT prepared" : mode === "dry-run" ? "would change" : "NOT ready";
+  const label = (state: string) => (mode === "dry-run" && state === "would-change" ? "would change" : state);
+  const rows = report.steps.map((step) => [`  ${label(step.state)}`, step.step, step.detail]);
+  return `${title}: ${verdict}\n${table(rows)}\n${report.error ? `  error: ${report.error.message}\n` : ""}`;
+}
