@@ -24,6 +24,9 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
   let exitCode = 0;
   const cli: Argv = yargs([...argv])
     .scriptName("kpki")
+    // A repeatable flag takes one value per use (--san a --san b), so it never
+    // swallows the positional arguments after it (kpki node prep --ssh-option X HOST).
+    .parserConfiguration({ "greedy-arrays": false })
     .usage("$0 <command> [options]\n\nCluster PKI, node preparation and bootstrap checks for kubeadm-style clusters.")
     .option("output", { alias: "o", choices: OUTPUT_FORMATS, default: "text" as const, describe: "output format", global: true })
     .version(VERSION)

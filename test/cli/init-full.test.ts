@@ -494,7 +494,7 @@ describe("kpki init --external-etcd", () => {
 describe("kpki init --only", () => {
   it("refuses a name not in the catalog: exit 2, one line listing the names, nothing written", async () => {
     const parent = newParent("only-unknown");
-    const result = await runCli(initArgs(path.join(parent, "pki"), "--node-name", "cp-1", "--only", "apiserver", "bogus"));
+    const result = await runCli(initArgs(path.join(parent, "pki"), "--node-name", "cp-1", "--only", "apiserver", "--only", "bogus"));
     expectOneLineError(result, 2, /^kpki: --only bogus is not in kpki's catalog; the names are: ca, apiserver, apiserver-kubelet-client, .*, scheduler\.conf$/m);
     expect(existsSync(parent)).toBe(false);
   });

@@ -1,0 +1,247 @@
+/**
+ * kpki node check / prep against real sshd test hosts (CentOS 7, Rocky 9,
+ * Ubuntu 22.04): the real CLI, the system ssh client, recorded shims for
+ * what cannot be confined. And token verify --from, run from a node against
+ * the faithful test API server.
+ */
+import { promises as fs, readFileSync } from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startApiServer, type TestApiServer } from "../support/apiserver.js";
+import { runCli, type CliResult } from "../support/cli.js";
+import {
+  leftovers,
+  machineChanges,
+  shimState,
+  simulateReboot,
+  snapshotMachine,
+  ssh,
+  startTestHosts,
+  testHostsAvailable,
+  type MachineSnapshot,
+  type TestHost,
+  type TestHosts,
+} from "../support/testhosts/index.js";
+import { tempDir } from "../support/tmp.js";
+
+const skip = await testHostsAvailable();
+if (skip) console.warn(`skipping the node e2e tests: ${skip}`);
+
+interface StepLine {
+  step: string;
+  state: string;
+  detail: string;
+}
+interface HostLine {
+  host: string;
+  ok: boolean;
+  changed: number;
+  steps: StepLine[];
+  error?: { failure: string; message: string };
+}
+
+async function changedFiles(host: TestHost): Promise<Record<string, string>> {
+  const entries = await fs.readdir(host.stateDir, { recursive: true, withFileTypes: true });
+  const files: Record<string, string> = {};
+  for (const entry of entries) {
+    if (entry.isDirectory()) continue;
+    const full = path.join(entry.parentPath, entry.name);
+    files[path.relative(host.stateDir, full)] = entry.isSymbolicLink() ? `-> ${await fs.readlink(full)}` : await fs.readFile(full, "utf8").catch(() => "?");
+  }
+  return files;
+}
+
+describe.skipIf(Boolean(skip))("kpki node check and prep on real SSH hosts", () => {
+  let lab: TestHosts;
+  let before: MachineSnapshot;
+  const sshFlags = () => ["--user", "root", "--identity", lab.identityFile, "--ssh-option", `UserKnownHostsFile=${lab.knownHostsFile}`];
+  const node = async (verb: string, hosts: readonly TestHost[], ...extra: string[]): Promise<{ result: CliResult; reports: HostLine[] }> => {
+    const result = await runCli(["node", verb, ...hosts.map((host) => host.address), ...sshFlags(), "-o", "json", ...extra]);
+    const reports = result.stdout ? (JSON.parse(result.stdout).hosts as HostLine[]) : [];
+    return { result, reports };
+  };
+  const stepOf = (report: HostLine, step: string) => report.steps.find((line) => line.step === step);
+
+  beforeAll(async () => {
+    before = await snapshotMachine();
+    lab = await startTestHosts({ flavours: ["centos7", "rocky9", "ubuntu2204"] });
+  }, 120_000);
+
+  afterAll(async () => {
+    await lab?.stop();
+    if (before) expect(machineChanges(before, await snapshotMachine())).toEqual([]);
+    if (lab) expect(await leftovers(lab.footprint())).toEqual([]);
+  }, 120_000);
+
+  it("check on fresh hosts: not ready, every needed change named, nothing changed", async () => {
+    const fresh = await Promise.all(lab.hosts.map(changedFiles));
+    const { result, reports } = await node("check", lab.hosts, "--role", "control-plane");
+    expect(result.exitCode).toBe(4);
+    expect(result.stderr).toMatch(/3 of 3 host\(s\) not ready/);
+    for (const report of reports) {
+      const host = lab.hosts.find((candidate) => candidate.address === report.host)!;
+      expect(report.ok, report.host).toBe(false);
+      expect(stepOf(report, "os")?.state).toBe("ok");
+      expect(stepOf(report, "swap")).toMatchObject({ state: "would-change" });
+      expect(stepOf(report, "sysctl")).toMatchObject({ state: "would-change" });
+      expect(stepOf(report, "modules")).toMatchObject({ state: "would-change" });
+      if (host.family === "rhel") expect(stepOf(report, "selinux")).toMatchObject({ state: "would-change" });
+      else expect(stepOf(report, "selinux")).toBeUndefined();
+      expect(stepOf(report, "hostname")?.state).toBe("ok");
+    }
+    expect(await Promise.all(lab.hosts.map(changedFiles))).toEqual(fresh);
+  });
+
+  it("prep --dry-run shows the plan and changes no byte on any host", async () => {
+    const fresh = await Promise.all(lab.hosts.map(changedFiles));
+    const states = await Promise.all(lab.hosts.map(shimState));
+    const { result, reports } = await node("prep", lab.hosts, "--dry-run");
+    expect(result.exitCode).toBe(4);
+    expect(reports.every((report) => report.changed === 0)).toBe(true);
+    expect(reports.flatMap((report) => report.steps).some((step) => step.state === "would-change")).toBe(true);
+    expect(await Promise.all(lab.hosts.map(changedFiles))).toEqual(fresh);
+    expect(await Promise.all(lab.hosts.map(shimState))).toEqual(states);
+  });
+
+  it("prep makes every host ready, for good; check then passes; a second prep changes nothing", async () => {
+    const { result, reports } = await node("prep", lab.hosts, "--role", "control-plane");
+    expect(result.stderr).toBe("");
+    expect(result.exitCode).toBe(0);
+    for (const report of reports) {
+      const host = lab.hosts.find((candidate) => candidate.address === report.host)!;
+      expect(report.ok, JSON.stringify(report.steps)).toBe(true);
+      expect(stepOf(report, "swap")?.state).toBe("changed");
+      const files = await changedFiles(host);
+      // fstab: the swap line commented, not deleted, and a backup beside it.
+      expect(files["etc/fstab"]).toMatch(/^# kpki: swap off for kubelet: .*\sswap\s/m);
+      expect(Object.keys(files).some((file) => /^etc\/fstab\.kpki-\d{14}$/.test(file))).toBe(true);
+      expect(files["etc/sysctl.d/99-kpki-kubernetes.conf"]).toMatch(/^net\.ipv4\.ip_forward = 1$/m);
+      expect(files["etc/modules-load.d/kpki-kubernetes.conf"]).toMatch(/^br_netfilter$/m);
+      // The host's own network namespace really forwards now.
+      const forward = await ssh(host, "sysctl -n net.ipv4.ip_forward net.bridge.bridge-nf-call-iptables; cat /proc/swaps | wc -l");
+      expect(String(forward.stdout).split("\n")).toEqual(["1", "1", "1"]);
+      const state = await shimState(host);
+      expect(state.swaps).toEqual([]);
+      // overlay is built into this kernel (/sys/module/overlay), so only br_netfilter needs modprobe.
+      expect(state.modules).toContain("br_netfilter");
+      expect(state.units["kubelet.service"] ?? state.units.kubelet).toMatch(/active|activating/);
+      if (host.family === "rhel") {
+        expect(state.selinux).toBe("Permissive");
+        expect(files["etc/selinux/config"]).toMatch(/^SELINUX=permissive$/m);
+      }
+      expect(String((await ssh(host, "systemctl is-enabled kubelet")).stdout).trim()).toBe("enabled");
+    }
+    const check = await node("check", lab.hosts, "--role", "control-plane");
+    expect(check.result.exitCode).toBe(0);
+    expect(check.reports.every((report) => report.ok)).toBe(true);
+
+    const snapshot = await Promise.all(lab.hosts.map(changedFiles));
+    const again = await node("prep", lab.hosts, "--role", "control-plane");
+    expect(again.result.exitCode).toBe(0);
+    expect(again.reports.map((report) => report.changed)).toEqual([0, 0, 0]);
+    expect(again.reports.flatMap((report) => report.steps).every((step) => step.state === "ok")).toBe(true);
+    expect(await Promise.all(lab.hosts.map(changedFiles))).toEqual(snapshot);
+  });
+
+  it("the preparation survives a reboot", async () => {
+    for (const host of lab.hosts) await simulateReboot(host);
+    const { result, reports } = await node("check", lab.hosts, "--role", "control-plane");
+    expect(result.exitCode, JSON.stringify(reports.map((report) => report.steps.filter((step) => step.state !== "ok")))).toBe(0);
+    for (const host of lab.hosts) {
+      const forward = await ssh(host, "sysctl -n net.ipv4.ip_forward; cat /proc/swaps | wc -l");
+      expect(String(forward.stdout).split("\n")).toEqual(["1", "1"]);
+    }
+  });
+
+  it("an unreachable host, a refused key and an unknown host key each get their own error while the others finish", async () => {
+    const [good] = lab.hosts;
+    const otherKnownHosts = path.join(lab.dir, "empty_known_hosts");
+    await fs.writeFile(otherKnownHosts, "");
+    const unreachable = await runCli(["node", "check", lab.unusedAddress, good!.address, ...sshFlags(), "--role", "control-plane", "--connect-timeout", "2", "-o", "json"]);
+    const reports = JSON.parse(unreachable.stdout).hosts as HostLine[];
+    expect(reports[0]!.error?.failure).toBe("unreachable");
+    expect(reports[1]!.ok).toBe(true);
+    expect(unreachable.exitCode).toBe(4);
+
+    const unknownKey = await runCli(["node", "check", good!.address, "--user", "root", "--identity", lab.identityFile, "--ssh-option", `UserKnownHostsFile=${otherKnownHosts}`, "-o", "json"]);
+    expect((JSON.parse(unknownKey.stdout).hosts as HostLine[])[0]!.error?.failure).toBe("host-key-unknown");
+
+    const wrongKey = path.join(lab.dir, "wrong_key");
+    const { generateKeyPairSync } = await import("node:crypto");
+    const { privateKey } = generateKeyPairSync("ed25519");
+    await fs.writeFile(wrongKey, privateKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o600 });
+    const refused = await runCli(["node", "check", good!.address, "--user", "root", "--identity", wrongKey, "--ssh-option", `UserKnownHostsFile=${lab.knownHostsFile}`, "--ssh-option", "IdentityAgent=none", "-o", "json"]);
+    const refusedReport = (JSON.parse(refused.stdout).hosts as HostLine[])[0]!;
+    expect(["auth-refused"]).toContain(refusedReport.error?.failure);
+  });
+
+  it("refuses bad input before touching any host", async () => {
+    const cases: [string[], RegExp][] = [
+      [["node", "prep", "--parallel", "0", lab.hosts[0]!.address], /--parallel/],
+      [["node", "prep", "--runtime", "podman", lab.hosts[0]!.address], /podman/],
+      [["node", "prep", "bad_host!"], /not a valid host name/],
+      [["node", "prep", lab.hosts[0]!.address, lab.hosts[0]!.address], /given twice/],
+      [["node", "prep", `${lab.hosts[0]!.address}:99999`], /port/],
+      [["node", "prep", "--ssh-option=StrictHostKeyChecking=no", lab.hosts[0]!.address], /never turns host-key checking off/],
+    ];
+    const files = await changedFiles(lab.hosts[0]!);
+    for (const [args, message] of cases) {
+      const result = await runCli(args);
+      expect(result.exitCode, args.join(" ")).toBe(2);
+      expect(result.stderr).toMatch(message);
+      expect(result.stderr.trim().split("\n")).toHaveLength(1);
+    }
+    const dir = tempDir();
+    const inventories: [string, RegExp][] = [
+      ["hosts:\n  - address: 169.254.1.1\n  - address: 169.254.1.1\n", /:3: 169\.254\.1\.1 is listed twice/],
+      ["hosts:\n  - address: 169.254.1.1\n    port: 70000\n", /:3: port must be a number/],
+      ["hosts:\n  - address: 169.254.1.1\n    colour: red\n", /:3: unknown key "colour"/],
+      ["hosts:\n  - name: cp-1\n", /:2: this host has no address/],
+    ];
+    for (const [text, message] of inventories) {
+      const file = path.join(dir, `inventory-${inventories.findIndex(([candidate]) => candidate === text)}.yaml`);
+      await fs.writeFile(file, text);
+      const result = await runCli(["node", "check", "--inventory", file]);
+      expect(result.exitCode, text).toBe(2);
+      expect(result.stderr).toMatch(message);
+    }
+    expect(await changedFiles(lab.hosts[0]!)).toEqual(files);
+  });
+
+  describe("token verify --from a node", () => {
+    let api: TestApiServer;
+    const dir = tempDir();
+
+    beforeAll(async () => {
+      api = await startApiServer({ host: lab.subnet.gateway });
+      const init = await runCli(["init", "--master-ip", lab.subnet.gateway, "--apiserver-port", String(api.port), "--dir", path.join(dir, "pki"),
+        "--node-name", "cp-1", "--only", "apiserver", "--only", "admin.conf"]);
+      expect(init.exitCode, init.stderr).toBe(0);
+      api.usePki(path.join(dir, "pki"));
+      api.createBootstrapTokenSecret({ id: "abcdef", secret: "0123456789abcdef", expiration: new Date(Date.now() + 3_600_000), usages: ["signing", "authentication"], groups: ["system:bootstrappers:kubeadm:default-node-token"] });
+    });
+    afterAll(async () => {
+      await api?.stop();
+    });
+
+    it("proves the node reaches and authenticates to the API server, with the CA or a pin, and names a refusal", async () => {
+      const host = lab.hosts[0]!;
+      const base = ["token", "verify", "--server", api.url, "--from", host.address, ...sshFlags()];
+      const withCa = await runCli([...base, "--token", "abcdef.0123456789abcdef", "--ca", path.join(dir, "pki", "ca.crt")]);
+      expect(withCa.stderr).toBe("");
+      expect(withCa.exitCode).toBe(0);
+      expect(withCa.stdout).toMatch(new RegExp(`OK from ${host.address.replace(/\./g, "\\.")}: authenticated as system:bootstrap:abcdef`));
+      const pin = (await runCli(["ca", "hash", path.join(dir, "pki", "ca.crt")])).stdout.trim();
+      const withPin = await runCli([...base, "--token", "abcdef.0123456789abcdef", "--ca-hash", pin]);
+      expect(withPin.exitCode, withPin.stderr).toBe(0);
+      const wrong = await runCli([...base, "--token", "abcdef.0123456789abcdee", "--ca", path.join(dir, "pki", "ca.crt")]);
+      expect(wrong.exitCode).toBe(20);
+      expect(wrong.stdout + wrong.stderr).not.toContain("0123456789abcdee");
+      // The requests came from the node, not from here.
+      expect(api.seen.some((request) => request.user === "system:bootstrap:abcdef")).toBe(true);
+      // The token never appeared on the node's command lines: curl read it from a 0600 file.
+      const calls = readFileSync(path.join(host.shimDir, "calls.log"), "utf8").toString();
+      expect(calls).not.toContain("0123456789abcdef");
+    });
+  });
+});
