@@ -103,3 +103,20 @@ export function parseKubeconfig(text: string, label: string, options: { context?
     token: typeof user.token === "string" ? user.token : fromFile(user.tokenFile, "tokenFile")?.trim(),
   };
 }
+
+/**
+ * Points a kubeconfig's current cluster at another server, changing nothing
+ * else: `server` when given, else the same scheme and port at `host` (the
+ * address kpki reached the node at; the node's own file often names an
+ * address only it can use).
+ */
+export function rewriteServer(text: string, label: string, server: string | undefined, host: string): { text: string; server: string } {
+  const loaded = parseKubeconfig(text, label);
+  const document = parseDocument(text);
+  const clusters = (document.toJS().clusters ?? []) as { name: string }[];
+  const index = clusters.findIndex((cluster) => cluster.name === loaded.clusterName);
+  const old = new URL(loaded.server);
+  const newServer = server ?? `https://${host.includes(":") ? `[${host}]` : host}:${old.port || 443}`;
+  document.setIn(["clusters", index, "cluster", "server"], newServer);
+  return { text: document.toString({ indentSeq: false, lineWidth: 0 }), server: newServer };
+}

@@ -208,6 +208,76 @@ describe.skipIf(Boolean(skip))("kpki node check and prep on real SSH hosts", () 
     expect(await changedFiles(lab.hosts[0]!)).toEqual(files);
   });
 
+  describe("push-pki and kubeconfig fetch", () => {
+    const dir = tempDir();
+    const pki = path.join(dir, "a", "pki");
+
+    beforeAll(async () => {
+      const init = await runCli(["init", "--master-ip", "192.0.2.10", "--node-name", "cp-1", "--key-type", "ecdsa-p256", "--dir", pki]);
+      expect(init.exitCode, init.stderr).toBe(0);
+    });
+
+    it("copies the PKI with kubeadm's modes; a worker gets ca.crt only; a second push changes nothing", async () => {
+      const [, controlPlane, worker] = lab.hosts;
+      const push = await runCli(["node", "push-pki", controlPlane!.address, "--dir", pki, ...sshFlags()]);
+      expect(push.stderr).toBe("");
+      expect(push.exitCode).toBe(0);
+      const remote = (file: string) => path.join(controlPlane!.stateDir, "etc/kubernetes/pki", file);
+      for (const file of ["ca.crt", "ca.key", "apiserver.crt", "apiserver.key", "sa.key", "sa.pub", "etcd/ca.crt", "etcd/server.key", "front-proxy-ca.key"]) {
+        expect(await fs.readFile(remote(file)), file).toEqual(await fs.readFile(path.join(pki, file)));
+        const mode = (await fs.stat(remote(file))).mode & 0o777;
+        expect(mode, file).toBe(file.endsWith(".key") || file === "sa.pub" ? 0o600 : 0o644);
+      }
+      await expect(fs.access(remote("apiserver.csr"))).rejects.toThrow();
+      const again = await runCli(["node", "push-pki", controlPlane!.address, "--dir", pki, ...sshFlags(), "-o", "json"]);
+      expect(JSON.parse(again.stdout)[0].files.every((file: { action: string }) => file.action === "unchanged")).toBe(true);
+
+      const workerPush = await runCli(["node", "push-pki", worker!.address, "--dir", pki, "--role", "worker", ...sshFlags()]);
+      expect(workerPush.exitCode, workerPush.stderr).toBe(0);
+      const pushed = await fs.readdir(path.join(worker!.stateDir, "etc/kubernetes/pki"));
+      expect(pushed).toEqual(["ca.crt"]);
+    });
+
+    it("never overwrites a different key without --force, and then writes nothing at all", async () => {
+      const controlPlane = lab.hosts[1]!;
+      const other = path.join(dir, "b", "pki");
+      expect((await runCli(["init", "--master-ip", "192.0.2.10", "--node-name", "cp-1", "--key-type", "ecdsa-p256", "--only", "apiserver", "--dir", other])).exitCode).toBe(0);
+      const before = await changedFiles(controlPlane);
+      const refused = await runCli(["node", "push-pki", controlPlane.address, "--dir", other, ...sshFlags()]);
+      expect(refused.exitCode).toBe(3);
+      expect(refused.stdout + refused.stderr).toMatch(/ca\.key.*never overwrites a key without --force/s);
+      expect(await changedFiles(controlPlane)).toEqual(before);
+      const forced = await runCli(["node", "push-pki", controlPlane.address, "--dir", other, "--force", ...sshFlags()]);
+      expect(forced.exitCode, forced.stderr).toBe(0);
+      expect(await fs.readFile(path.join(controlPlane.stateDir, "etc/kubernetes/pki/ca.key"))).toEqual(await fs.readFile(path.join(other, "ca.key")));
+      const noCa = await runCli(["node", "push-pki", controlPlane.address, "--dir", path.join(dir, "nothing"), ...sshFlags()]);
+      expect(noCa.exitCode).toBe(2);
+      expect(noCa.stderr).toMatch(/ca\.crt is missing/);
+    });
+
+    it("kubeconfig fetch copies admin.conf pointed at the address it reached, mode 0600, and kubectl reads it", async () => {
+      const controlPlane = lab.hosts[1]!;
+      const adminConf = await fs.readFile(path.join(dir, "a", "admin.conf"), "utf8");
+      await ssh(controlPlane, `mkdir -p /etc/kubernetes && cat > /etc/kubernetes/admin.conf <<'EOF'\n${adminConf}EOF`);
+      const out = path.join(dir, "fetched.conf");
+      const fetched = await runCli(["kubeconfig", "fetch", controlPlane.address, "--out", out, ...sshFlags()]);
+      expect(fetched.stderr).toBe("");
+      expect(fetched.exitCode).toBe(0);
+      expect((await fs.stat(out)).mode & 0o777).toBe(0o600);
+      const text = await fs.readFile(out, "utf8");
+      expect(text).toContain(`server: https://${controlPlane.address}:6443`);
+      expect(text.replace(/server: .*/, "")).toBe(adminConf.replace(/server: .*/, ""));
+      const again = await runCli(["kubeconfig", "fetch", controlPlane.address, "--out", out, ...sshFlags()]);
+      expect(again.exitCode).toBe(3);
+      const custom = await runCli(["kubeconfig", "fetch", controlPlane.address, "--out", out, "--force", "--server", "https://lb.example.com:8443", ...sshFlags()]);
+      expect(custom.exitCode, custom.stderr).toBe(0);
+      expect(await fs.readFile(out, "utf8")).toContain("server: https://lb.example.com:8443");
+      const missing = await runCli(["kubeconfig", "fetch", lab.hosts[2]!.address, "--out", path.join(dir, "x.conf"), ...sshFlags()]);
+      expect(missing.exitCode).toBe(2);
+      expect(missing.stderr).toMatch(/cannot read \/etc\/kubernetes\/admin\.conf/);
+    });
+  });
+
   describe("token verify --from a node", () => {
     let api: TestApiServer;
     const dir = tempDir();

@@ -6,6 +6,7 @@ import { KEY_TYPES, type KeyType } from "../../pki/keys.js";
 import { checkDays, DEFAULTS } from "../../pki/spec.js";
 import { readOptional } from "../files.js";
 import { printJson, type Io } from "../io.js";
+import { sshOptions, type SshArgs } from "../sshoptions.js";
 
 const CA_NAMES = CERTS.filter((entry) => !entry.ca).map((entry) => entry.name);
 
@@ -59,6 +60,49 @@ export function kubeconfigCommand(cli: Argv, io: Io): Argv {
           io.stdout(`wrote ${out}: user ${summary.user}${summary.groups.length ? ` in ${summary.groups.join(", ")}` : ""}, server ${summary.server}, expires ${summary.notAfter.slice(0, 10)}\n`);
         },
       )
-      .demandCommand(1, "give a kubeconfig command: create"),
+      .command(
+        "fetch <host>",
+        "copy a control-plane node's admin.conf here, pointed at the address kpki reached it at (the seed's kubectl config view --flatten)",
+        (command) =>
+          command
+            .positional("host", { type: "string", demandOption: true, describe: "[user@]host[:port]" })
+            .option("file", { type: "string", default: "/etc/kubernetes/admin.conf", describe: "the kubeconfig on the node" })
+            .option("server", { type: "string", describe: "server URL to write [default: https://<host>:<the file's port>]" })
+            .option("out", { type: "string", default: "./kubeconfig", describe: "where to write it" })
+            .option("force", { type: "boolean", default: false, describe: "replace an existing file (it holds a key)" })
+            .options(sshOptions),
+        async (args) => {
+          const [{ parseHostSpec, sshSettings }, { SshSession }, { fetchFile }, { rewriteServer }, { PkiStore, MODES }] = await Promise.all([
+            import("../sshoptions.js"),
+            import("../../bootstrap/ssh.js"),
+            import("../../bootstrap/pushpki.js"),
+            import("../../pki/kubeconfig.js"),
+            import("../../pki/store.js"),
+          ]);
+          const host = parseHostSpec(args.host, args as unknown as SshArgs);
+          const out = path.resolve(args.out);
+          const target = new PkiStore(path.dirname(out));
+          if ((await target.exists(path.basename(out))) && !args.force) {
+            throw new KpkiError("conflict", `${out} exists and holds a key: kpki does not overwrite it without --force; choose another --out`);
+          }
+          if (args.server) {
+            const { checkApiServerUrl } = await import("../../bootstrap/apiclient.js");
+            checkApiServerUrl(args.server);
+          }
+          const session = new SshSession(sshSettings(args as unknown as SshArgs));
+          let text: string;
+          try {
+            text = await fetchFile(session, host, args.file);
+          } finally {
+            await session.close();
+          }
+          const { text: rewritten, server } = rewriteServer(text, `${host.address}:${args.file}`, args.server, host.address);
+          await target.ensureFolder();
+          await target.writeAll([{ file: path.basename(out), data: rewritten, mode: MODES.kubeconfig }]);
+          if (args.output === "json") return printJson(io, { file: out, server });
+          io.stdout(`wrote ${out} (server ${server}); use it with kubectl --kubeconfig ${args.out} get nodes\n`);
+        },
+      )
+      .demandCommand(1, "give a kubeconfig command: create, fetch"),
   );
 }

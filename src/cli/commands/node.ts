@@ -44,7 +44,50 @@ export function nodeCommand(cli: Argv, io: Io): Argv {
           await runNodes(io, args as unknown as NodeArgs, args.dryRun ? "dry-run" : "apply");
         },
       )
-      .demandCommand(1, "give a node command: check, prep"),
+      .command(
+        "push-pki <hosts..>",
+        "copy the PKI to /etc/kubernetes/pki with kubeadm's modes (a worker gets ca.crt only); never overwrites a different key without --force",
+        (command) =>
+          command
+            .positional("hosts", { type: "string", array: true, describe: "[user@]host[:port] …" })
+            .option("dir", { type: "string", default: "./pki", describe: "the local PKI folder" })
+            .option("role", { choices: ROLES, default: "control-plane" as Role, describe: "worker: ca.crt only; control-plane: the whole folder" })
+            .option("only", { type: "string", array: true, describe: "push just these files (paths under --dir, e.g. etcd/ca.crt), repeatable" })
+            .option("target", { type: "string", default: "/etc/kubernetes/pki", describe: "folder on the host" })
+            .option("force", { type: "boolean", default: false, describe: "replace keys that differ" })
+            .options(sshOptions),
+        async (args) => {
+          const [{ collectPkiFiles, pushPki }, { SshSession }] = await Promise.all([import("../../bootstrap/pushpki.js"), import("../../bootstrap/ssh.js")]);
+          const settings = sshSettings(args as unknown as SshArgs);
+          const hosts = (args.hosts ?? []).map((spec) => parseHostSpec(String(spec), args as unknown as SshArgs));
+          if (!args.target.startsWith("/")) throw new KpkiError("usage", `--target "${args.target}" must be an absolute path`);
+          const files = await collectPkiFiles(args.dir, args.only?.map(String) ?? (args.role === "worker" ? ["ca.crt"] : undefined));
+          const session = new SshSession(settings);
+          const results: { host: string; files?: unknown; error?: string }[] = [];
+          try {
+            for (const host of hosts) {
+              try {
+                results.push({ host: host.address, files: await pushPki(session, host, files, { target: args.target, force: args.force }) });
+              } catch (error) {
+                if (!(error instanceof KpkiError)) throw error;
+                results.push({ host: host.address, error: error.message });
+              }
+            }
+          } finally {
+            await session.close();
+          }
+          if (args.output === "json") printJson(io, results);
+          else {
+            for (const result of results) {
+              if (result.error) io.stdout(`${result.host}: FAILED: ${result.error}\n`);
+              else io.stdout(`${result.host}: ${table((result.files as { file: string; action: string }[]).map((file) => [`  ${file.action}`, `${args.target}/${file.file}`]))}\n`);
+            }
+          }
+          const failed = results.filter((result) => result.error);
+          if (failed.length > 0) throw new KpkiError("conflict", `${failed.length} of ${results.length} host(s) not updated: ${failed.map((result) => result.host).join(", ")}`);
+        },
+      )
+      .demandCommand(1, "give a node command: check, prep, push-pki"),
   );
 }
 
