@@ -54,9 +54,10 @@ swap_units() {
   systemctl list-unit-files --type=swap --no-legend 2>/dev/null | awk '$2 != "masked" && $2 != "" { printf "%s ", $1 }'
 }
 zram_configured() {
-  for f in /etc/systemd/zram-generator.conf /usr/lib/systemd/zram-generator.conf; do
-    [ -f "$f" ] && grep -q '^\[zram' "$f" 2>/dev/null && { printf '%s' "$f"; return 0; }
-  done
+  # /etc/systemd/zram-generator.conf, when there, replaces the distribution's /usr/lib one.
+  f=/usr/lib/systemd/zram-generator.conf
+  [ -f /etc/systemd/zram-generator.conf ] && f=/etc/systemd/zram-generator.conf
+  grep -q '^\[zram' "$f" 2>/dev/null && { printf '%s' "$f"; return 0; }
   return 1
 }
 swap_state() {
@@ -188,7 +189,7 @@ service_step() { # step unit install-hint restarting-is-fine
   fi
   if [ "$MODE" = check ]; then emit "$step" would-change "$unit is ${enabled:-not enabled} and ${active:-inactive}"; return 0; fi
   [ "$enabled" = enabled ] || systemctl enable "$unit" >/dev/null 2>&1 || { emit "$step" failed "systemctl enable $unit failed"; return 1; }
-  [ "$active" = active ] || systemctl start "$unit" >/dev/null 2>&1 || [ -n "$4" ] || { emit "$step" failed "systemctl start $unit failed: see journalctl -u $unit"; return 1; }
+  [ "$active" = active ] || systemctl start "$unit" >/dev/null 2>&1 || { emit "$step" failed "systemctl start $unit failed: see journalctl -u $unit"; return 1; }
   active=$(systemctl is-active "$unit" 2>/dev/null)
   if [ "$active" = active ]; then emit "$step" changed "$unit enabled and started"; return 0; fi
   if [ -n "$4" ]; then emit "$step" changed "$unit enabled and started; it restarts until kubeadm init/join gives it a config (expected)"; return 0; fi

@@ -315,3 +315,73 @@ describe.skipIf(Boolean(skip))("kpki node check and prep on real SSH hosts", () 
     });
   });
 });
+
+describe.skipIf(Boolean(skip))("kpki node prep on hosts that are not plain", () => {
+  let lab: TestHosts;
+  const sshFlags = () => ["--user", "root", "--identity", lab.identityFile, "--ssh-option", `UserKnownHostsFile=${lab.knownHostsFile}`];
+  const prep = async (host: TestHost, ...extra: string[]) => {
+    const result = await runCli(["node", "prep", host.address, ...sshFlags(), "-o", "json", ...extra]);
+    return { result, report: (JSON.parse(result.stdout).hosts as HostLine[])[0]! };
+  };
+  const stepOf = (report: HostLine, step: string) => report.steps.find((line) => line.step === step);
+
+  beforeAll(async () => {
+    lab = await startTestHosts({
+      hosts: [
+        { flavour: "centos-stream9", name: "zram" },
+        { flavour: "rocky9", name: "nokubelet", units: { kubelet: "absent" } },
+        { flavour: "ubuntu2204", name: "breaks", units: { kubelet: "installed" } },
+      ],
+    });
+  }, 120_000);
+  afterAll(async () => {
+    await lab?.stop();
+  }, 120_000);
+
+  it("turns zram-generator's swap off for good (CentOS Stream 9)", async () => {
+    const host = lab.byName("zram");
+    const { result, report } = await prep(host);
+    expect(result.exitCode, JSON.stringify(report.steps)).toBe(0);
+    expect(stepOf(report, "swap")?.detail).toMatch(/zram-generator/);
+    expect(await fs.readFile(path.join(host.stateDir, "etc/systemd/zram-generator.conf"), "utf8")).not.toMatch(/^\[zram/m);
+    await simulateReboot(host);
+    expect((await shimState(host)).swaps).toEqual([]);
+  });
+
+  it("reports a kubelet that is not installed, with the install command, and finishes the other steps", async () => {
+    const { result, report } = await prep(lab.byName("nokubelet"));
+    expect(result.exitCode).toBe(4);
+    expect(stepOf(report, "kubelet")).toMatchObject({ state: "failed" });
+    expect(stepOf(report, "kubelet")?.detail).toMatch(/not installed.*yum install -y kubelet kubeadm kubectl/);
+    expect(stepOf(report, "swap")?.state).toBe("changed");
+    expect(stepOf(report, "runtime")?.state).toMatch(/changed|ok/);
+  });
+
+  it("names a service that fails to start, and the next run finishes the job", async () => {
+    const { injectFailure, clearFailures } = await import("../support/testhosts/index.js");
+    const host = lab.byName("breaks");
+    await injectFailure(host, "systemctl start kubelet");
+    const { result, report } = await prep(host);
+    expect(result.exitCode).toBe(4);
+    expect(stepOf(report, "kubelet")).toMatchObject({ state: "failed" });
+    expect(stepOf(report, "kubelet")?.detail).toMatch(/systemctl start kubelet failed/);
+    expect(stepOf(report, "sysctl")?.state).toBe("changed");
+    await clearFailures(host);
+    const again = await prep(host);
+    expect(again.result.exitCode, JSON.stringify(again.report.steps)).toBe(0);
+    expect(stepOf(again.report, "kubelet")?.state).toBe("changed");
+    expect(stepOf(again.report, "sysctl")?.state).toBe("ok");
+  });
+
+  it("opens a running firewalld's ports for the role on the RHEL family, or only reports them with --no-firewall", async () => {
+    const host = lab.byName("nokubelet");
+    const state = await shimState(host);
+    const ports = Object.values(state.firewalldPorts).flat();
+    expect(ports).toEqual(expect.arrayContaining(["10250/tcp", "30000-32767/tcp"]));
+    const zram = lab.byName("zram");
+    const controlPlane = await runCli(["node", "prep", zram.address, ...sshFlags(), "--role", "control-plane", "--no-firewall", "-o", "json"]);
+    const report = (JSON.parse(controlPlane.stdout).hosts as HostLine[])[0]!;
+    expect(stepOf(report, "firewall")).toMatchObject({ state: "warn" });
+    expect(stepOf(report, "firewall")?.detail).toMatch(/6443\/tcp.*--no-firewall/);
+  });
+});

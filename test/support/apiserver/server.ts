@@ -252,7 +252,7 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Te
   const handle = (request: IncomingMessage, response: ServerResponse) => {
     const socket = request.socket as TLSSocket;
     // A certificate that does not verify ends the connection in "close" mode, even if a request raced the secureConnection check.
-    if (closeOnBadCert && !socket.authorized && hasPeerCertificate(socket)) return void socket.destroy();
+    if (closeOnBadCert && (socket.destroyed || (!socket.authorized && hasPeerCertificate(socket)))) return void socket.destroy();
     const chunks: Buffer[] = [];
     request.on("data", (chunk: Buffer) => chunks.push(chunk));
     request.on("end", () => serve(request, response, Buffer.concat(chunks)));
