@@ -58,7 +58,10 @@ export async function exportP12(options: ExportOptions, io: Io) {
       if (!data) throw new KpkiError("input", `${path.join(dir, file)} is missing: run kpki init first, or give the PKI folder with --dir`);
       return data.toString();
     };
-    [certPem, keyPem, caPem] = await Promise.all([read(certFile(entry)), read(keyFile(entry)), read(certFile(ca))]);
+    // One after the other, so the error names the first file missing, every time.
+    certPem = await read(certFile(entry));
+    keyPem = await read(keyFile(entry));
+    caPem = await read(certFile(ca));
   }
   const [{ parseCertificate }, { parsePrivateKeyPem }, { keyMatchesCert }, { buildP12 }] = await Promise.all([
     import("../pki/certinfo.js"),

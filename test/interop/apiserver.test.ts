@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { detachedJws, parseGoRfc3339, SA_ISSUER, startApiServer, TOKEN_RE, UNAUTHORIZED_BODY, VERSION_INFO, type TestApiServer } from "../support/apiserver.js";
 import { runCli } from "../support/cli.js";
 import { openssl } from "../support/openssl.js";
-import { havePeer } from "../support/peers.js";
+import { havePeer, kubectlWithHome, curl } from "../support/peers.js";
 import { tempDir } from "../support/tmp.js";
 
 // The test apiserver (test/support/apiserver.ts) kept honest by real clients:
@@ -85,25 +85,8 @@ afterAll(async () => {
   await Promise.all([api?.stop(), noBootstrap?.stop(), v1beta1Only?.stop()]);
 });
 
-async function kubectl(args: readonly string[]) {
-  const result = await execa("kubectl", ["--request-timeout", "10s", ...args], {
-    reject: false,
-    encoding: "utf8",
-    stdin: "ignore",
-    // kubectl writes its discovery cache under ~/.kube; never send 127.0.0.1 to a proxy.
-    env: { HOME: home, KUBECONFIG: "", NO_PROXY: "127.0.0.1,localhost", no_proxy: "127.0.0.1,localhost" },
-  });
-  return { exitCode: result.exitCode ?? -1, stdout: String(result.stdout), stderr: String(result.stderr) };
-}
+const kubectl = kubectlWithHome(home);
 
-/** curl, returning the HTTP status and the body exactly as received. */
-async function curl(args: readonly string[]) {
-  // -q: no ~/.curlrc; --noproxy: never send 127.0.0.1 through a proxy from the environment.
-  const result = await execa("curl", ["-q", "--silent", "--show-error", "--noproxy", "*", "--max-time", "10", "--write-out", "\n%{http_code}", ...args], { reject: false, encoding: "utf8", stdin: "ignore" });
-  const stdout = String(result.stdout);
-  const cut = stdout.lastIndexOf("\n");
-  return { exitCode: result.exitCode ?? -1, status: Number(stdout.slice(cut + 1)), body: stdout.slice(0, cut), stderr: String(result.stderr) };
-}
 
 const bearer = (server: TestApiServer, token: string, urlPath: string, extra: string[] = []) =>
   curl(["--cacert", ca, "-H", `Authorization: Bearer ${token}`, ...extra, `${server.url}${urlPath}`]);

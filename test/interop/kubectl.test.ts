@@ -1,13 +1,12 @@
 import { X509Certificate, createPrivateKey, createPublicKey, sign, verify } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { execa } from "execa";
 import { parse, stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startApiServer, VERSION_INFO, type TestApiServer } from "../support/apiserver.js";
 import { runCli } from "../support/cli.js";
 import { openssl } from "../support/openssl.js";
-import { havePeer } from "../support/peers.js";
+import { havePeer, kubectlWithHome } from "../support/peers.js";
 import { tempDir } from "../support/tmp.js";
 
 // kpki's kubeconfigs and API server certificate with a real kubectl, against
@@ -71,16 +70,7 @@ afterAll(async () => {
   await api?.close();
 });
 
-async function kubectl(args: readonly string[]) {
-  const result = await execa("kubectl", ["--request-timeout", "10s", ...args], {
-    reject: false,
-    encoding: "utf8",
-    stdin: "ignore",
-    // kubectl writes its discovery cache under ~/.kube; never send 127.0.0.1 to a proxy.
-    env: { HOME: home, KUBECONFIG: "", NO_PROXY: "127.0.0.1,localhost", no_proxy: "127.0.0.1,localhost" },
-  });
-  return { exitCode: result.exitCode ?? -1, stdout: String(result.stdout), stderr: String(result.stderr) };
-}
+const kubectl = kubectlWithHome(home);
 
 type Kubeconfig = {
   clusters: { name: string; cluster: Record<string, string> }[];

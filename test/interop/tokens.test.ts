@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { detachedJws, detachedJwsValid } from "../../src/bootstrap/jws.js";
 import { startApiServer, type SeenRequest, type TestApiServer } from "../support/apiserver.js";
 import { runBin, runCli, type CliResult } from "../support/cli.js";
-import { havePeer } from "../support/peers.js";
+import { havePeer, kubectlWithHome, curl } from "../support/peers.js";
 import { tempDir } from "../support/tmp.js";
 
 // The user's view: no stack on purpose, no token or kubeconfig from the environment.
@@ -101,25 +101,8 @@ afterAll(async () => {
   await Promise.all([api?.stop(), noBootstrap?.stop(), noAnonymous?.stop()]);
 });
 
-async function kubectl(args: readonly string[]) {
-  const result = await execa("/usr/bin/kubectl", ["--request-timeout", "10s", ...args], {
-    reject: false,
-    encoding: "utf8",
-    stdin: "ignore",
-    // kubectl caches discovery under ~/.kube; never send 127.0.0.1 to a proxy.
-    env: { HOME: home, KUBECONFIG: "", NO_PROXY: "127.0.0.1,localhost", no_proxy: "127.0.0.1,localhost" },
-  });
-  return { exitCode: result.exitCode ?? -1, stdout: String(result.stdout), stderr: String(result.stderr) };
-}
+const kubectl = kubectlWithHome(home);
 
-/** curl, returning its exit code, the HTTP status and the body. */
-async function curl(args: readonly string[]) {
-  // -q: no ~/.curlrc; --noproxy: never through a proxy from the environment.
-  const result = await execa("curl", ["-q", "--silent", "--show-error", "--noproxy", "*", "--max-time", "10", "--write-out", "\n%{http_code}", ...args], { reject: false, encoding: "utf8", stdin: "ignore" });
-  const stdout = String(result.stdout);
-  const cut = stdout.lastIndexOf("\n");
-  return { exitCode: result.exitCode ?? -1, status: Number(stdout.slice(cut + 1)), body: stdout.slice(0, cut), stderr: String(result.stderr) };
-}
 
 /** The seed's check, with the CA verified: curl --cacert ca.crt -H "Authorization: Bearer T" URL. */
 const curlBearer = (server: TestApiServer, token: string, urlPath = "/api") => curl(["--cacert", ca, "-H", `Authorization: Bearer ${token}`, `${server.url}${urlPath}`]);
