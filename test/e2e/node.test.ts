@@ -4,7 +4,7 @@
  * what cannot be confined. And token verify --from, run from a node against
  * the faithful test API server.
  */
-import { promises as fs, readFileSync } from "node:fs";
+import { existsSync, promises as fs, readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startApiServer, type TestApiServer } from "../support/apiserver.js";
@@ -173,6 +173,42 @@ describe.skipIf(Boolean(skip))("kpki node check and prep on real SSH hosts", () 
     const refused = await runCli(["node", "check", good!.address, "--user", "root", "--identity", wrongKey, "--ssh-option", `UserKnownHostsFile=${lab.knownHostsFile}`, "--ssh-option", "IdentityAgent=none", "-o", "json"]);
     const refusedReport = (JSON.parse(refused.stdout).hosts as HostLine[])[0]!;
     expect(["auth-refused"]).toContain(refusedReport.error?.failure);
+  });
+
+  it("--accept-new-host-keys accepts a fresh node's key (and records it), but never a changed one", async () => {
+    const host = lab.hosts[0]!;
+    const knownHosts = path.join(lab.dir, "fresh_known_hosts");
+    await fs.writeFile(knownHosts, "");
+    const flags = ["--user", "root", "--identity", lab.identityFile, "--ssh-option", `UserKnownHostsFile=${knownHosts}`];
+    const accepted = await runCli(["node", "check", host.address, ...flags, "--role", "control-plane", "--accept-new-host-keys", "-o", "json"]);
+    expect((JSON.parse(accepted.stdout).hosts as HostLine[])[0]!.error).toBeUndefined();
+    // OpenSSH recorded it (hashed, as Debian's ssh_config asks).
+    expect(await fs.readFile(knownHosts, "utf8")).toContain(host.hostKey.split(" ").slice(0, 2).join(" "));
+    // Now known_hosts holds this key for another host: a changed key is refused even with --accept-new-host-keys.
+    const other = lab.hosts[1]!;
+    await fs.writeFile(knownHosts, `${other.address} ${host.hostKey.split(" ").slice(0, 2).join(" ")}\n`);
+    const changed = await runCli(["node", "check", other.address, ...flags, "--accept-new-host-keys", "-o", "json"]);
+    expect((JSON.parse(changed.stdout).hosts as HostLine[])[0]!.error?.failure).toBe("host-key-changed");
+  });
+
+  it.skipIf(!existsSync("/usr/bin/sudo"))("--become runs the script through sudo -n for a non-root user, and names a sudo that wants a password", async () => {
+    const host = lab.hosts[2]!;
+    const setup = await ssh(host, [
+      // /home is this machine's, read-only on a test host: homes go under /var/lib. A new account is
+      // locked ("!"), which sshd refuses without PAM: give it "*" (no password, not locked).
+      "for u in deploy nosudo; do useradd -m -d /var/lib/$u $u && usermod -p '*' $u && mkdir -p /var/lib/$u/.ssh && cp /root/.ssh/authorized_keys /var/lib/$u/.ssh/ && chown -R $u /var/lib/$u/.ssh; done",
+      "echo 'deploy ALL=(ALL) NOPASSWD: ALL' > /etc/sudoers.d/deploy && chmod 0440 /etc/sudoers.d/deploy",
+    ].join(" && "));
+    expect(setup.exitCode, String(setup.stderr)).toBe(0);
+    const flags = (user: string) => ["--user", user, "--identity", lab.identityFile, "--ssh-option", `UserKnownHostsFile=${lab.knownHostsFile}`];
+    const asDeploy = await runCli(["node", "check", host.address, ...flags("deploy"), "--become", "--role", "control-plane", "-o", "json"]);
+    const report = (JSON.parse(asDeploy.stdout).hosts as HostLine[])[0]!;
+    expect(report.error, JSON.stringify(report)).toBeUndefined();
+    // sudo -n let the whole script run (the user without a sudoers entry below is refused).
+    expect(report.steps.find((step) => step.step === "os")?.state).toBe("ok");
+    expect(report.steps.length).toBeGreaterThan(5);
+    const refused = await runCli(["node", "check", host.address, ...flags("nosudo"), "--become", "-o", "json"]);
+    expect((JSON.parse(refused.stdout).hosts as HostLine[])[0]!.error?.failure).toBe("sudo-refused");
   });
 
   it("refuses bad input before touching any host", async () => {
