@@ -17,6 +17,12 @@ export interface SshHost {
 
 export interface SshSettings {
   connectTimeoutSeconds: number;
+  /**
+   * Keep each host's master connection open between calls (ControlPersist)
+   * for commands that talk to a host several times in a row; a command that
+   * sends one script per host leaves it off and saves a process per host.
+   */
+  persist?: boolean;
   /** StrictHostKeyChecking=accept-new: for fresh nodes; a changed key is still refused. */
   acceptNewHostKeys: boolean;
   /** Run the remote script through `sudo -n` (non-root users). */
@@ -53,7 +59,7 @@ export class SshSession {
       "-o", "ControlMaster=auto",
       // %C hashes host, port and user: a short socket path whatever the address.
       "-o", `ControlPath=${path.join(this.controlDir, "%C")}`,
-      "-o", "ControlPersist=120",
+      "-o", `ControlPersist=${this.settings.persist ? "120" : "no"}`,
       "-o", "ServerAliveInterval=15",
     ];
     for (const option of host.options ?? []) args.push("-o", option);
@@ -86,6 +92,10 @@ export class SshSession {
 
   /** Closes every multiplexed connection and removes the socket folder. */
   async close(): Promise<void> {
+    if (!this.settings.persist) {
+      rmSync(this.controlDir, { recursive: true, force: true });
+      return;
+    }
     await Promise.all(
       [...this.opened].map((text) => {
         const host = JSON.parse(text) as SshHost;

@@ -65,7 +65,7 @@ export async function runTokenVerify(io: Io, args: TokenVerifyArgs): Promise<voi
   let transport: import("../bootstrap/tokenverify.js").Transport | undefined;
   if (args.from) {
     const [{ SshSession }, { remoteCurlTransport }] = await Promise.all([import("../bootstrap/ssh.js"), import("../bootstrap/remotecurl.js")]);
-    session = new SshSession(args.ssh!);
+    session = new SshSession({ ...args.ssh!, persist: true }); // several requests in a row from one node
     transport = remoteCurlTransport(session, args.from);
   }
   try {
