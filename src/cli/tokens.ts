@@ -1,5 +1,7 @@
 import { KpkiError } from "../errors.js";
 import type { ApiTarget } from "../bootstrap/apiclient.js";
+import type { SshHost, SshSession, SshSettings } from "../bootstrap/ssh.js";
+import type { Transport } from "../bootstrap/tokenverify.js";
 import { checkGroups, checkUsages, generateToken, parseToken, parseTtl, type TokenInfo, type TokenSpec } from "../bootstrap/token.js";
 import { readInput } from "./files.js";
 import { printJson, type Io } from "./io.js";
@@ -51,8 +53,8 @@ export interface TokenVerifyArgs {
   timeoutMs: number;
   json: boolean;
   /** Run the check from this node over SSH. */
-  from?: import("../bootstrap/ssh.js").SshHost;
-  ssh?: import("../bootstrap/ssh.js").SshSettings;
+  from?: SshHost;
+  ssh?: SshSettings;
 }
 
 export async function runTokenVerify(io: Io, args: TokenVerifyArgs): Promise<void> {
@@ -61,11 +63,11 @@ export async function runTokenVerify(io: Io, args: TokenVerifyArgs): Promise<voi
   checkApiServerUrl(args.server);
   if (!args.path.startsWith("/")) throw new KpkiError("usage", `--path "${args.path}" must start with "/", e.g. /api`);
   const target: ApiTarget = { server: args.server, tlsServerName: args.tlsServerName, timeoutMs: args.timeoutMs };
-  let session: import("../bootstrap/ssh.js").SshSession | undefined;
-  let transport: import("../bootstrap/tokenverify.js").Transport | undefined;
+  let session: SshSession | undefined;
+  let transport: Transport | undefined;
   if (args.from) {
-    const [{ SshSession }, { remoteCurlTransport }] = await Promise.all([import("../bootstrap/ssh.js"), import("../bootstrap/remotecurl.js")]);
-    session = new SshSession({ ...args.ssh!, persist: true }); // several requests in a row from one node
+    const [ssh, { remoteCurlTransport }] = await Promise.all([import("../bootstrap/ssh.js"), import("../bootstrap/remotecurl.js")]);
+    session = new ssh.SshSession({ ...args.ssh!, persist: true }); // several requests in a row from one node
     transport = remoteCurlTransport(session, args.from);
   }
   try {
@@ -75,7 +77,7 @@ export async function runTokenVerify(io: Io, args: TokenVerifyArgs): Promise<voi
   }
 }
 
-async function verifyWith(io: Io, args: TokenVerifyArgs, target: ApiTarget, transport?: import("../bootstrap/tokenverify.js").Transport): Promise<void> {
+async function verifyWith(io: Io, args: TokenVerifyArgs, target: ApiTarget, transport?: Transport): Promise<void> {
   const [{ caFromPins, checkPin, caOf }, { verifyToken, OUTCOME_EXIT_CODES }, { targetFromKubeconfig }, { ConnectionError }] = await Promise.all([
     import("../bootstrap/trust.js"),
     import("../bootstrap/tokenverify.js"),
