@@ -24,3 +24,15 @@ export async function readOptional(file: string, io: Io): Promise<Buffer | undef
     throw error;
   }
 }
+
+/** Options that give a token: on the command line, in a file (kept out of `ps`), or in KPKI_TOKEN. */
+export const tokenOptions = {
+  token: { type: "string", describe: "the bootstrap token (or --token-file, or KPKI_TOKEN in the environment)" },
+  "token-file": { type: "string", describe: "read the token from this file" },
+} as const;
+
+export async function readTokenArg(args: { token?: string; tokenFile?: string }, io: Io): Promise<string> {
+  const text = args.token ?? (args.tokenFile ? (await readInput(args.tokenFile, io)).toString().trim() : process.env.KPKI_TOKEN);
+  if (!text) throw new KpkiError("usage", "give the token with --token, --token-file or KPKI_TOKEN");
+  return text;
+}

@@ -1,6 +1,6 @@
 import type { Argv } from "yargs";
 import { KpkiError } from "../../errors.js";
-import { readInput } from "../files.js";
+import { readTokenArg, tokenOptions } from "../files.js";
 import { printJson, type Io } from "../io.js";
 
 export function discoveryCommand(cli: Argv, io: Io): Argv {
@@ -12,8 +12,7 @@ export function discoveryCommand(cli: Argv, io: Io): Argv {
         (command) =>
           command
             .option("server", { type: "string", demandOption: "give --server https://HOST:6443 (the endpoint kubeadm join gets)", describe: "API server URL" })
-            .option("token", { type: "string", describe: "the bootstrap token (or --token-file, or KPKI_TOKEN)" })
-            .option("token-file", { type: "string", describe: "read the token from this file" })
+            .options(tokenOptions)
             .option("ca-hash", { type: "string", array: true, describe: "CA pin sha256:… (kubeadm's --discovery-token-ca-cert-hash); repeatable" })
             .option("unsafe-skip-ca-verification", { type: "boolean", default: false, describe: "trust whatever CA the token signed, as kubeadm's flag of that name" })
             .option("timeout", { type: "number", default: 10, describe: "seconds to wait for the server" }),
@@ -25,8 +24,7 @@ export function discoveryCommand(cli: Argv, io: Io): Argv {
             import("../../bootstrap/discovery.js"),
           ]);
           checkApiServerUrl(args.server);
-          const text = args.token ?? (args.tokenFile ? (await readInput(args.tokenFile, io)).toString().trim() : process.env.KPKI_TOKEN);
-          if (!text) throw new KpkiError("usage", "give the token with --token, --token-file or KPKI_TOKEN");
+          const text = await readTokenArg(args, io);
           const token = parseToken(text);
           const pins = (args.caHash ?? []).map((pin) => checkPin(String(pin)));
           if (pins.length === 0 && !args.unsafeSkipCaVerification) {

@@ -1,6 +1,6 @@
 import type { Argv } from "yargs";
 import { KpkiError } from "../../errors.js";
-import { readInput } from "../files.js";
+import { readTokenArg, tokenOptions } from "../files.js";
 import { printJson, table, type Io } from "../io.js";
 import { kubeconfigOptions, resolveKubeconfigPath } from "../kubeconfigs.js";
 import { sshOptions } from "../sshoptions.js";
@@ -98,8 +98,7 @@ export function tokenCommand(cli: Argv, io: Io): Argv {
         (command) =>
           command
             .option("server", { type: "string", demandOption: "give --server https://HOST:6443", describe: "API server URL" })
-            .option("token", { type: "string", describe: "the token (or --token-file, or KPKI_TOKEN in the environment)" })
-            .option("token-file", { type: "string", describe: "read the token from this file" })
+            .options(tokenOptions)
             .option("ca", { type: "string", describe: "trust this CA certificate" })
             .option("ca-hash", { type: "string", array: true, describe: "trust the CA with this pin (sha256:…), as kubeadm join does; repeatable" })
             .option("insecure", { type: "boolean", default: false, describe: "do not verify the server (curl -k); said loudly" })
@@ -116,8 +115,7 @@ export function tokenCommand(cli: Argv, io: Io): Argv {
             }),
         async (args) => {
           const { runTokenVerify } = await import("../tokens.js");
-          const tokenText = args.token ?? (args.tokenFile ? (await readInput(args.tokenFile, io)).toString().trim() : process.env.KPKI_TOKEN);
-          if (!tokenText) throw new KpkiError("usage", "give the token with --token, --token-file or KPKI_TOKEN");
+          const tokenText = await readTokenArg(args, io);
           const { parseHostSpec, sshSettings } = await import("../sshoptions.js");
           await runTokenVerify(io, {
             from: args.from ? parseHostSpec(args.from, args, "--from") : undefined,
