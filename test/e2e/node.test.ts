@@ -153,6 +153,17 @@ describe.skipIf(Boolean(skip))("kpki node check and prep on real SSH hosts", () 
     }
   });
 
+  it("shows progress per host on a terminal, and none otherwise", async () => {
+    const args = ["node", "check", ...lab.hosts.map((host) => host.address), ...sshFlags(), "--role", "control-plane"];
+    const onTerminal = await runCli(args, { tty: true });
+    const progress = onTerminal.stderr.split("\n").filter((line) => /^\[\d\/3\] /.test(line));
+    expect(progress).toHaveLength(3);
+    for (const host of lab.hosts) expect(onTerminal.stderr).toMatch(new RegExp(`\\] ${host.address.replace(/\./g, "\\.")}: 0 changed`));
+    const piped = await runCli(args);
+    expect(piped.stderr).toBe("");
+    expect(piped.stdout).toBe(onTerminal.stdout);
+  });
+
   it("an unreachable host, a refused key and an unknown host key each get their own error while the others finish", async () => {
     const [good] = lab.hosts;
     const otherKnownHosts = path.join(lab.dir, "empty_known_hosts");

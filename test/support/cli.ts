@@ -11,14 +11,14 @@ export interface CliResult {
 }
 
 /** Runs the CLI in this process, capturing its output. */
-export async function runCli(args: readonly string[], options: { stdin?: string | Buffer } = {}): Promise<CliResult> {
+export async function runCli(args: readonly string[], options: { stdin?: string | Buffer; tty?: boolean } = {}): Promise<CliResult> {
   let stdout = "";
   let stderr = "";
   const io: Io = {
     stdout: (text) => void (stdout += text),
     stderr: (text) => void (stderr += text),
     readStdin: async () => Buffer.from(options.stdin ?? ""),
-    isTTY: false,
+    isTTY: options.tty ?? false,
   };
   const exitCode = await main(args, io);
   return { exitCode, stdout, stderr };
