@@ -9,7 +9,7 @@ import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { execa } from "execa";
 import { it } from "vitest";
-import { renderNodeScript } from "../src/bootstrap/nodeprep.js";
+import { renderNodeScript } from "../src/bootstrap/node/steps.js";
 import { binPath } from "../test/support/cli.js";
 import { sshArgs, startTestHosts, testHostsAvailable, type TestHosts } from "../test/support/testhosts/index.js";
 

@@ -1,6 +1,7 @@
 /**
- * kpki as a library: the PKI functions the CLI is built on. Nothing here
- * prints or reads argv.
+ * kpki as a library: the PKI functions, the node side (SSH fleet runner,
+ * inventories, steps, push-pki) and the API side (tokens, token and
+ * discovery checks) the CLI is built on. Nothing here prints or reads argv.
  */
 export { KpkiError, type ErrorKind } from "./errors.js";
 export {
@@ -66,3 +67,5 @@ export { buildP12, type P12Options } from "./pki/p12.js";
 export { initPki, type InitOptions, type InitReport, type EntryReport } from "./pki/init.js";
 export { createCsrFiles, type CsrFilesOptions } from "./pki/csrfiles.js";
 export { PkiStore, MODES } from "./pki/store.js";
+export * from "./bootstrap/node/index.js";
+export * from "./bootstrap/api/index.js";

@@ -1,6 +1,6 @@
 import { isIP } from "node:net";
 import { KpkiError } from "../errors.js";
-import type { SshHost, SshSettings } from "../bootstrap/ssh.js";
+import type { SshHost, SshSettings } from "../bootstrap/node/ssh.js";
 import { dnsNameProblem } from "../pki/names.js";
 
 /** The OpenSSH options every command that reaches nodes takes. */

@@ -1,8 +1,8 @@
 import { KpkiError } from "../errors.js";
-import type { ApiTarget } from "../bootstrap/apiclient.js";
-import type { SshHost, SshSession, SshSettings } from "../bootstrap/ssh.js";
-import type { Transport } from "../bootstrap/tokenverify.js";
-import { checkGroups, checkUsages, generateToken, parseToken, parseTtl, type TokenInfo, type TokenSpec } from "../bootstrap/token.js";
+import type { ApiTarget } from "../bootstrap/api/apiclient.js";
+import type { SshHost, SshSession, SshSettings } from "../bootstrap/node/ssh.js";
+import type { Transport } from "../bootstrap/api/tokenverify.js";
+import { checkGroups, checkUsages, generateToken, parseToken, parseTtl, type TokenInfo, type TokenSpec } from "../bootstrap/api/token.js";
 import { readInput } from "./files.js";
 import { printJson, type Io } from "./io.js";
 
@@ -58,7 +58,7 @@ export interface TokenVerifyArgs {
 }
 
 export async function runTokenVerify(io: Io, args: TokenVerifyArgs): Promise<void> {
-  const { checkApiServerUrl } = await import("../bootstrap/apiclient.js");
+  const { checkApiServerUrl } = await import("../bootstrap/api/apiclient.js");
   parseToken(args.token);
   checkApiServerUrl(args.server);
   if (!args.path.startsWith("/")) throw new KpkiError("usage", `--path "${args.path}" must start with "/", e.g. /api`);
@@ -66,7 +66,7 @@ export async function runTokenVerify(io: Io, args: TokenVerifyArgs): Promise<voi
   let session: SshSession | undefined;
   let transport: Transport | undefined;
   if (args.from) {
-    const [ssh, { remoteCurlTransport }] = await Promise.all([import("../bootstrap/ssh.js"), import("../bootstrap/remotecurl.js")]);
+    const [ssh, { remoteCurlTransport }] = await Promise.all([import("../bootstrap/node/ssh.js"), import("../bootstrap/api/remotecurl.js")]);
     session = new ssh.SshSession({ ...args.ssh!, persist: true }); // several requests in a row from one node
     transport = remoteCurlTransport(session, args.from);
   }
@@ -79,10 +79,10 @@ export async function runTokenVerify(io: Io, args: TokenVerifyArgs): Promise<voi
 
 async function verifyWith(io: Io, args: TokenVerifyArgs, target: ApiTarget, transport?: Transport): Promise<void> {
   const [{ caFromPins, checkPin, caOf }, { verifyToken, OUTCOME_EXIT_CODES }, { targetFromKubeconfig }, { ConnectionError }] = await Promise.all([
-    import("../bootstrap/trust.js"),
-    import("../bootstrap/tokenverify.js"),
-    import("../bootstrap/cluster.js"),
-    import("../bootstrap/apiclient.js"),
+    import("../bootstrap/api/trust.js"),
+    import("../bootstrap/api/tokenverify.js"),
+    import("../bootstrap/api/cluster.js"),
+    import("../bootstrap/api/apiclient.js"),
   ]);
   const token = parseToken(args.token);
   let trust: "ca" | "pin" | "insecure";

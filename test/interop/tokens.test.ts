@@ -10,7 +10,7 @@ import path from "node:path";
 import { execa } from "execa";
 import { parse, parseAllDocuments } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { detachedJws, detachedJwsValid } from "../../src/bootstrap/jws.js";
+import { detachedJws, detachedJwsValid } from "../../src/bootstrap/api/jws.js";
 import { startApiServer, type SeenRequest, type TestApiServer } from "../support/apiserver.js";
 import { runBin, runCli, type CliResult } from "../support/cli.js";
 import { havePeer, kubectlWithHome, curl } from "../support/peers.js";

@@ -1,11 +1,11 @@
 import { execa } from "execa";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { detachedJws, detachedJwsValid } from "../../src/bootstrap/jws.js";
-import { manifestObjects, opaqueSecretManifest, serviceAccountManifest, tokenSecretManifest, tokenSecretObject } from "../../src/bootstrap/manifests.js";
-import { CHARSETS, randomString } from "../../src/bootstrap/random.js";
-import { checkGroups, checkUsages, generateToken, parseToken, parseTtl, tokenFromSecret, TOKEN_PATTERN } from "../../src/bootstrap/token.js";
-import { checkPin } from "../../src/bootstrap/trust.js";
+import { detachedJws, detachedJwsValid } from "../../src/bootstrap/api/jws.js";
+import { manifestObjects, opaqueSecretManifest, serviceAccountManifest, tokenSecretManifest, tokenSecretObject } from "../../src/bootstrap/api/manifests.js";
+import { CHARSETS, randomString } from "../../src/bootstrap/api/random.js";
+import { checkGroups, checkUsages, generateToken, parseToken, parseTtl, tokenFromSecret, TOKEN_PATTERN } from "../../src/bootstrap/api/token.js";
+import { checkPin } from "../../src/bootstrap/api/trust.js";
 import { KpkiError } from "../../src/errors.js";
 import { havePeer } from "../support/peers.js";
 

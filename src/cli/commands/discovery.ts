@@ -18,10 +18,10 @@ export function discoveryCommand(cli: Argv, io: Io): Argv {
             .option("timeout", { type: "number", default: 10, describe: "seconds to wait for the server" }),
         async (args) => {
           const [{ parseToken }, { checkPin }, { checkApiServerUrl }, { verifyDiscovery }] = await Promise.all([
-            import("../../bootstrap/token.js"),
-            import("../../bootstrap/trust.js"),
-            import("../../bootstrap/apiclient.js"),
-            import("../../bootstrap/discovery.js"),
+            import("../../bootstrap/api/token.js"),
+            import("../../bootstrap/api/trust.js"),
+            import("../../bootstrap/api/apiclient.js"),
+            import("../../bootstrap/api/discovery.js"),
           ]);
           checkApiServerUrl(args.server);
           const text = await readTokenArg(args, io);

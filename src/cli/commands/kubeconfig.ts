@@ -74,8 +74,8 @@ export function kubeconfigCommand(cli: Argv, io: Io): Argv {
         async (args) => {
           const [{ parseHostSpec, sshSettings }, { SshSession }, { fetchFile }, { rewriteServer }, { PkiStore, MODES }] = await Promise.all([
             import("../sshoptions.js"),
-            import("../../bootstrap/ssh.js"),
-            import("../../bootstrap/pushpki.js"),
+            import("../../bootstrap/node/ssh.js"),
+            import("../../bootstrap/node/pushpki.js"),
             import("../../pki/kubeconfig.js"),
             import("../../pki/store.js"),
           ]);
@@ -86,7 +86,7 @@ export function kubeconfigCommand(cli: Argv, io: Io): Argv {
             throw new KpkiError("conflict", `${out} exists and holds a key: kpki does not overwrite it without --force; choose another --out`);
           }
           if (args.server) {
-            const { checkApiServerUrl } = await import("../../bootstrap/apiclient.js");
+            const { checkApiServerUrl } = await import("../../bootstrap/api/apiclient.js");
             checkApiServerUrl(args.server);
           }
           const session = new SshSession(sshSettings(args as unknown as SshArgs));

@@ -1,7 +1,7 @@
 import type { Argv } from "yargs";
 import { KpkiError } from "../../errors.js";
-import type { FleetHost, HostReport } from "../../bootstrap/fleet.js";
-import { OS_FAMILIES, ROLES, RUNTIMES, type OsFamily, type Role, type Runtime } from "../../bootstrap/nodeprep.js";
+import type { FleetHost, HostReport } from "../../bootstrap/node/fleet.js";
+import { OS_FAMILIES, ROLES, RUNTIMES, type OsFamily, type Role, type Runtime } from "../../bootstrap/node/steps.js";
 import { readInput } from "../files.js";
 import { printJson, table, type Io } from "../io.js";
 import { parseHostSpec, sshOptions, sshSettings, type SshArgs } from "../sshoptions.js";
@@ -57,7 +57,7 @@ export function nodeCommand(cli: Argv, io: Io): Argv {
             .option("force", { type: "boolean", default: false, describe: "replace keys that differ" })
             .options(sshOptions),
         async (args) => {
-          const [{ collectPkiFiles, pushPki }, { SshSession }] = await Promise.all([import("../../bootstrap/pushpki.js"), import("../../bootstrap/ssh.js")]);
+          const [{ collectPkiFiles, pushPki }, { SshSession }] = await Promise.all([import("../../bootstrap/node/pushpki.js"), import("../../bootstrap/node/ssh.js")]);
           const settings = sshSettings(args as unknown as SshArgs);
           const hosts = (args.hosts ?? []).map((spec) => parseHostSpec(String(spec), args as unknown as SshArgs));
           if (!args.target.startsWith("/")) throw new KpkiError("usage", `--target "${args.target}" must be an absolute path`);
@@ -94,7 +94,7 @@ export function nodeCommand(cli: Argv, io: Io): Argv {
 async function loadHosts(io: Io, args: NodeArgs): Promise<FleetHost[]> {
   const hosts: FleetHost[] = [];
   if (args.inventory) {
-    const { parseInventory } = await import("../../bootstrap/inventory.js");
+    const { parseInventory } = await import("../../bootstrap/node/inventory.js");
     for (const entry of parseInventory((await readInput(args.inventory, io)).toString(), args.inventory)) {
       const host = parseHostSpec(entry.address, { ...args, user: entry.user ?? args.user, port: entry.port ?? args.port, identity: entry.identity ?? args.identity, sshOption: [...(args.sshOption ?? []), ...(entry.sshOptions ?? [])] }, args.inventory);
       hosts.push({ ...host, name: entry.name, role: entry.role ?? args.role });
@@ -118,7 +118,7 @@ async function runNodes(io: Io, args: NodeArgs, mode: "check" | "dry-run" | "app
   if (!Number.isInteger(args.parallel) || args.parallel < 1) throw new KpkiError("usage", "--parallel must be a whole number of hosts, at least 1");
   const settings = sshSettings(args);
   const hosts = await loadHosts(io, args);
-  const { runFleet } = await import("../../bootstrap/fleet.js");
+  const { runFleet } = await import("../../bootstrap/node/fleet.js");
   let done = 0;
   const reports = await runFleet(
     hosts,

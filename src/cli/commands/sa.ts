@@ -19,8 +19,8 @@ export function saCommand(cli: Argv, io: Io): Argv {
             .options(kubeconfigOptions),
         async (args) => {
           const [{ checkObjectName, createServiceAccount }, { serviceAccountManifest }] = await Promise.all([
-            import("../../bootstrap/serviceaccounts.js"),
-            import("../../bootstrap/manifests.js"),
+            import("../../bootstrap/api/serviceaccounts.js"),
+            import("../../bootstrap/api/manifests.js"),
           ]);
           const spec = {
             name: checkObjectName(args.name, "NAME"),
@@ -29,7 +29,7 @@ export function saCommand(cli: Argv, io: Io): Argv {
             namespaced: args.namespaced,
           };
           if (args.dryRun) return io.stdout(serviceAccountManifest(spec));
-          const { targetFromKubeconfig } = await import("../../bootstrap/cluster.js");
+          const { targetFromKubeconfig } = await import("../../bootstrap/api/cluster.js");
           const results = await createServiceAccount(targetFromKubeconfig(resolveKubeconfigPath(args.kubeconfig), args.context), spec);
           if (args.output === "json") return printJson(io, results);
           io.stdout(results.map((result) => `${result.kind} ${result.name} ${result.action === "created" ? "created" : "exists (unchanged)"}\n`).join(""));
@@ -49,10 +49,10 @@ export function saCommand(cli: Argv, io: Io): Argv {
             .options(kubeconfigOptions),
         async (args) => {
           const [{ checkObjectName, requestServiceAccountToken }, { targetFromKubeconfig }, { parseTtl }, { verifyToken, OUTCOME_EXIT_CODES }] = await Promise.all([
-            import("../../bootstrap/serviceaccounts.js"),
-            import("../../bootstrap/cluster.js"),
-            import("../../bootstrap/token.js"),
-            import("../../bootstrap/tokenverify.js"),
+            import("../../bootstrap/api/serviceaccounts.js"),
+            import("../../bootstrap/api/cluster.js"),
+            import("../../bootstrap/api/token.js"),
+            import("../../bootstrap/api/tokenverify.js"),
           ]);
           const name = checkObjectName(args.name, "NAME");
           const namespace = checkObjectName(args.namespace, "--namespace");

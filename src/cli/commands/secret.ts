@@ -20,9 +20,9 @@ export function secretCommand(cli: Argv, io: Io): Argv {
             .options(kubeconfigOptions),
         async (args) => {
           const [{ CHARSETS, randomString }, { opaqueSecretManifest, manifestObjects }, { checkObjectName }] = await Promise.all([
-            import("../../bootstrap/random.js"),
-            import("../../bootstrap/manifests.js"),
-            import("../../bootstrap/serviceaccounts.js"),
+            import("../../bootstrap/api/random.js"),
+            import("../../bootstrap/api/manifests.js"),
+            import("../../bootstrap/api/serviceaccounts.js"),
           ]);
           const name = checkObjectName(args.name, "NAME");
           const namespace = checkObjectName(args.namespace, "--namespace");
@@ -36,7 +36,7 @@ export function secretCommand(cli: Argv, io: Io): Argv {
           const values = Object.fromEntries(keys.map((key) => [key, randomString(args.length, CHARSETS[args.charset])]));
           const manifest = opaqueSecretManifest(name, namespace, values);
           if (!args.apply) return io.stdout(manifest);
-          const [{ targetFromKubeconfig, api, expectStatus }] = await Promise.all([import("../../bootstrap/cluster.js")]);
+          const [{ targetFromKubeconfig, api, expectStatus }] = await Promise.all([import("../../bootstrap/api/cluster.js")]);
           const target = targetFromKubeconfig(resolveKubeconfigPath(args.kubeconfig), args.context);
           const response = await api.post(target, `/api/v1/namespaces/${namespace}/secrets`, manifestObjects(manifest)[0]);
           if (response.status === 409) throw new KpkiError("conflict", `Secret ${namespace}/${name} exists already: kpki does not replace it; delete it first or choose another name`);

@@ -15,9 +15,9 @@ export function tokenCommand(cli: Argv, io: Io): Argv {
         async (args) => {
           const { tokenSpecFrom } = await import("../tokens.js");
           const tokenSpec = tokenSpecFrom(args);
-          const { tokenText } = await import("../../bootstrap/token.js");
+          const { tokenText } = await import("../../bootstrap/api/token.js");
           if (args.manifest) {
-            const { tokenSecretManifest } = await import("../../bootstrap/manifests.js");
+            const { tokenSecretManifest } = await import("../../bootstrap/api/manifests.js");
             return io.stdout(tokenSecretManifest(tokenSpec));
           }
           if (args.output === "json") return printJson(io, { token: tokenText(tokenSpec.token), expires: tokenSpec.expires?.toISOString() ?? null });
@@ -35,9 +35,9 @@ export function tokenCommand(cli: Argv, io: Io): Argv {
         async (args) => {
           const [{ tokenSpecFrom }, { createTokenSecret }, { targetFromKubeconfig }, { tokenText }] = await Promise.all([
             import("../tokens.js"),
-            import("../../bootstrap/tokens.js"),
-            import("../../bootstrap/cluster.js"),
-            import("../../bootstrap/token.js"),
+            import("../../bootstrap/api/tokens.js"),
+            import("../../bootstrap/api/cluster.js"),
+            import("../../bootstrap/api/token.js"),
           ]);
           const tokenSpec = tokenSpecFrom(args, args.token);
           const target = targetFromKubeconfig(resolveKubeconfigPath(args.kubeconfig), args.context);
@@ -45,7 +45,7 @@ export function tokenCommand(cli: Argv, io: Io): Argv {
           const text = tokenText(tokenSpec.token);
           let join: string | undefined;
           if (args.printJoinCommand) {
-            const { caOf } = await import("../../bootstrap/trust.js");
+            const { caOf } = await import("../../bootstrap/api/trust.js");
             if (!target.caPem) throw new KpkiError("input", "the kubeconfig names no CA, so there is no --discovery-token-ca-cert-hash to print");
             join = `kubeadm join ${new URL(target.server).host} --token ${text} --discovery-token-ca-cert-hash ${caOf(target.caPem).pin}`;
           }
@@ -59,8 +59,8 @@ export function tokenCommand(cli: Argv, io: Io): Argv {
         (command) => command.options(kubeconfigOptions),
         async (args) => {
           const [{ listTokens }, { targetFromKubeconfig }, { formatTokenTable }] = await Promise.all([
-            import("../../bootstrap/tokens.js"),
-            import("../../bootstrap/cluster.js"),
+            import("../../bootstrap/api/tokens.js"),
+            import("../../bootstrap/api/cluster.js"),
             import("../tokens.js"),
           ]);
           const tokens = await listTokens(targetFromKubeconfig(resolveKubeconfigPath(args.kubeconfig), args.context));
@@ -76,9 +76,9 @@ export function tokenCommand(cli: Argv, io: Io): Argv {
         (command) => command.positional("ids", { type: "string", array: true, describe: "token ids or tokens" }).options(kubeconfigOptions),
         async (args) => {
           const [{ deleteToken }, { targetFromKubeconfig }, { TOKEN_ID_PATTERN, parseToken }] = await Promise.all([
-            import("../../bootstrap/tokens.js"),
-            import("../../bootstrap/cluster.js"),
-            import("../../bootstrap/token.js"),
+            import("../../bootstrap/api/tokens.js"),
+            import("../../bootstrap/api/cluster.js"),
+            import("../../bootstrap/api/token.js"),
           ]);
           const ids = (args.ids ?? []).map((value) => {
             const text = String(value);

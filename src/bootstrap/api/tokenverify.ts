@@ -1,5 +1,5 @@
 import { timingSafeEqual } from "node:crypto";
-import { KpkiError } from "../errors.js";
+import { KpkiError } from "../../errors.js";
 import { apiRequest, ConnectionError, type ApiResponse, type ApiTarget, type ConnectionFailure } from "./apiclient.js";
 import { getTokenSecret } from "./tokens.js";
 import { tokenText, type BootstrapToken } from "./token.js";

@@ -1,8 +1,8 @@
 import { isIP } from "node:net";
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type YAMLMap } from "yaml";
-import { KpkiError } from "../errors.js";
-import { dnsNameProblem } from "../pki/names.js";
-import { ROLES, type Role } from "./nodeprep.js";
+import { KpkiError } from "../../errors.js";
+import { dnsNameProblem } from "../../pki/names.js";
+import { ROLES, type Role } from "./steps.js";
 
 /** A host as an inventory file gives it; unset fields take the command line's values. */
 export interface InventoryHost {

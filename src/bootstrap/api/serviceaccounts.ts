@@ -1,4 +1,4 @@
-import { KpkiError } from "../errors.js";
+import { KpkiError } from "../../errors.js";
 import type { ApiTarget } from "./apiclient.js";
 import { api, expectStatus } from "./cluster.js";
 import { manifestObjects, serviceAccountManifest, type ServiceAccountSpec } from "./manifests.js";

@@ -1,5 +1,5 @@
 import { parseAllDocuments, stringify } from "yaml";
-import { loadTemplate, renderTemplate } from "../templates.js";
+import { loadTemplate, renderTemplate } from "../../templates.js";
 import { tokenSecretData, type TokenSpec } from "./token.js";
 
 const scalar = (value: string) => stringify(value).trimEnd();

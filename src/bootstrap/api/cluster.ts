@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { KpkiError } from "../errors.js";
-import { parseKubeconfig } from "../pki/kubeconfig.js";
+import { KpkiError } from "../../errors.js";
+import { parseKubeconfig } from "../../pki/kubeconfig.js";
 import { apiRequest, checkApiServerUrl, type ApiResponse, type ApiTarget } from "./apiclient.js";
 
 /** An API target from a kubeconfig (its current context, or `context`). */

@@ -1,5 +1,5 @@
 import { parse } from "yaml";
-import { KpkiError } from "../errors.js";
+import { KpkiError } from "../../errors.js";
 
 export const CLUSTER_INFO_PATH = "/api/v1/namespaces/kube-public/configmaps/cluster-info";
 

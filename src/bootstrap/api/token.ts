@@ -1,4 +1,4 @@
-import { KpkiError } from "../errors.js";
+import { KpkiError } from "../../errors.js";
 import { CHARSETS, randomString } from "./random.js";
 
 /** cluster-bootstrap's rules (kubeadm-facts §3.1). */

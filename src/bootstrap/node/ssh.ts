@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { execa } from "execa";
-import { KpkiError } from "../errors.js";
+import { KpkiError } from "../../errors.js";
 
 /** How to reach one host with the system's OpenSSH client. */
 export interface SshHost {

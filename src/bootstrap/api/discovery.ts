@@ -1,4 +1,4 @@
-import { KpkiError } from "../errors.js";
+import { KpkiError } from "../../errors.js";
 import { apiRequest, ConnectionError } from "./apiclient.js";
 import { CLUSTER_INFO_PATH, clusterInfoFromConfigMap, clusterOfClusterInfo } from "./clusterinfo.js";
 import { detachedJwsValid } from "./jws.js";

@@ -1,4 +1,4 @@
-import { loadTemplate, renderTemplate } from "../templates.js";
+import { loadTemplate, renderTemplate } from "../../templates.js";
 
 export const ROLES = ["control-plane", "worker"] as const;
 export type Role = (typeof ROLES)[number];
@@ -7,14 +7,24 @@ export type Runtime = (typeof RUNTIMES)[number];
 export const OS_FAMILIES = ["rhel", "debian"] as const;
 export type OsFamily = (typeof OS_FAMILIES)[number];
 
+export interface StepDefinition {
+  /** The report's name for it, and its script: templates/node/NAME.sh defines step_NAME. */
+  name: string;
+  description: string;
+  /** The families it runs on (the os step tells the host's). */
+  families: readonly OsFamily[];
+  /** Only looks: never changes the host, in any mode. */
+  readOnly?: boolean;
+}
+
 /**
- * The node-preparation steps, in the order the remote script runs them
- * (templates/nodeprep.sh holds each step's check and apply, in sh). Each is
+ * The node-preparation steps, in the order a host runs them. Each is
  * Ansible-like: it reports ok, would-change (check mode), changed or failed,
- * and running it twice changes nothing the second time.
+ * and running it twice changes nothing the second time. Adding a step is a
+ * row here and a templates/node/NAME.sh.
  */
 export const STEPS = [
-  { name: "os", description: "distribution from /etc/os-release: RHEL or Debian family", families: ["rhel", "debian"] },
+  { name: "os", description: "distribution from /etc/os-release: RHEL or Debian family", families: ["rhel", "debian"], readOnly: true },
   { name: "swap", description: "swap off now and at boot: swapoff -a, fstab lines commented (backup kept), swap units masked, zram-generator off", families: ["rhel", "debian"] },
   { name: "modules", description: "overlay and br_netfilter loaded now and listed in /etc/modules-load.d", families: ["rhel", "debian"] },
   { name: "sysctl", description: "net.ipv4.ip_forward=1 and bridge-nf-call-iptables/ip6tables=1 now and in /etc/sysctl.d", families: ["rhel", "debian"] },
@@ -22,10 +32,12 @@ export const STEPS = [
   { name: "firewall", description: "firewalld, when running, opens the role's ports (or --no-firewall reports them)", families: ["rhel"] },
   { name: "runtime", description: "the container runtime (containerd or docker) enabled and started", families: ["rhel", "debian"] },
   { name: "kubelet", description: "kubelet enabled and started (it restarts until kubeadm init/join: expected)", families: ["rhel", "debian"] },
-  { name: "resources", description: "read-only: CPUs and memory (a control plane needs 2 CPUs, 1700 MB)", families: ["rhel", "debian"] },
-  { name: "hostname", description: "read-only: the host name is a valid lower-case DNS name", families: ["rhel", "debian"] },
-  { name: "ports", description: "read-only: kubeadm's ports are free (6443, 10259, 10257, 10250, 2379-2380; workers 10250)", families: ["rhel", "debian"] },
-] as const;
+  { name: "resources", description: "CPUs and memory (a control plane needs 2 CPUs, 1700 MB)", families: ["rhel", "debian"], readOnly: true },
+  { name: "hostname", description: "the host name is a valid lower-case DNS name", families: ["rhel", "debian"], readOnly: true },
+  { name: "ports", description: "kubeadm's ports are free (6443, 10259, 10257, 10250, 2379-2380; workers 10250)", families: ["rhel", "debian"], readOnly: true },
+] as const satisfies readonly StepDefinition[];
+
+export type StepName = (typeof STEPS)[number]["name"];
 
 export type StepState = "ok" | "changed" | "would-change" | "failed" | "warn" | "info";
 
@@ -44,18 +56,29 @@ export interface NodeScriptOptions {
   ipv6: boolean;
 }
 
-/** The one script a host runs: every step, its settings and the files it writes. */
+const ALL_FAMILIES = OS_FAMILIES.length;
+
+/** The one script a host runs: lib.sh, every step's file, and a driver in the table's order. */
 export function renderNodeScript(options: NodeScriptOptions): string {
   const trim = (text: string) => text.replace(/\n+$/, "");
-  return renderTemplate(loadTemplate("nodeprep.sh"), {
+  const values = {
     mode: options.mode,
     role: options.role,
     runtime: options.runtime,
     os_family: options.osFamily ?? "",
     firewall: options.firewall ? "yes" : "no",
-    sysctl_file: trim(renderTemplate(loadTemplate("sysctl-kubernetes.conf"), { ipv6: options.ipv6 ? "yes" : "" })),
-    modules_file: trim(loadTemplate("modules-kubernetes.conf")),
+    sysctl_file: trim(renderTemplate(loadTemplate("node/sysctl-kubernetes.conf"), { ipv6: options.ipv6 ? "yes" : "" })),
+    modules_file: trim(loadTemplate("node/modules-kubernetes.conf")),
+  };
+  const render = (file: string) => trim(renderTemplate(loadTemplate(`node/${file}`), values));
+  // The os step sets FAMILY; without it nothing else can tell how to treat the host.
+  const driver = STEPS.map(({ name, families }: StepDefinition) => {
+    if (name === "os") return "step_os || exit 0";
+    if (families.length === ALL_FAMILIES) return `step_${name}`;
+    return `case "$FAMILY" in ${families.join("|")}) step_${name} ;; esac`;
   });
+  const sections = [render("lib.sh"), ...STEPS.map(({ name }) => render(`${name}.sh`)), ["# The steps, in order.", ...driver, "exit 0"].join("\n")];
+  return `${sections.join("\n\n")}\n`;
 }
 
 /** The script's report lines; anything else it printed is kept as `noise` for errors. */

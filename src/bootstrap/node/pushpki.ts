@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { promises as fs } from "node:fs";
 import path from "node:path";
-import { KpkiError } from "../errors.js";
+import { KpkiError } from "../../errors.js";
 import type { SshHost, SshSession } from "./ssh.js";
 
 export interface PkiFile {

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { ConnectionError, type ApiTarget, type ConnectionFailure } from "./apiclient.js";
-import type { SshHost, SshSession } from "./ssh.js";
+import type { SshHost, SshSession } from "../node/ssh.js";
 import type { Transport } from "./tokenverify.js";
 
 // curl's exit codes for what `token verify` names (curl(1), EXIT CODES).

@@ -1,5 +1,5 @@
 import { X509Certificate } from "node:crypto";
-import { KpkiError } from "../errors.js";
+import { KpkiError } from "../../errors.js";
 import { apiRequest, spkiPin, type ApiTarget } from "./apiclient.js";
 import { CLUSTER_INFO_PATH, clusterInfoFromConfigMap, clusterOfClusterInfo } from "./clusterinfo.js";
 

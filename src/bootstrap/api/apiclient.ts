@@ -1,7 +1,7 @@
 import { createHash, X509Certificate } from "node:crypto";
 import { Agent, request as httpsRequest, type RequestOptions } from "node:https";
 import { checkServerIdentity, type TLSSocket } from "node:tls";
-import { KpkiError } from "../errors.js";
+import { KpkiError } from "../../errors.js";
 
 /** How to reach and trust an API server, and who to be. */
 export interface ApiTarget {

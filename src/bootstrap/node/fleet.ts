@@ -1,5 +1,5 @@
 import { SshError, SshSession, type SshHost, type SshSettings } from "./ssh.js";
-import { parseNodeOutput, renderNodeScript, type NodeScriptOptions, type Role, type StepResult } from "./nodeprep.js";
+import { parseNodeOutput, renderNodeScript, type NodeScriptOptions, type Role, type StepResult } from "./steps.js";
 
 export interface FleetHost extends SshHost {
   /** What the report calls it (the inventory name, else the address). */

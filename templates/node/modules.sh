@@ -1,0 +1,20 @@
+# modules: overlay and br_netfilter loaded now and at boot.
+module_loaded() { [ -d "/sys/module/$1" ] || { have lsmod && lsmod 2>/dev/null | awk '{print $1}' | grep -qx "$1"; }; }
+step_modules() {
+  missing=; persisted=yes
+  for m in overlay br_netfilter; do module_loaded "$m" || missing="$missing $m"; done
+  if ! cmp -s "$MODULES_FILE" - <<'KPKI_MODULES'
+{{modules_file}}
+KPKI_MODULES
+  then persisted=no; fi
+  if [ -z "$missing" ] && [ $persisted = yes ]; then emit modules ok "overlay and br_netfilter loaded and listed in $MODULES_FILE"; return 0; fi
+  why=${missing:+not loaded:$missing; }
+  [ $persisted = no ] && why="${why}$MODULES_FILE missing or different (not loaded at boot)"
+  if [ "$MODE" = check ]; then emit modules would-change "$why"; return 0; fi
+  for m in $missing; do modprobe "$m" 2>/dev/null || { emit modules failed "modprobe $m failed: the kernel lacks it"; return 1; }; done
+  mkdir -p /etc/modules-load.d
+  cat > "$MODULES_FILE" <<'KPKI_MODULES'
+{{modules_file}}
+KPKI_MODULES
+  emit modules changed "${missing:+loaded$missing; }$MODULES_FILE written"
+}
