@@ -10,6 +10,7 @@ import path from "node:path";
 import { execa } from "execa";
 import { it } from "vitest";
 import { renderNodeScript } from "../src/bootstrap/node/steps.js";
+import { resolveKubernetesVersion } from "../src/bootstrap/node/versions.js";
 import { binPath } from "../test/support/cli.js";
 import { sshArgs, startTestHosts, testHostsAvailable, type TestHosts } from "../test/support/testhosts/index.js";
 
@@ -38,7 +39,7 @@ const kpkiArgs = (lab: TestHosts) => [
 ];
 
 it.skipIf(Boolean(await testHostsAvailable()))("node prep: kpki, the plain-ssh floor and Ansible", async () => {
-  const script = renderNodeScript({ mode: "apply", role: "worker", runtime: "auto", firewall: true, ipv6: false });
+  const script = renderNodeScript({ mode: "apply", role: "worker", runtime: "auto", firewall: true, ipv6: false, kubernetes: resolveKubernetesVersion(undefined) });
   const lines: string[] = [];
   for (const size of sizes) {
     const times: Record<string, number[]> = { kpki: [], floor: [], ansible: [] };

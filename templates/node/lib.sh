@@ -9,6 +9,11 @@ ROLE={{role}}
 RUNTIME={{runtime}}
 OS_FAMILY_OVERRIDE={{os_family}}
 FIREWALL={{firewall}}
+# The target: a minor (1.33), a patch when one was asked for (1.33.2), and
+# the sandbox image kubeadm expects for it.
+K8S_MINOR={{k8s_minor}}
+K8S_PATCH={{k8s_patch}}
+PAUSE_IMAGE={{pause_image}}
 SYSCTL_FILE=/etc/sysctl.d/99-kpki-kubernetes.conf
 MODULES_FILE=/etc/modules-load.d/kpki-kubernetes.conf
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin

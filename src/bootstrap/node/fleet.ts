@@ -1,16 +1,21 @@
 import { SshError, SshSession, type SshHost, type SshSettings } from "./ssh.js";
 import { parseNodeOutput, renderNodeScript, type NodeScriptOptions, type Role, type StepResult } from "./steps.js";
+import type { KubernetesTarget } from "./versions.js";
 
 export interface FleetHost extends SshHost {
   /** What the report calls it (the inventory name, else the address). */
   name: string;
   role: Role;
+  /** This host's target, over the run's (an inventory may pin hosts apart). */
+  kubernetes?: KubernetesTarget;
 }
 
 export interface HostReport {
   host: string;
   address: string;
   role: Role;
+  /** The Kubernetes version the host was checked or prepared for (1.33, or 1.33.2). */
+  kubernetes: string;
   /** ready (check), or prepared (apply); false if any step failed or would change. */
   ok: boolean;
   changed: number;
@@ -51,9 +56,10 @@ export async function runFleet(
 
 async function runHost(session: SshSession, host: FleetHost, options: Omit<NodeScriptOptions, "role">): Promise<HostReport> {
   const started = Date.now();
-  const report: HostReport = { host: host.name, address: host.address, role: host.role, ok: false, changed: 0, steps: [], facts: {}, seconds: 0 };
+  const target = host.kubernetes ?? options.kubernetes;
+  const report: HostReport = { host: host.name, address: host.address, role: host.role, kubernetes: target.patch ?? target.minor, ok: false, changed: 0, steps: [], facts: {}, seconds: 0 };
   try {
-    const result = await session.run(host, renderNodeScript({ ...options, role: host.role }));
+    const result = await session.run(host, renderNodeScript({ ...options, role: host.role, kubernetes: target }));
     const parsed = parseNodeOutput(result.stdout);
     report.steps = parsed.steps;
     report.facts = parsed.facts;

@@ -19,3 +19,4 @@ export {
 } from "./steps.js";
 export { runFleet, type FleetHost, type HostReport } from "./fleet.js";
 export { collectPkiFiles, pushPki, fetchFile, type PkiFile, type PushResult } from "./pushpki.js";
+export { KUBERNETES_MINORS, NEWEST_MINOR, resolveKubernetesVersion, type KubernetesMinor, type KubernetesTarget } from "./versions.js";

@@ -3,6 +3,7 @@ import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type YAM
 import { KpkiError } from "../../errors.js";
 import { dnsNameProblem } from "../../pki/names.js";
 import { ROLES, type Role } from "./steps.js";
+import { resolveKubernetesVersion } from "./versions.js";
 
 /** A host as an inventory file gives it; unset fields take the command line's values. */
 export interface InventoryHost {
@@ -13,13 +14,15 @@ export interface InventoryHost {
   identity?: string;
   role?: Role;
   sshOptions?: string[];
+  /** The Kubernetes version to prepare this host for (as --kubernetes-version takes it). */
+  kubernetesVersion?: string;
 }
 
-const HOST_KEYS = ["name", "address", "port", "user", "identity", "role", "sshOptions"] as const;
+const HOST_KEYS = ["name", "address", "port", "user", "identity", "role", "sshOptions", "kubernetesVersion"] as const;
 
 /**
  * Reads an inventory (YAML): `hosts:` a list of addresses or mappings
- * (address, name, port, user, identity, role, sshOptions), and optional
+ * (address, name, port, user, identity, role, sshOptions, kubernetesVersion), and optional
  * `defaults:` with the same keys. Every problem names the file and line.
  */
 export function parseInventory(text: string, label: string): InventoryHost[] {
@@ -90,6 +93,18 @@ function readHost(node: Node, at: (node: Node | null | undefined) => string, nee
         if (!(ROLES as readonly unknown[]).includes(scalar)) throw new KpkiError("input", `${where}: role must be control-plane or worker`);
         host.role = scalar as Role;
         break;
+      case "kubernetesVersion": {
+        // Unquoted, 1.30 is the number 1.3 to YAML: read what was written.
+        const text = isScalar(value) && (typeof scalar === "number" || typeof scalar === "string") ? String(value.source ?? scalar) : undefined;
+        if (typeof text !== "string" || !text) throw new KpkiError("input", `${where}: kubernetesVersion must be a version such as "1.33" or "1.33.2"`);
+        try {
+          resolveKubernetesVersion(text, "kubernetesVersion");
+        } catch (error) {
+          throw new KpkiError("input", `${where}: ${(error as Error).message}`);
+        }
+        host.kubernetesVersion = text;
+        break;
+      }
       case "sshOptions":
         if (!isSeq(value) || !value.items.every((item) => isScalar(item) && /^[A-Za-z]+=.+$/.test(String(item.value)))) {
           throw new KpkiError("input", `${where}: sshOptions must be a list of Key=Value`);

@@ -1,4 +1,5 @@
 import { loadTemplate, renderTemplate } from "../../templates.js";
+import type { KubernetesTarget } from "./versions.js";
 
 export const ROLES = ["control-plane", "worker"] as const;
 export type Role = (typeof ROLES)[number];
@@ -54,6 +55,8 @@ export interface NodeScriptOptions {
   osFamily?: OsFamily;
   firewall: boolean;
   ipv6: boolean;
+  /** What the packages, the repository and the sandbox image are chosen for. */
+  kubernetes: KubernetesTarget;
 }
 
 const ALL_FAMILIES = OS_FAMILIES.length;
@@ -67,6 +70,9 @@ export function renderNodeScript(options: NodeScriptOptions): string {
     runtime: options.runtime,
     os_family: options.osFamily ?? "",
     firewall: options.firewall ? "yes" : "no",
+    k8s_minor: options.kubernetes.minor,
+    k8s_patch: options.kubernetes.patch ?? "",
+    pause_image: options.kubernetes.pauseImage,
     sysctl_file: trim(renderTemplate(loadTemplate("node/sysctl-kubernetes.conf"), { ipv6: options.ipv6 ? "yes" : "" })),
     modules_file: trim(loadTemplate("node/modules-kubernetes.conf")),
   };

@@ -2,6 +2,7 @@ import type { Argv } from "yargs";
 import { KpkiError } from "../../errors.js";
 import type { FleetHost, HostReport } from "../../bootstrap/node/fleet.js";
 import { OS_FAMILIES, ROLES, RUNTIMES, type OsFamily, type Role, type Runtime } from "../../bootstrap/node/steps.js";
+import { NEWEST_MINOR, resolveKubernetesVersion } from "../../bootstrap/node/versions.js";
 import { readInput } from "../files.js";
 import { printJson, table, type Io } from "../io.js";
 import { parseHostSpec, sshOptions, sshSettings, type SshArgs } from "../sshoptions.js";
@@ -14,6 +15,7 @@ interface NodeArgs extends SshArgs {
   ipv6: boolean;
   firewall: boolean;
   osFamily?: OsFamily;
+  kubernetesVersion?: string;
   parallel: number;
   output: string;
 }
@@ -27,6 +29,7 @@ const fleetOptions = (command: Argv) =>
     .option("ipv6", { type: "boolean", default: false, describe: "also net.ipv6.conf.all.forwarding=1" })
     .option("firewall", { type: "boolean", default: true, describe: "open the role's ports in a running firewalld (--no-firewall: leave it, report it)" })
     .option("os-family", { choices: OS_FAMILIES, describe: "treat an unknown distribution as this family" })
+    .option("kubernetes-version", { type: "string", describe: `the Kubernetes version to prepare for: 1.33 (newest patch) or 1.33.2 [the newest minor kpki knows, ${NEWEST_MINOR}]` })
     .option("parallel", { type: "number", default: 10, describe: "hosts worked on at once" })
     .options(sshOptions);
 
@@ -97,7 +100,7 @@ async function loadHosts(io: Io, args: NodeArgs): Promise<FleetHost[]> {
     const { parseInventory } = await import("../../bootstrap/node/inventory.js");
     for (const entry of parseInventory((await readInput(args.inventory, io)).toString(), args.inventory)) {
       const host = parseHostSpec(entry.address, { ...args, user: entry.user ?? args.user, port: entry.port ?? args.port, identity: entry.identity ?? args.identity, sshOption: [...(args.sshOption ?? []), ...(entry.sshOptions ?? [])] }, args.inventory);
-      hosts.push({ ...host, name: entry.name, role: entry.role ?? args.role });
+      hosts.push({ ...host, name: entry.name, role: entry.role ?? args.role, kubernetes: entry.kubernetesVersion ? resolveKubernetesVersion(entry.kubernetesVersion) : undefined });
     }
   }
   for (const spec of args.hosts ?? []) {
@@ -117,12 +120,14 @@ async function loadHosts(io: Io, args: NodeArgs): Promise<FleetHost[]> {
 async function runNodes(io: Io, args: NodeArgs, mode: "check" | "dry-run" | "apply"): Promise<void> {
   if (!Number.isInteger(args.parallel) || args.parallel < 1) throw new KpkiError("usage", "--parallel must be a whole number of hosts, at least 1");
   const settings = sshSettings(args);
+  const kubernetes = resolveKubernetesVersion(args.kubernetesVersion);
   const hosts = await loadHosts(io, args);
+  const defaulted = kubernetes.defaulted && hosts.some((host) => !host.kubernetes);
   const { runFleet } = await import("../../bootstrap/node/fleet.js");
   let done = 0;
   const reports = await runFleet(
     hosts,
-    { mode: mode === "apply" ? "apply" : "check", runtime: args.runtime, osFamily: args.osFamily, firewall: args.firewall, ipv6: args.ipv6, parallel: args.parallel, ssh: settings },
+    { mode: mode === "apply" ? "apply" : "check", kubernetes, runtime: args.runtime, osFamily: args.osFamily, firewall: args.firewall, ipv6: args.ipv6, parallel: args.parallel, ssh: settings },
     (report) => {
       done++;
       if (io.isTTY && args.output !== "json") {
@@ -130,8 +135,11 @@ async function runNodes(io: Io, args: NodeArgs, mode: "check" | "dry-run" | "app
       }
     },
   );
-  if (args.output === "json") printJson(io, { mode, hosts: reports });
-  else io.stdout(reports.map((report) => formatReport(report, mode)).join("\n"));
+  if (args.output === "json") printJson(io, { mode, kubernetes: { version: kubernetes.patch ?? kubernetes.minor, defaulted }, hosts: reports });
+  else {
+    if (defaulted) io.stdout(`no --kubernetes-version given: Kubernetes ${kubernetes.minor}, the newest minor kpki knows\n\n`);
+    io.stdout(reports.map((report) => formatReport(report, mode)).join("\n"));
+  }
   const bad = reports.filter((report) => !report.ok);
   if (bad.length > 0) {
     const what = mode === "apply" ? "could not be prepared" : mode === "dry-run" ? "would change or cannot be prepared" : "not ready";
@@ -140,7 +148,7 @@ async function runNodes(io: Io, args: NodeArgs, mode: "check" | "dry-run" | "app
 }
 
 function formatReport(report: HostReport, mode: "check" | "dry-run" | "apply"): string {
-  const title = `${report.host}${report.host !== report.address ? ` (${report.address})` : ""}, ${report.role}`;
+  const title = `${report.host}${report.host !== report.address ? ` (${report.address})` : ""}, ${report.role}, Kubernetes ${report.kubernetes}`;
   if (report.error && report.steps.length === 0) return `${title}: FAILED: ${report.error.message}\n`;
   const verdict = report.ok
     ? mode === "apply" ? (report.changed > 0 ? `prepared (${report.changed} changed)` : "prepared (nothing to change)") : mode === "dry-run" ? "nothing would change" : "ready"
