@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readBoundedSync } from "../inputbounds.js";
 import path from "node:path";
 import { KpkiError } from "../errors.js";
 import { parseKubeconfig } from "../pki/kubeconfig.js";
@@ -8,8 +8,9 @@ import { apiRequest, checkApiServerUrl, type ApiResponse, type ApiTarget } from 
 export function targetFromKubeconfig(file: string, context?: string): ApiTarget {
   let text: string;
   try {
-    text = readFileSync(file, "utf8");
-  } catch {
+    text = readBoundedSync(file).toString("utf8");
+  } catch (error) {
+    if (error instanceof KpkiError) throw error;
     throw new KpkiError("input", `cannot read the kubeconfig ${file}: give an admin kubeconfig with --kubeconfig (e.g. /etc/kubernetes/admin.conf)`);
   }
   const loaded = parseKubeconfig(text, file, { context, baseDir: path.dirname(path.resolve(file)) });
