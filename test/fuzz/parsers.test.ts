@@ -91,11 +91,16 @@ const curveOids = ["2a8648ce3d030107", "2b81040022", "2b81040023", "2b8104000a",
 /** EC keys built field by field: version, scalar length, curve, public point form and length, SEC1 or PKCS#8. */
 const structuredEcKey = fc
   .record({
-    version: fc.integer({ min: 0, max: 3 }),
-    scalar: fc.uint8Array({ minLength: 0, maxLength: 80 }),
-    curve: fc.constantFrom(...curveOids),
-    params: fc.constantFrom("named", "none", "null", "explicit"),
-    point: fc.oneof(fc.constant(undefined), fc.uint8Array({ minLength: 0, maxLength: 140 }), fc.integer({ min: 0, max: 7 }).map((form) => Uint8Array.from([form, ...new Array(64).fill(7)]))),
+    // Mostly what OpenSSL decodes (version 1, a named curve), so the fuzz reaches Node's key code; every length equally likely.
+    version: fc.oneof(fc.constant(1), fc.integer({ min: 0, max: 3 })),
+    scalar: fc.tuple(fc.integer({ min: 0, max: 80 }), fc.integer({ min: 1, max: 255 })).map(([length, byte]) => new Uint8Array(length).fill(byte)),
+    curve: fc.oneof(fc.constantFrom(...curveOids.slice(0, 4)), fc.constantFrom(...curveOids)),
+    params: fc.oneof(fc.constant("named"), fc.constantFrom("named", "none", "null", "explicit")),
+    point: fc.oneof(
+      fc.constant(undefined),
+      fc.integer({ min: 0, max: 140 }).map((length) => new Uint8Array(length).fill(length === 0 ? 0 : 4, 0, 1)),
+      fc.integer({ min: 0, max: 7 }).map((form) => Uint8Array.from([form, ...new Array(64).fill(7)])),
+    ),
     pkcs8: fc.boolean(),
   })
   .map(({ version, scalar, curve, params, point, pkcs8 }) => {
