@@ -16,7 +16,7 @@ export function clusterInfoFromConfigMap(body: unknown): ClusterInfo {
   if (typeof data.kubeconfig !== "string") throw new KpkiError("verify", "kube-public/cluster-info has no kubeconfig key: kubeadm init phase bootstrap-token has not run (or something rewrote it)");
   const signatures = Object.fromEntries(
     Object.entries(data)
-      .filter(([key]) => key.startsWith("jws-kubeconfig-"))
+      .filter(([key, value]) => key.startsWith("jws-kubeconfig-") && typeof value === "string")
       .map(([key, value]) => [key.slice("jws-kubeconfig-".length), value]),
   );
   return { kubeconfig: data.kubeconfig, signatures };

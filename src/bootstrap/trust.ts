@@ -15,8 +15,8 @@ export function checkPin(text: string, flag = "--ca-hash"): string {
   return value;
 }
 
-/** The CA certificate (first in the PEM) and its pin; `label` names where it came from in errors. */
-export function caOf(pem: string, label = "the CA certificate"): { pem: string; pin: string; subject: string } {
+/** The first certificate of a PEM text, its public key's structure checked before OpenSSL reads it; errors name `label`. */
+export function readCertificatePem(pem: string, label: string): X509Certificate {
   const der = pemBlock(pem, "CERTIFICATE");
   if (!der) throw new KpkiError("input", `${label} holds no PEM certificate: give the CA certificate (PEM "CERTIFICATE")`);
   let certificate: X509Certificate;
@@ -28,6 +28,12 @@ export function caOf(pem: string, label = "the CA certificate"): { pem: string; 
     if (error instanceof KpkiError) throw error;
     throw new KpkiError("input", `${label} is not a readable X.509 certificate: its DER structure is damaged`);
   }
+  return certificate;
+}
+
+/** The CA certificate (first in the PEM) and its pin; `label` names where it came from in errors. */
+export function caOf(pem: string, label = "the CA certificate"): { pem: string; pin: string; subject: string } {
+  const certificate = readCertificatePem(pem, label);
   return { pem: certificate.toString(), pin: spkiPin(certificate), subject: certificate.subject.replace(/\n/g, ", ") };
 }
 

@@ -3,8 +3,8 @@ import { inputError } from "../errors.js";
 import { parseCertificateDer, colonHex, type CertInfo } from "./certinfo.js";
 import { parseCsr } from "./csr.js";
 import { describePemLabels, pemBlocks, toPem } from "./der.js";
-import { checkPublicKeyShape } from "./keyshape.js";
-import { describeKey, PRIVATE_KEY_FORMATS, readPrivateKeyObject } from "./keys.js";
+import { checkPublicKeyShape, PRIVATE_KEY_FORMATS, readPrivateKeyPem } from "./keyshape.js";
+import { describeKey } from "./keys.js";
 import { altNameList, formatAltName } from "./names.js";
 
 /** A plain description of one PEM object; never includes private key material. */
@@ -92,7 +92,7 @@ export async function inspect(data: Buffer, label: string): Promise<Inspection[]
         signatureValid: true,
       });
     } else if (type in PRIVATE_KEY_FORMATS) {
-      const key = await readPrivateKeyObject(block, label);
+      const key = readPrivateKeyPem(block, label);
       results.push({ kind: "private-key", format: PRIVATE_KEY_FORMATS[type]!, publicKey: describeKey(key), publicKeySha256: publicKeyHash(key) });
     } else if (type === "PUBLIC KEY") {
       const key = readPublicKey(der, label);

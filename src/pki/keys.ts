@@ -1,4 +1,4 @@
-import { createPrivateKey, createPublicKey, KeyObject, webcrypto } from "node:crypto";
+import { createPublicKey, KeyObject, webcrypto } from "node:crypto";
 import { inputError } from "../errors.js";
 
 /** The key algorithms kpki makes; kubeadm's `encryptionAlgorithm` values, lower-cased. */
@@ -114,30 +114,13 @@ export function describeKey(key: KeyObject): string {
   }
 }
 
-/** The PEM labels of unencrypted private keys, and the format each names. */
-export const PRIVATE_KEY_FORMATS: Record<string, string> = { "RSA PRIVATE KEY": "PKCS#1", "EC PRIVATE KEY": "SEC1", "PRIVATE KEY": "PKCS#8" };
-
 /**
  * The private key of a PEM text as a KeyObject, after a structural check of
- * its ASN.1 (see keyshape.ts: some malformed EC keys abort Node outright).
- * `label` names the file in errors.
+ * its ASN.1 (keyshape.ts, loaded only now: some malformed EC keys abort Node
+ * outright). `label` names the file in errors.
  */
 export async function readPrivateKeyObject(pem: string | Buffer, label: string): Promise<KeyObject> {
-  const [{ pemBlocks }, { checkPrivateKeyShape }] = await Promise.all([import("./der.js"), import("./keyshape.js")]);
-  const blocks = pemBlocks(pem.toString("latin1"));
-  const block = blocks.find((candidate) => candidate.label in PRIVATE_KEY_FORMATS);
-  if (blocks.some((candidate) => candidate.label === "ENCRYPTED PRIVATE KEY") || block?.text.includes("ENCRYPTED")) {
-    throw inputError(`${label} is an encrypted private key: decrypt it first (openssl pkey -in ${label} -out plain.key)`);
-  }
-  const unreadable = () =>
-    inputError(`${label} is not a readable private key: give an unencrypted PEM key (PKCS#1, SEC1 or PKCS#8, as kubeadm and openssl write)`);
-  if (!block) throw unreadable();
-  checkPrivateKeyShape(block.der, block.label, label);
-  try {
-    return createPrivateKey({ key: block.text, format: "pem" });
-  } catch {
-    throw unreadable();
-  }
+  return (await import("./keyshape.js")).readPrivateKeyPem(pem, label);
 }
 
 /**

@@ -13,7 +13,9 @@ import { AsnConvert } from "@peculiar/asn1-schema";
 import { ECParameters, ECPrivateKey } from "@peculiar/asn1-ecc";
 import { PrivateKeyInfo } from "@peculiar/asn1-pkcs8";
 import { SubjectPublicKeyInfo } from "@peculiar/asn1-x509";
+import { createPrivateKey, type KeyObject } from "node:crypto";
 import { inputError } from "../errors.js";
+import { pemBlocks } from "./der.js";
 
 const ID_EC_PUBLIC_KEY = "1.2.840.10045.2.1";
 
@@ -102,7 +104,7 @@ function guarded(label: string, what: string, check: () => void): void {
  * KEY", "RSA PRIVATE KEY"); throws the input error that names `label`.
  */
 export function checkPrivateKeyShape(der: Uint8Array, pemLabel: string, label: string): void {
-  const format = { "EC PRIVATE KEY": "SEC1", "PRIVATE KEY": "PKCS#8", "RSA PRIVATE KEY": "PKCS#1" }[pemLabel] ?? pemLabel;
+  const format = PRIVATE_KEY_FORMATS[pemLabel] ?? pemLabel;
   guarded(label, `${format} private key`, () => {
     if (pemLabel === "EC PRIVATE KEY") return checkEcPrivateKey(der);
     if (pemLabel !== "PRIVATE KEY") return; // PKCS#1 RSA: Node refuses a bad one with an error
@@ -112,6 +114,27 @@ export function checkPrivateKeyShape(der: Uint8Array, pemLabel: string, label: s
     if (algorithm !== ID_EC_PUBLIC_KEY) return;
     checkEcPrivateKey(info.privateKey.buffer, ecParametersOf(info.privateKeyAlgorithm.parameters));
   });
+}
+
+/** The PEM labels of unencrypted private keys, and the format each names. */
+export const PRIVATE_KEY_FORMATS: Record<string, string> = { "RSA PRIVATE KEY": "PKCS#1", "EC PRIVATE KEY": "SEC1", "PRIVATE KEY": "PKCS#8" };
+
+/** The private key of a PEM text as a KeyObject, its structure checked first; errors name `label`. */
+export function readPrivateKeyPem(pem: string | Buffer, label: string): KeyObject {
+  const blocks = pemBlocks(pem.toString("latin1"));
+  const block = blocks.find((candidate) => candidate.label in PRIVATE_KEY_FORMATS);
+  if (blocks.some((candidate) => candidate.label === "ENCRYPTED PRIVATE KEY") || block?.text.includes("ENCRYPTED")) {
+    throw inputError(`${label} is an encrypted private key: decrypt it first (openssl pkey -in ${label} -out plain.key)`);
+  }
+  const unreadable = () =>
+    inputError(`${label} is not a readable private key: give an unencrypted PEM key (PKCS#1, SEC1 or PKCS#8, as kubeadm and openssl write)`);
+  if (!block) throw unreadable();
+  checkPrivateKeyShape(block.der, block.label, label);
+  try {
+    return createPrivateKey({ key: block.text, format: "pem" });
+  } catch {
+    throw unreadable();
+  }
 }
 
 /** Checks a DER SubjectPublicKeyInfo (of a certificate, a CSR or a `PUBLIC KEY` file). */

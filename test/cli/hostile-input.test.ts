@@ -4,7 +4,7 @@
 // nothing on disk. The EC-key ones run the built bin in a child process,
 // since an abort would take the test runner down with it.
 import { spawnSync } from "node:child_process";
-import { cpSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { runBin, runCli, type CliResult } from "../support/cli.js";
@@ -155,6 +155,26 @@ describe("parse failures at every input boundary are input errors (exit 2), not 
       expectInputError(await runCli(["token", "list", "--kubeconfig", kubeconfig]), kubeconfig);
     }
     expect(readdirSync(root)).not.toContain("never");
+  });
+
+  it("a --kubeconfig whose CA, client certificate or client key is damaged (TLS's bare OpenSSL errors): exit 2 naming the field", async () => {
+    const good = readFileSync(path.join(pki, "ca.crt"), "utf8");
+    const kubeconfig = (ca: string, cert: string, key: string) =>
+      [
+        "apiVersion: v1", "kind: Config", "current-context: x",
+        "clusters:", "- name: c", "  cluster:", "    server: https://127.0.0.1:1", `    certificate-authority-data: ${Buffer.from(ca).toString("base64")}`,
+        "users:", "- name: u", "  user:", `    client-certificate-data: ${Buffer.from(cert).toString("base64")}`, `    client-key-data: ${Buffer.from(key).toString("base64")}`,
+        "contexts:", "- name: x", "  context: {cluster: c, user: u}", "",
+      ].join("\n");
+    const cases: [string, string, string, string][] = [
+      ["certificate-authority", truncatedCertificate(), good, ecKeyLongScalar()],
+      ["client-certificate", good, "junk", ecKeyLongScalar()],
+      ["client-key", good, good, ecKeyLongScalar()],
+    ];
+    for (const [field, ca, cert, key] of cases) {
+      const target = file("admin.conf", kubeconfig(ca, cert, key));
+      expectInputError(await runBin(["token", "list", "--kubeconfig", target]), `${target}: ${field}`);
+    }
   });
 
   it("cert inspect of 1 MB of repeated BEGIN lines ends at once in exit 2 (the PEM scan is linear)", async () => {
