@@ -140,7 +140,7 @@ export class PkiStore {
   /** Carries out a committed journal's renames (those not done yet), then removes it. */
   private async completeJournal(): Promise<void> {
     const journal = this.path(JOURNAL);
-    const text = await fs.readFile(journal, "utf8").catch(() => undefined);
+    const text = await readBounded(journal).then((data) => data.toString("utf8"), () => undefined);
     if (text === undefined) return;
     let renames: [string, string][] = [];
     try {
@@ -151,8 +151,10 @@ export class PkiStore {
     }
     const folders = new Set<string>([this.dir]);
     for (const [tempRel, targetRel] of renames) {
-      const temp = path.resolve(this.dir, tempRel);
-      const target = path.resolve(this.dir, targetRel);
+      const temp = path.resolve(this.dir, String(tempRel));
+      const target = path.resolve(this.dir, String(targetRel));
+      // Only ever a temp file of writeAll onto the file it was staged for, beside it: a journal cannot move anything else.
+      if (path.dirname(temp) !== path.dirname(target) || !TEMP_NAME.test(path.basename(temp)) || !path.basename(temp).startsWith(`.${path.basename(target)}.`)) continue;
       folders.add(path.dirname(target));
       await fs.rename(temp, target).catch((error) => {
         if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw ioError(describeFsError(error, target), error); // ENOENT: renamed before the kill
