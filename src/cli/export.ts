@@ -73,7 +73,7 @@ export async function exportP12(options: ExportOptions, io: Io) {
   const key = await parsePrivateKeyPem(keyPem, `${options.name} key`);
   if (!keyMatchesCert(key.privateKeyObject, cert)) throw new KpkiError("input", `the key of ${options.name} does not belong to its certificate`);
   const password = await readPassword(options, io);
-  const p12 = buildP12({ certPem: cert.pem, keyPem, chainPems: [caPem], password, friendlyName: cert.commonName, legacy: options.legacy });
+  const p12 = buildP12({ certPem: cert.pem, keyPem, chainPems: [parseCertificate(caPem, `${options.name}'s CA certificate`).pem], password, friendlyName: cert.commonName, legacy: options.legacy });
   await target.ensureFolder();
   await target.writeAll([{ file: path.basename(out), data: p12, mode: MODES.key }]);
   return { file: out, subject: cert.subject, encryption: options.legacy ? "3DES" : "AES-256" };

@@ -1,13 +1,24 @@
-import { promises as fs } from "node:fs";
 import { KpkiError } from "../errors.js";
+import { checkInputSize, readBounded } from "../inputbounds.js";
 import type { Io } from "./io.js";
+
+/** What a positional "-" reaches a command as (see main.ts: yargs would drop it). */
+export const STDIN_PATH = "/dev/stdin";
+
+/** How errors name a file given on the command line. */
+export const inputLabel = (file: string) => (file === "-" || file === STDIN_PATH ? "standard input" : file);
 
 /** Reads a file named on the command line ("-" is standard input), with errors a user can act on. */
 export async function readInput(file: string, io: Io): Promise<Buffer> {
-  if (file === "-") return io.readStdin();
+  if (file === "-" || file === STDIN_PATH) {
+    const data = await io.readStdin();
+    checkInputSize(data, "standard input");
+    return data;
+  }
   try {
-    return await fs.readFile(file);
+    return await readBounded(file);
   } catch (error) {
+    if (error instanceof KpkiError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
     const reason =
       code === "ENOENT" ? "no such file" : code === "EISDIR" ? "it is a folder" : code === "EACCES" ? "permission denied" : (error as Error).message;

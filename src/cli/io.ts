@@ -1,4 +1,5 @@
 import { KpkiError } from "../errors.js";
+import { MAX_INPUT_BYTES } from "../inputbounds.js";
 
 /** Where a command's output goes; tests pass their own. */
 export interface Io {
@@ -18,7 +19,12 @@ export function processIo(): Io {
     stderr: (text) => process.stderr.write(text),
     readStdin: async () => {
       const chunks: Buffer[] = [];
-      for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+      let total = 0;
+      for await (const chunk of process.stdin) {
+        chunks.push(chunk as Buffer);
+        total += (chunk as Buffer).length;
+        if (total > MAX_INPUT_BYTES) break; // enough to say it is too big; the rest is never held
+      }
       return Buffer.concat(chunks);
     },
     isTTY: Boolean(process.stdout.isTTY),

@@ -2,6 +2,7 @@ import yargs from "yargs";
 import type { Argv } from "yargs";
 import { KpkiError } from "../errors.js";
 import { describeError, OUTPUT_FORMATS, processIo, type Io } from "./io.js";
+import { STDIN_PATH } from "./files.js";
 import { caCommand } from "./commands/ca.js";
 import { certCommand } from "./commands/cert.js";
 import { initCommand } from "./commands/init.js";
@@ -22,6 +23,7 @@ export type CommandRegistrar = (cli: Argv, io: Io) => Argv;
  */
 export async function main(argv: readonly string[], io: Io = processIo()): Promise<number> {
   let exitCode = 0;
+  argv = withStdinArgs(argv);
   const cli: Argv = yargs([...argv])
     .scriptName("kpki")
     // A repeatable flag takes one value per use (--san a --san b), so it never
@@ -59,6 +61,23 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
     exitCode = code;
   }
   return exitCode;
+}
+
+/**
+ * yargs drops a lone "-" (a flag's value becomes "", a positional vanishes):
+ * keep it as standard input, the way the help offers it. `--csr -` becomes
+ * `--csr=-`; a positional "-" becomes /dev/stdin, which readInput reads as
+ * standard input.
+ */
+function withStdinArgs(argv: readonly string[]): string[] {
+  const result: string[] = [];
+  for (const arg of argv) {
+    const previous = result[result.length - 1];
+    if (arg !== "-") result.push(arg);
+    else if (previous?.startsWith("--") && previous.length > 2 && !previous.includes("=")) result[result.length - 1] = `${previous}=-`;
+    else result.push(STDIN_PATH);
+  }
+  return result;
 }
 
 /** One usage line ending in a pointer to --help (once, even if the message already has one). */

@@ -92,7 +92,7 @@ async function verifyWith(io: Io, args: TokenVerifyArgs, target: ApiTarget, tran
     io.stderr("kpki: WARNING: --insecure: the server's certificate is not checked, so whoever answers could be anyone; use --ca or --ca-hash\n");
   } else if (args.caFile) {
     trust = "ca";
-    target.caPem = caOf((await readInput(args.caFile, io)).toString()).pem;
+    target.caPem = caOf((await readInput(args.caFile, io)).toString(), args.caFile).pem;
   } else {
     trust = "pin";
     const pins = (args.caHashes ?? []).map((pin) => checkPin(pin));

@@ -1,6 +1,7 @@
 import { createHash, X509Certificate as NodeX509Certificate } from "node:crypto";
-import { inputError } from "../errors.js";
-import { describePemLabels, pemBlock, pemLabels } from "./der.js";
+import { inputError, KpkiError } from "../errors.js";
+import { describePemLabels, pemBlock, pemLabels, spkiFromCertificateDer } from "./der.js";
+import { checkPublicKeyShape } from "./keyshape.js";
 import { describeKey } from "./keys.js";
 import { canonicalIp, type AltNames } from "./names.js";
 import { caCertHash } from "./pin.js";
@@ -73,13 +74,32 @@ function signatureAlgorithmName(algorithm: { name?: string; hash?: { name?: stri
   return [algorithm.name, algorithm.hash?.name].filter(Boolean).join(" ");
 }
 
+/**
+ * Reads a DER certificate. Every failure, from the ASN.1 library, kpki's DER
+ * reader or OpenSSL, is the input error that names `label`; the public key's
+ * structure is checked before OpenSSL sees it (see keyshape.ts).
+ */
 export function parseCertificateDer(der: Uint8Array, label: string): CertInfo {
-  let cert: x509.X509Certificate;
+  let spki: Uint8Array;
   try {
-    cert = new x509.X509Certificate(new Uint8Array(der));
+    spki = spkiFromCertificateDer(der);
   } catch {
-    throw inputError(`${label} is not a readable X.509 certificate`);
+    throw inputError(`${label} is not a readable X.509 certificate: its DER structure is damaged`);
   }
+  checkPublicKeyShape(spki, `${label} (its public key)`);
+  try {
+    return readCertificate(der);
+  } catch (error) {
+    if (error instanceof KpkiError) throw error;
+    throw inputError(`${label} is not a readable X.509 certificate: ${oneLine(error)}`);
+  }
+}
+
+/** The library's own words about a parse failure, on one line, without its stack. */
+export const oneLine = (error: unknown) => (error instanceof Error ? error.message : String(error)).split("\n")[0]!.slice(0, 200);
+
+function readCertificate(der: Uint8Array): CertInfo {
+  const cert = new x509.X509Certificate(new Uint8Array(der));
   const basic = cert.getExtension(x509.BasicConstraintsExtension);
   const keyUsage = cert.getExtension(x509.KeyUsagesExtension);
   const eku = cert.getExtension(x509.ExtendedKeyUsageExtension);

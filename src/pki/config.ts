@@ -1,4 +1,5 @@
-import { LineCounter, parseDocument, isMap, isScalar, isSeq, type Node } from "yaml";
+import { parseBoundedYaml } from "../inputbounds.js";
+import { LineCounter, isMap, isScalar, isSeq, type Node } from "yaml";
 import { inputError } from "../errors.js";
 import { KEY_TYPES, type KeyType } from "./keys.js";
 import type { ClusterSpecInput } from "./spec.js";
@@ -47,7 +48,7 @@ const article: Record<FieldType, string> = {
  */
 export function parseInitConfig(text: string, label: string): InitConfig {
   const lineCounter = new LineCounter();
-  const document = parseDocument(text, { lineCounter, prettyErrors: false });
+  const document = parseBoundedYaml(text, label, { lineCounter });
   const lineOf = (node: Node | null | undefined) => (node?.range ? lineCounter.linePos(node.range[0]).line : 1);
   if (document.errors.length > 0) {
     const error = document.errors[0]!;

@@ -1,8 +1,9 @@
-import { inputError } from "../errors.js";
+import { inputError, KpkiError } from "../errors.js";
 import { describePemLabels, pemBlock, pemLabels } from "./der.js";
+import { checkPublicKeyShape } from "./keyshape.js";
 import { signingAlgorithm, type KeyPair } from "./keys.js";
 import { altNameList, dnsNameProblem, formatAltName, type AltNames } from "./names.js";
-import { altNamesOf } from "./certinfo.js";
+import { altNamesOf, oneLine } from "./certinfo.js";
 import { subjectToJsonName, type Subject } from "./subject.js";
 import { x509 } from "./x509.js";
 
@@ -16,6 +17,10 @@ export interface ParsedCsr {
   /** basicConstraints CA:TRUE among the requested extensions. */
   requestsCA: boolean;
   publicKey: x509.PublicKey;
+  /** Where it came from, for errors: the file's name, or "the new CSR". */
+  source: string;
+  /** The subjectAltName extension's value (GeneralNames DER), for the signing policy's byte-level checks. */
+  altNamesDer?: Uint8Array;
   der: Uint8Array;
   pem: string;
 }
@@ -30,13 +35,13 @@ export async function buildCsr(key: KeyPair, subject: Subject, altNames: AltName
     signingAlgorithm: signingAlgorithm(key.type),
     extensions,
   });
-  return fromRequest(csr);
+  return fromRequest(csr, "the new CSR");
 }
 
 const OID_SUBJECT_ALT_NAME = "2.5.29.17";
 const OID_BASIC_CONSTRAINTS = "2.5.29.19";
 
-function fromRequest(csr: x509.Pkcs10CertificateRequest): ParsedCsr {
+function fromRequest(csr: x509.Pkcs10CertificateRequest, source: string): ParsedCsr {
   const basic = csr.getExtension(OID_BASIC_CONSTRAINTS);
   const san = csr.getExtension(OID_SUBJECT_ALT_NAME);
   return {
@@ -46,6 +51,8 @@ function fromRequest(csr: x509.Pkcs10CertificateRequest): ParsedCsr {
     altNames: altNamesOf(san ? new x509.SubjectAlternativeNameExtension(san.rawData) : null),
     requestsCA: basic ? new x509.BasicConstraintsExtension(basic.rawData).ca : false,
     publicKey: csr.publicKey,
+    source,
+    altNamesDer: san ? new Uint8Array(san.value) : undefined,
     der: new Uint8Array(csr.rawData),
     pem: csr.toString("pem") + "\n",
   };
@@ -68,10 +75,14 @@ export async function parseCsr(data: Buffer | string, label: string): Promise<Pa
     );
   }
   let csr: x509.Pkcs10CertificateRequest;
+  let parsed: ParsedCsr;
   try {
     csr = new x509.Pkcs10CertificateRequest(new Uint8Array(der));
-  } catch {
-    throw inputError(`${label} is not a readable PKCS#10 certificate request`);
+    checkPublicKeyShape(new Uint8Array(csr.publicKey.rawData), `${label} (its public key)`);
+    parsed = fromRequest(csr, label);
+  } catch (error) {
+    if (error instanceof KpkiError) throw error;
+    throw inputError(`${label} is not a readable PKCS#10 certificate request: ${oneLine(error)}`);
   }
   let valid = false;
   try {
@@ -80,10 +91,9 @@ export async function parseCsr(data: Buffer | string, label: string): Promise<Pa
     valid = false;
   }
   if (!valid) throw inputError(`${label}: the request's signature does not verify: it was altered or damaged; make a new CSR`);
-  const parsed = fromRequest(csr);
   for (const dns of parsed.altNames.dns) {
     const problem = dnsNameProblem(dns);
-    if (problem) throw inputError(`${label} asks for SAN DNS:${dns}, which is not a valid DNS name: ${problem}`);
+    if (problem) throw inputError(`${label}: its subjectAltName DNS:${dns} is not a valid DNS name: ${problem}`);
   }
   return parsed;
 }

@@ -28,6 +28,10 @@ export async function createCsrFiles(options: CsrFilesOptions) {
   const csrFile = `${options.name}.csr`;
   await store.ensureFolder();
   const unlock = await store.lock();
+  await store.recover().catch(async (error) => {
+    await unlock();
+    throw error;
+  });
   try {
     if ((await store.exists(keyFile)) && !options.force) {
       throw new KpkiError("conflict", `${store.path(keyFile)} exists: kpki never overwrites a key; use --force to replace it, or choose another --name`);

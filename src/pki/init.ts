@@ -1,6 +1,7 @@
 import { createPublicKey } from "node:crypto";
 import path from "node:path";
-import { KpkiError } from "../errors.js";
+import { inputError, KpkiError } from "../errors.js";
+import { pemBlock } from "./der.js";
 import { certFile, csrFile, keyFile, selectEntries, type CatalogEntry, type CertEntry, type KubeconfigEntry } from "./catalog.js";
 import type { CertInfo } from "./certinfo.js";
 import { encodePrivateKeyPem, encodePublicKeyPem, parsePrivateKeyPem, type KeyPair } from "./keys.js";
@@ -84,6 +85,8 @@ export async function initPki(options: InitOptions): Promise<InitReport> {
       await store.ensureFolder();
       unlock = await store.lock();
     }
+    // A killed run's interrupted commit is completed (or its temp files removed) before anything is read.
+    if (unlock) await store.recover([kubeconfigStore.dir]);
     const raw = await readEntries(entries, store, kubeconfigStore, Boolean(options.emitOpensslConf));
     // Key generation is nearly all the work: start it for every missing key
     // now, and load the X.509 code while the thread pool works.
@@ -131,15 +134,27 @@ export async function initPki(options: InitOptions): Promise<InitReport> {
       if (lock?.error) throw lock.error;
       // Keys first, so a certificate is never on disk without its key.
       const isKey = (write: FileWrite) => write.file.endsWith(".key");
-      await store.writeAll([...writes.filter(isKey), ...writes.filter((write) => !isKey(write))]);
-      if (kubeconfigWrites.length > 0) {
-        await kubeconfigStore.ensureFolder();
-        await kubeconfigStore.writeAll(kubeconfigWrites);
-      }
+      // One unit with the kubeconfigs: a kill leaves all of it or none (see PkiStore.writeAll).
+      await store.writeAll([...writes.filter(isKey), ...writes.filter((write) => !isKey(write))], [{ store: kubeconfigStore, writes: kubeconfigWrites }]);
+      await checkReportedCa(store, report);
     }
     return report;
   } finally {
     await unlock?.();
+  }
+}
+
+/**
+ * The CA pin a run prints is what ends up on disk: an operator hands it to
+ * kubeadm join, so a pin that does not match would break every join. Read
+ * back after the commit, under the lock.
+ */
+async function checkReportedCa(store: PkiStore, report: InitReport): Promise<void> {
+  if (!report.caCertHash) return;
+  const onDisk = await store.read("ca.crt");
+  const { parseCertificate } = await import("./certinfo.js");
+  if (!onDisk || parseCertificate(onDisk, store.path("ca.crt")).spkiHash !== report.caCertHash) {
+    throw new KpkiError("io", `${store.path("ca.crt")} changed while kpki wrote it (another program writes this folder): run kpki init again to check it`);
   }
 }
 
@@ -203,9 +218,13 @@ async function parseEntries(entries: readonly CatalogEntry[], raw: Map<string, R
       const key = files.key ? await parsePrivateKeyPem(files.key, store.path(entry.keyFile)) : undefined;
       let publicKey: ExistingEntry["publicKey"];
       if (key && files.publicKey) {
+        const { checkPublicKeyShape } = await import("./keyshape.js");
         let matches = false;
         try {
-          matches = createPublicKey(files.publicKey).export({ type: "spki", format: "der" }).equals(createPublicKey(key.privateKeyObject).export({ type: "spki", format: "der" }));
+          const spki = pemBlock(files.publicKey.toString("latin1"), "PUBLIC KEY");
+          if (!spki) throw inputError("not a PEM public key");
+          checkPublicKeyShape(spki, store.path(entry.publicKeyFile)); // before OpenSSL sees it: see keyshape.ts
+          matches = createPublicKey({ key: spki, format: "der", type: "spki" }).export({ type: "spki", format: "der" }).equals(createPublicKey(key.privateKeyObject).export({ type: "spki", format: "der" }));
         } catch {
           matches = false;
         }

@@ -1,8 +1,9 @@
-import { createHash, createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
+import { createHash, createPublicKey, type KeyObject } from "node:crypto";
 import { inputError } from "../errors.js";
 import { parseCertificateDer, colonHex, type CertInfo } from "./certinfo.js";
 import { parseCsr } from "./csr.js";
-import { describePemLabels, pemLabels, toPem } from "./der.js";
+import { describePemLabels, pemBlocks, toPem } from "./der.js";
+import { checkPublicKeyShape, PRIVATE_KEY_FORMATS, readPrivateKeyPem } from "./keyshape.js";
 import { describeKey } from "./keys.js";
 import { altNameList, formatAltName } from "./names.js";
 
@@ -57,23 +58,26 @@ export function certificateView(cert: CertInfo): CertificateView {
 const publicKeyHash = (key: KeyObject) =>
   colonHex(createHash("sha256").update((key.type === "public" ? key : createPublicKey(key)).export({ type: "spki", format: "der" })).digest());
 
-const keyFormats: Record<string, string> = {
-  "RSA PRIVATE KEY": "PKCS#1",
-  "EC PRIVATE KEY": "SEC1",
-  "PRIVATE KEY": "PKCS#8",
-};
+/** A `PUBLIC KEY` block, its structure checked before OpenSSL sees it (see keyshape.ts). */
+function readPublicKey(der: Buffer, label: string): KeyObject {
+  checkPublicKeyShape(der, label);
+  try {
+    return createPublicKey({ key: der, format: "der", type: "spki" });
+  } catch {
+    throw inputError(`${label}: the public key in it is damaged and cannot be read`);
+  }
+}
 
 /** Describes every PEM block of a file (a chain gives one entry per certificate). */
 export async function inspect(data: Buffer, label: string): Promise<Inspection[]> {
   const text = data.toString("latin1");
-  const blocks = [...text.matchAll(/-----BEGIN ([A-Z0-9 ]+)-----[\s\S]*?-----END \1-----/g)];
+  const blocks = pemBlocks(text);
   if (blocks.length === 0) {
     if (data[0] === 0x30) return [{ kind: "certificate", ...certificateView(parseCertificateDer(data, label)) }];
     throw inputError(`${label} holds no PEM block: give a certificate, CSR or key file (PEM or DER)`);
   }
   const results: Inspection[] = [];
-  for (const [block, type] of blocks) {
-    const der = Buffer.from(block.replace(/-----[^-]+-----|\s+/g, ""), "base64");
+  for (const { label: type, der, text: block } of blocks) {
     if (type === "CERTIFICATE") {
       results.push({ kind: "certificate", ...certificateView(parseCertificateDer(der, label)) });
     } else if (type === "CERTIFICATE REQUEST" || type === "NEW CERTIFICATE REQUEST") {
@@ -87,21 +91,16 @@ export async function inspect(data: Buffer, label: string): Promise<Inspection[]
         publicKey: describeKey(key),
         signatureValid: true,
       });
-    } else if (type! in keyFormats) {
-      let key: KeyObject;
-      try {
-        key = createPrivateKey({ key: block, format: "pem" });
-      } catch {
-        throw inputError(`${label}: the ${keyFormats[type!]} private key in it is damaged and cannot be read`);
-      }
-      results.push({ kind: "private-key", format: keyFormats[type!]!, publicKey: describeKey(key), publicKeySha256: publicKeyHash(key) });
+    } else if (type in PRIVATE_KEY_FORMATS) {
+      const key = readPrivateKeyPem(block, label);
+      results.push({ kind: "private-key", format: PRIVATE_KEY_FORMATS[type]!, publicKey: describeKey(key), publicKeySha256: publicKeyHash(key) });
     } else if (type === "PUBLIC KEY") {
-      const key = createPublicKey({ key: block, format: "pem" });
+      const key = readPublicKey(der, label);
       results.push({ kind: "public-key", publicKey: describeKey(key), publicKeySha256: publicKeyHash(key) });
     } else if (type === "ENCRYPTED PRIVATE KEY") {
       throw inputError(`${label} is an encrypted private key: kpki does not read those; decrypt it with openssl pkey first`);
     } else {
-      throw inputError(`${label} holds a ${type} block, which kpki does not read (it holds ${describePemLabels(pemLabels(text))})`);
+      throw inputError(`${label} holds a ${type} block, which kpki does not read (it holds ${describePemLabels(blocks.map((b) => b.label))})`);
     }
   }
   return results;

@@ -1,4 +1,4 @@
-import { createPrivateKey, createPublicKey, KeyObject, webcrypto } from "node:crypto";
+import { createPublicKey, KeyObject, webcrypto } from "node:crypto";
 import { inputError } from "../errors.js";
 
 /** The key algorithms kpki makes; kubeadm's `encryptionAlgorithm` values, lower-cased. */
@@ -115,30 +115,35 @@ export function describeKey(key: KeyObject): string {
 }
 
 /**
+ * The private key of a PEM text as a KeyObject, after a structural check of
+ * its ASN.1 (keyshape.ts, loaded only now: some malformed EC keys abort Node
+ * outright). `label` names the file in errors.
+ */
+export async function readPrivateKeyObject(pem: string | Buffer, label: string): Promise<KeyObject> {
+  return (await import("./keyshape.js")).readPrivateKeyPem(pem, label);
+}
+
+/**
  * Reads a private key in any PEM form kubeadm or openssl writes (PKCS#1,
  * SEC1, PKCS#8). `label` names the file in errors.
  */
 export async function parsePrivateKeyPem(pem: string | Buffer, label: string): Promise<KeyPair> {
-  let keyObject: KeyObject;
-  try {
-    keyObject = createPrivateKey({ key: pem, format: "pem" });
-  } catch (error) {
-    const text = pem.toString();
-    if (text.includes("ENCRYPTED")) {
-      throw inputError(`${label} is an encrypted private key: decrypt it first (openssl pkey -in ${label} -out plain.key)`);
-    }
-    throw inputError(`${label} is not a readable private key: give an unencrypted PEM key (PKCS#1, SEC1 or PKCS#8, as kubeadm and openssl write)`);
-  }
+  const keyObject = await readPrivateKeyObject(pem, label);
   const type = keyTypeOf(keyObject);
   if (!type) {
     throw inputError(`${label} is a ${describeKey(keyObject)} key, which kpki does not sign with: use one of ${KEY_TYPES.join(", ")}`);
   }
   const spec = keySpecs[type];
-  const pkcs8 = keyObject.export({ type: "pkcs8", format: "der" });
-  const privateKey = await webcrypto.subtle.importKey("pkcs8", pkcs8, spec.import, true, ["sign"]);
-  const spki = createPublicKey(keyObject).export({ type: "spki", format: "der" });
-  const publicKey = await webcrypto.subtle.importKey("spki", spki, spec.import, true, ["verify"]);
-  return { type, privateKey, publicKey, privateKeyObject: keyObject };
+  try {
+    const pkcs8 = keyObject.export({ type: "pkcs8", format: "der" });
+    const privateKey = await webcrypto.subtle.importKey("pkcs8", pkcs8, spec.import, true, ["sign"]);
+    const spki = createPublicKey(keyObject).export({ type: "spki", format: "der" });
+    const publicKey = await webcrypto.subtle.importKey("spki", spki, spec.import, true, ["verify"]);
+    return { type, privateKey, publicKey, privateKeyObject: keyObject };
+  } catch {
+    // OpenSSL reads some keys WebCrypto refuses (a zero or out-of-range scalar).
+    throw inputError(`${label}: the ${describeKey(keyObject)} private key in it is not a valid key (its numbers are out of range), so kpki cannot use it`);
+  }
 }
 
 /** DER SubjectPublicKeyInfo of a key pair. */

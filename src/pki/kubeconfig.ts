@@ -1,7 +1,7 @@
-import { readFileSync } from "node:fs";
 import path from "node:path";
-import { parseDocument, stringify } from "yaml";
-import { inputError } from "../errors.js";
+import { stringify } from "yaml";
+import { inputError, KpkiError } from "../errors.js";
+import { boundedToJs, parseBoundedYaml, readBoundedSync } from "../inputbounds.js";
 import { loadTemplate, renderTemplate } from "../templates.js";
 
 export interface KubeconfigContent {
@@ -64,12 +64,12 @@ function findNamed(list: unknown, name: string, kind: string, label: string): Re
  * relative to the kubeconfig's folder, as kubectl does.
  */
 export function parseKubeconfig(text: string, label: string, options: { context?: string; baseDir?: string } = {}): LoadedKubeconfig {
-  const document = parseDocument(text, { prettyErrors: false });
+  const document = parseBoundedYaml(text, label);
   if (document.errors.length > 0) {
     const error = document.errors[0]!;
     throw inputError(`${label} is not valid YAML (line ${error.linePos?.[0]?.line ?? "?"}): ${error.message.split("\n")[0]}`);
   }
-  const config = document.toJS() as Record<string, unknown> | null;
+  const config = boundedToJs(document, label) as Record<string, unknown> | null;
   if (!config || typeof config !== "object" || config.kind !== "Config") throw inputError(`${label} is not a kubeconfig (no "kind: Config")`);
   const contextName = options.context ?? (typeof config["current-context"] === "string" ? config["current-context"] : "");
   if (!contextName) throw inputError(`${label} has no current-context: set one (kubectl config use-context NAME) or pick one with --context`);
@@ -84,8 +84,9 @@ export function parseKubeconfig(text: string, label: string, options: { context?
     if (typeof value !== "string") return undefined;
     const file = path.resolve(baseDir, value);
     try {
-      return readFileSync(file, "utf8");
-    } catch {
+      return readBoundedSync(file).toString("utf8");
+    } catch (error) {
+      if (error instanceof KpkiError) throw error;
       throw inputError(`${label}: ${field} names ${file}, which cannot be read`);
     }
   };
@@ -112,8 +113,8 @@ export function parseKubeconfig(text: string, label: string, options: { context?
  */
 export function rewriteServer(text: string, label: string, server: string | undefined, host: string): { text: string; server: string } {
   const loaded = parseKubeconfig(text, label);
-  const document = parseDocument(text);
-  const clusters = (document.toJS().clusters ?? []) as { name: string }[];
+  const document = parseBoundedYaml(text, label, { prettyErrors: true });
+  const clusters = ((boundedToJs(document, label) as { clusters?: unknown }).clusters ?? []) as { name: string }[];
   const index = clusters.findIndex((cluster) => cluster.name === loaded.clusterName);
   const old = new URL(loaded.server);
   const newServer = server ?? `https://${host.includes(":") ? `[${host}]` : host}:${old.port || 443}`;

@@ -1,4 +1,4 @@
-import { parseDocument } from "yaml";
+import { parseBoundedYaml } from "../inputbounds.js";
 import { KpkiError, inputError } from "../errors.js";
 import { CERTS, KUBECONFIGS, catalogEntry, certFile, csrFile, keyFile, type Component, type CertEntry, type KubeconfigEntry } from "./catalog.js";
 import type { CertInfo } from "./certinfo.js";
@@ -58,13 +58,17 @@ function why(name: string): string {
  */
 export async function renewCerts(options: RenewOptions): Promise<RenewReport> {
   const now = options.now ?? new Date();
-  const wanted = options.names.includes("all")
-    ? RENEWABLE
-    : options.names.map((name) => RENEWABLE.find((entry) => entry.name === name) ?? failWith(why(name)));
+  // Every name is checked, "all" among them: a typo renews nothing.
+  const named = options.names.filter((name) => name !== "all").map((name) => RENEWABLE.find((entry) => entry.name === name) ?? failWith(why(name)));
+  const wanted = options.names.includes("all") ? RENEWABLE : named;
   const store = new PkiStore(options.dir);
   if ((await store.checkFolder()) === "missing") throw inputError(`${store.dir} does not exist: run kpki init first`);
   const kubeconfigStore = new PkiStore(options.kubeconfigDir);
   const unlock = await store.lock();
+  await store.recover([kubeconfigStore.dir]).catch(async (error) => {
+    await unlock();
+    throw error;
+  });
   try {
     const inventory = await readInventory(store, kubeconfigStore);
     const all = options.names.includes("all");
@@ -99,8 +103,7 @@ export async function renewCerts(options: RenewOptions): Promise<RenewReport> {
         kubeconfigWrites.push({ file: entry.file, data: replaceClientCredentials(item, cert, key), mode: MODES.kubeconfig });
       }
     }
-    await store.writeAll(writes);
-    await kubeconfigStore.writeAll(kubeconfigWrites);
+    await store.writeAll(writes, [{ store: kubeconfigStore, writes: kubeconfigWrites }]);
     const restart = new Set<Component>(prepared.flatMap(({ entry }) => entry.usedBy));
     return {
       renewed: prepared.map(({ item, cert }) => ({
@@ -153,7 +156,7 @@ function profileFor(cert: CertInfo): Profile {
 
 /** Rewrites only the current user's client-certificate-data and client-key-data; the rest of the kubeconfig stays as it was. */
 function replaceClientCredentials(item: InventoryItem, cert: CertInfo, key: KeyPair): string {
-  const document = parseDocument(item.kubeconfigText!);
+  const document = parseBoundedYaml(item.kubeconfigText!, item.path, { prettyErrors: true });
   const contextName = String(document.get("current-context"));
   const contexts = (document.toJS().contexts ?? []) as { name: string; context: { user: string } }[];
   const userName = contexts.find((context) => context.name === contextName)?.context.user;

@@ -1,4 +1,6 @@
+import { createPublicKey } from "node:crypto";
 import { inputError } from "../errors.js";
+import { derSequenceItems } from "./der.js";
 import type { ParsedCsr } from "./csr.js";
 import { signingAlgorithm, type KeyPair } from "./keys.js";
 import { altNameList, type AltNames } from "./names.js";
@@ -85,6 +87,8 @@ export async function signCsr(csr: ParsedCsr, issuer: Issuer, profile: Profile, 
   if (csr.requestsCA) {
     throw inputError("the CSR asks for basicConstraints CA:TRUE; kpki will not sign a CA from a CSR: make a request without it");
   }
+  const problem = signingPolicyProblem(csr);
+  if (problem) throw inputError(`${csr.source}: ${problem}`);
   const { notBefore, notAfter, clamped } = validityWindow(validity, issuer.cert);
   if (notAfter <= notBefore) throw inputError("the CA has expired: it cannot sign; a new CA is needed");
   const keyType = keyTypeOfPublicKey(csr.publicKey);
@@ -103,6 +107,40 @@ export async function signCsr(csr: ParsedCsr, issuer: Issuer, profile: Profile, 
     extensions,
   });
   return { cert: parseCertificateDer(new Uint8Array(cert.rawData), "new certificate"), clampedToIssuer: clamped };
+}
+
+const IP_ADDRESS_TAG = 0x87; // GeneralName iPAddress, [7] IMPLICIT OCTET STRING
+const EC_CURVES_SIGNED = new Set(["P-256", "P-384", "P-521"]);
+const MIN_RSA_BITS = 2048;
+
+/**
+ * What kpki refuses to vouch for in a CSR, as cfssl's signing policy does;
+ * each refusal names the CSR field. (DNS names are checked when the CSR is
+ * read: parseCsr refuses a name that is not valid.)
+ */
+export function signingPolicyProblem(csr: ParsedCsr): string | undefined {
+  const algorithm = csr.publicKey.algorithm as { name?: string; namedCurve?: string; modulusLength?: number };
+  if (algorithm.name === "RSASSA-PKCS1-v1_5" || algorithm.name === "RSA-PSS") {
+    const bits = createPublicKey({ key: Buffer.from(csr.publicKey.rawData), format: "der", type: "spki" }).asymmetricKeyDetails?.modulusLength ?? 0;
+    if (bits < MIN_RSA_BITS) return `its subjectPublicKeyInfo is an RSA key of ${bits} bits: kpki signs RSA keys of ${MIN_RSA_BITS} bits or more; make a new key and CSR`;
+  } else if (!(algorithm.name === "ECDSA" && EC_CURVES_SIGNED.has(algorithm.namedCurve ?? ""))) {
+    const kind = [algorithm.name, algorithm.namedCurve].filter(Boolean).join(" ") || "unknown";
+    return `its subjectPublicKeyInfo is a ${kind} key: kpki signs RSA (2048 bits or more) and ECDSA P-256, P-384 or P-521 keys`;
+  }
+  if (csr.altNamesDer) {
+    let names: { tag: number; content: Uint8Array }[];
+    try {
+      names = derSequenceItems(csr.altNamesDer);
+    } catch {
+      return "its subjectAltName extension is not valid DER";
+    }
+    for (const name of names) {
+      if (name.tag === IP_ADDRESS_TAG && name.content.length !== 4 && name.content.length !== 16) {
+        return `its subjectAltName has an iPAddress of ${name.content.length} bytes, which is no IP address (IPv4 is 4 bytes, IPv6 16); make a new CSR`;
+      }
+    }
+  }
+  return undefined;
 }
 
 /** RSA keys get keyEncipherment; the size does not matter to usages. */

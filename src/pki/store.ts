@@ -1,8 +1,9 @@
 import { randomBytes } from "node:crypto";
 import { constants, promises as fs } from "node:fs";
-import { hostname } from "node:os";
 import path from "node:path";
 import { KpkiError } from "../errors.js";
+import { readBounded } from "../inputbounds.js";
+import { lockContent, removeStaleLockLeftovers, tryAcquire } from "./lock.js";
 
 /** Modes as kubeadm writes them: keys and CSRs private, certificates world-readable. */
 // sa.pub is 0600 too: kubeadm writes it with its key writer.
@@ -73,8 +74,9 @@ export class PkiStore {
   /** The file's bytes, or undefined when it does not exist. */
   async read(file: string): Promise<Buffer | undefined> {
     try {
-      return await fs.readFile(this.path(file));
+      return await readBounded(this.path(file));
     } catch (error) {
+      if (error instanceof KpkiError) throw error;
       const code = (error as NodeJS.ErrnoException).code;
       if (code === "ENOENT") return undefined;
       if (code === "EISDIR") throw ioError(`${this.path(file)} is a folder, not a file: move it away`);
@@ -92,55 +94,93 @@ export class PkiStore {
   }
 
   /**
-   * Writes files atomically: every file's bytes go to a temp name and are
-   * synced (all at once), then the temp files are renamed into place in the
-   * order given (keys before the certificates that name them). If anything
-   * fails before the renames, no file was replaced. The caller decides what
-   * may be replaced; this only moves bytes.
+   * Writes files as one unit, crash-only: every file's bytes go to a temp
+   * name and are synced; then a journal listing the renames is written
+   * (atomically: the commit point); then the temp files are renamed into
+   * place in the order given (keys before the certificates that name them)
+   * and the journal is removed. A run killed before the journal leaves the
+   * old files (and temp files the next run removes); one killed after it
+   * leaves a journal the next run completes (`recover`). So a folder holds
+   * the whole old set or the whole new one, never a CA key without its
+   * certificate. `also` adds writes to other folders (the kubeconfigs beside
+   * the PKI folder) to the same unit. The caller decides what may be
+   * replaced; this only moves bytes.
    */
-  async writeAll(writes: readonly FileWrite[]): Promise<void> {
-    const staged: { temp: string; target: string }[] = [];
-    const folders = [...new Set(writes.map((write) => path.dirname(this.path(write.file))))];
+  async writeAll(writes: readonly FileWrite[], also: readonly { store: PkiStore; writes: readonly FileWrite[] }[] = []): Promise<void> {
+    const targets = [
+      ...writes.map((write) => ({ ...write, target: this.path(write.file) })),
+      ...also.flatMap((group) => group.writes.map((write) => ({ ...write, target: group.store.path(write.file) }))),
+    ];
+    const folders = [...new Set([this.dir, ...targets.map((write) => path.dirname(write.target))])];
     for (const folder of folders) {
       await makeFolders(folder).catch((error) => {
         throw ioError(describeFsError(error, folder), error);
       });
     }
+    const staged: { temp: string; target: string }[] = targets.map(({ target }) => ({ target, temp: tempNameFor(target) }));
+    let committed = false;
     try {
-      await Promise.all(
-        writes.map(async (write) => {
-          const target = this.path(write.file);
-          const temp = path.join(path.dirname(target), `.${path.basename(target)}.${randomBytes(6).toString("hex")}.tmp`);
-          const handle = await fs.open(temp, "wx", write.mode).catch((error) => {
-            throw ioError(describeFsError(error, target), error);
-          });
-          staged.push({ temp, target });
-          try {
-            await handle.writeFile(write.data);
-            await handle.chmod(write.mode); // the umask may have narrowed the mode given to open
-            await handle.sync();
-          } catch (error) {
-            throw ioError(describeFsError(error, target), error);
-          } finally {
-            await handle.close();
-          }
-        }),
-      );
-      const order = new Map(writes.map((write, index) => [this.path(write.file), index]));
-      staged.sort((a, b) => order.get(a.target)! - order.get(b.target)!);
-      while (staged.length > 0) {
-        const { temp, target } = staged[0]!;
-        await fs.rename(temp, target).catch((error) => {
-          throw ioError(describeFsError(error, target), error);
-        });
-        staged.shift();
-      }
+      await Promise.all(targets.map((write, index) => writeSynced(staged[index]!.temp, write.data, write.mode, write.target)));
+      await syncFolders(folders);
+      const journal = this.path(JOURNAL);
+      const entries = staged.map(({ temp, target }) => [path.relative(this.dir, temp), path.relative(this.dir, target)]);
+      const journalTemp = tempNameFor(journal);
+      await writeSynced(journalTemp, JSON.stringify({ version: 1, renames: entries }), 0o600, journal);
+      await fs.rename(journalTemp, journal).catch((error) => {
+        throw ioError(describeFsError(error, journal), error);
+      });
+      await syncFolders([this.dir]);
+      committed = true;
+      await this.completeJournal();
     } finally {
-      await Promise.all(staged.map(({ temp }) => fs.rm(temp, { force: true })));
+      if (!committed) await Promise.all(staged.map(({ temp }) => fs.rm(temp, { force: true })));
     }
-    for (const folder of folders) {
-      const handle = await fs.open(folder, "r");
-      await handle.sync().finally(() => handle.close());
+  }
+
+  /** Carries out a committed journal's renames (those not done yet), then removes it. */
+  private async completeJournal(): Promise<void> {
+    const journal = this.path(JOURNAL);
+    const text = await readBounded(journal).then((data) => data.toString("utf8"), () => undefined);
+    if (text === undefined) return;
+    let renames: [string, string][] = [];
+    try {
+      const parsed = JSON.parse(text) as { renames?: unknown };
+      if (Array.isArray(parsed.renames)) renames = parsed.renames.filter((entry): entry is [string, string] => Array.isArray(entry) && entry.length === 2);
+    } catch {
+      // Written whole by rename, so only a damaged disk makes it unreadable: nothing can be completed from it.
+    }
+    const folders = new Set<string>([this.dir]);
+    for (const [tempRel, targetRel] of renames) {
+      const temp = path.resolve(this.dir, String(tempRel));
+      const target = path.resolve(this.dir, String(targetRel));
+      // Only ever a temp file of writeAll onto the file it was staged for, beside it: a journal cannot move anything else.
+      if (path.dirname(temp) !== path.dirname(target) || !TEMP_NAME.test(path.basename(temp)) || !path.basename(temp).startsWith(`.${path.basename(target)}.`)) continue;
+      folders.add(path.dirname(target));
+      await fs.rename(temp, target).catch((error) => {
+        if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw ioError(describeFsError(error, target), error); // ENOENT: renamed before the kill
+      });
+    }
+    await syncFolders([...folders]);
+    await fs.rm(journal, { force: true });
+    await syncFolders([this.dir]);
+  }
+
+  /**
+   * What a killed run left, put right (call it holding the lock): a committed
+   * journal is completed, and temp files of uncommitted writes are removed
+   * from this folder, its etcd/ and `otherDirs` (the kubeconfig folder).
+   */
+  async recover(otherDirs: readonly string[] = []): Promise<void> {
+    try {
+      await this.completeJournal();
+      for (const folder of new Set([this.dir, this.path("etcd"), ...otherDirs.map((dir) => path.resolve(dir))])) {
+        const names = await fs.readdir(folder).catch(() => [] as string[]);
+        // The lock's own temp files and guards are removeStaleLockLeftovers' to judge.
+        await Promise.all(names.filter((name) => TEMP_NAME.test(name) && !name.startsWith(".kpki.lock.")).map((name) => fs.rm(path.join(folder, name), { force: true })));
+      }
+    } catch (error) {
+      if (error instanceof KpkiError) throw error;
+      throw ioError(describeFsError(error, this.dir), error);
     }
   }
 
@@ -150,27 +190,54 @@ export class PkiStore {
    */
   async lock(timeoutMs = 60_000): Promise<() => Promise<void>> {
     const lockPath = this.path(".kpki.lock");
-    const owner = `${process.pid}@${hostname()}`;
+    const content = lockContent();
     const deadline = Date.now() + timeoutMs;
     for (let delay = 20; ; delay = Math.min(delay * 2, 250)) {
+      let acquired: boolean;
       try {
-        await fs.writeFile(lockPath, owner, { flag: "wx", mode: 0o600 });
+        acquired = await tryAcquire(lockPath, content);
+      } catch (error) {
+        throw ioError(describeFsError(error, this.dir), error);
+      }
+      if (acquired) {
+        await removeStaleLockLeftovers(lockPath);
         return async () => {
           await fs.rm(lockPath, { force: true });
         };
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw ioError(describeFsError(error, this.dir), error);
-      }
-      const holder = await fs.readFile(lockPath, "utf8").catch(() => "");
-      if (isStale(holder)) {
-        await fs.rm(lockPath, { force: true });
-        continue;
       }
       if (Date.now() > deadline) {
+        const holder = (await fs.readFile(lockPath, "utf8").catch(() => "")).split(" ")[0];
         throw new KpkiError("conflict", `${this.dir} is locked by another kpki run (${holder || "unknown"}); wait for it, or remove ${lockPath} if no kpki is running`);
       }
       await new Promise((resolve) => setTimeout(resolve, delay));
     }
+  }
+}
+
+const JOURNAL = ".kpki.journal";
+/** Temp files of writeAll (`.<name>.<12 hex>.tmp`); nothing else kpki or kubeadm writes looks like this. */
+const TEMP_NAME = /^\..+\.[0-9a-f]{12}\.tmp$/;
+const tempNameFor = (target: string) => path.join(path.dirname(target), `.${path.basename(target)}.${randomBytes(6).toString("hex")}.tmp`);
+
+async function writeSynced(temp: string, data: string | Uint8Array, mode: number, target: string): Promise<void> {
+  const handle = await fs.open(temp, "wx", mode).catch((error) => {
+    throw ioError(describeFsError(error, target), error);
+  });
+  try {
+    await handle.writeFile(data);
+    await handle.chmod(mode); // the umask may have narrowed the mode given to open
+    await handle.sync();
+  } catch (error) {
+    throw ioError(describeFsError(error, target), error);
+  } finally {
+    await handle.close();
+  }
+}
+
+async function syncFolders(folders: readonly string[]): Promise<void> {
+  for (const folder of folders) {
+    const handle = await fs.open(folder, "r");
+    await handle.sync().finally(() => handle.close());
   }
 }
 
@@ -203,13 +270,3 @@ async function makeFolders(folder: string): Promise<void> {
   }
 }
 
-function isStale(holder: string): boolean {
-  const match = holder.match(/^(\d+)@(.*)$/);
-  if (!match || match[2] !== hostname()) return false;
-  try {
-    process.kill(Number(match[1]), 0);
-    return false;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "ESRCH";
-  }
-}

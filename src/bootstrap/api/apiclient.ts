@@ -2,6 +2,9 @@ import { createHash, X509Certificate } from "node:crypto";
 import { Agent, request as httpsRequest, type RequestOptions } from "node:https";
 import { checkServerIdentity, type TLSSocket } from "node:tls";
 import { KpkiError } from "../../errors.js";
+import { caCertHash } from "../../pki/pin.js";
+
+const MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
 
 /** How to reach and trust an API server, and who to be. */
 export interface ApiTarget {
@@ -141,11 +144,27 @@ export function apiRequest(target: ApiTarget, method: string, path: string, body
       const seen = new Set<string>();
       while (peer?.raw && !seen.has(peer.fingerprint256)) {
         seen.add(peer.fingerprint256);
-        peerPins.push(spkiPin(new X509Certificate(peer.raw)));
+        // The pin over the certificate's own SPKI bytes, as kubeadm computes it: no key is
+        // decoded from what the server sent (a hostile key can abort Node, see keyshape.ts).
+        try {
+          peerPins.push(caCertHash(peer.raw));
+        } catch {
+          // not DER: no pin to match
+        }
         peer = peer.issuerCertificate;
       }
       const chunks: Buffer[] = [];
-      response.on("data", (chunk: Buffer) => chunks.push(chunk));
+      let received = 0;
+      response.on("data", (chunk: Buffer) => {
+        received += chunk.length;
+        // No API answer kpki reads comes near this; a server that sends more is refused, not held in memory.
+        if (received > MAX_RESPONSE_BYTES) {
+          req.destroy();
+          reject(new ConnectionError("unreachable", `${url.host} sent more than ${MAX_RESPONSE_BYTES / 1024 / 1024} MiB in one answer: not an API server kpki can use`));
+          return;
+        }
+        chunks.push(chunk);
+      });
       response.on("end", () => {
         const text = Buffer.concat(chunks).toString("utf8");
         let parsed: unknown = undefined;

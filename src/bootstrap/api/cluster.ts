@@ -1,18 +1,25 @@
-import { readFileSync } from "node:fs";
+import { readBoundedSync } from "../../inputbounds.js";
 import path from "node:path";
 import { KpkiError } from "../../errors.js";
 import { parseKubeconfig } from "../../pki/kubeconfig.js";
+import { readPrivateKeyPem } from "../../pki/keyshape.js";
+import { readCertificatePem } from "./trust.js";
 import { apiRequest, checkApiServerUrl, type ApiResponse, type ApiTarget } from "./apiclient.js";
 
 /** An API target from a kubeconfig (its current context, or `context`). */
 export function targetFromKubeconfig(file: string, context?: string): ApiTarget {
   let text: string;
   try {
-    text = readFileSync(file, "utf8");
-  } catch {
+    text = readBoundedSync(file).toString("utf8");
+  } catch (error) {
+    if (error instanceof KpkiError) throw error;
     throw new KpkiError("input", `cannot read the kubeconfig ${file}: give an admin kubeconfig with --kubeconfig (e.g. /etc/kubernetes/admin.conf)`);
   }
   const loaded = parseKubeconfig(text, file, { context, baseDir: path.dirname(path.resolve(file)) });
+  // TLS would refuse damaged PEM with a bare OpenSSL error (or worse, see keyshape.ts): check each first, naming the field.
+  if (loaded.caPem) readCertificatePem(loaded.caPem, `${file}: certificate-authority`);
+  if (loaded.clientCertPem) readCertificatePem(loaded.clientCertPem, `${file}: client-certificate`);
+  if (loaded.clientKeyPem) readPrivateKeyPem(loaded.clientKeyPem, `${file}: client-key`);
   checkApiServerUrl(loaded.server, `${file}: server`);
   if (!loaded.caPem && !loaded.insecureSkipTlsVerify) {
     throw new KpkiError("input", `${file}: cluster "${loaded.clusterName}" has no certificate-authority(-data): kpki verifies the server, so the kubeconfig must name its CA`);

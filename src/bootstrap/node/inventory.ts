@@ -1,5 +1,6 @@
 import { isIP } from "node:net";
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type YAMLMap } from "yaml";
+import { isMap, isScalar, isSeq, LineCounter, type Node, type YAMLMap } from "yaml";
+import { parseBoundedYaml } from "../../inputbounds.js";
 import { KpkiError } from "../../errors.js";
 import { dnsNameProblem } from "../../pki/names.js";
 import { ROLES, type Role } from "./steps.js";
@@ -27,7 +28,7 @@ const HOST_KEYS = ["name", "address", "port", "user", "identity", "role", "sshOp
  */
 export function parseInventory(text: string, label: string): InventoryHost[] {
   const lines = new LineCounter();
-  const document = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  const document = parseBoundedYaml(text, label, { lineCounter: lines });
   const at = (node: Node | null | undefined) => `${label}:${node?.range ? lines.linePos(node.range[0]).line : 1}`;
   if (document.errors.length > 0) throw new KpkiError("input", `${label}:${document.errors[0]!.linePos?.[0]?.line ?? 1}: not valid YAML: ${document.errors[0]!.message.split("\n")[0]}`);
   const root = document.contents;

@@ -4,7 +4,7 @@ import { KpkiError } from "../../errors.js";
 import { KEY_TYPES, type KeyType } from "../../pki/keys.js";
 import { SIGNING_PROFILES, PROFILES, type ProfileName } from "../../pki/profiles.js";
 import { checkDays, DEFAULTS } from "../../pki/spec.js";
-import { readInput, readOptional } from "../files.js";
+import { inputLabel, readInput, readOptional } from "../files.js";
 import { printJson, table, type Io } from "../io.js";
 
 export function certCommand(cli: Argv, io: Io): Argv {
@@ -57,7 +57,7 @@ export function certCommand(cli: Argv, io: Io): Argv {
             import("../../pki/sign.js"),
             import("../../pki/signer.js"),
           ]);
-          const csr = await parseCsr(await readInput(args.csr, io), args.csr);
+          const csr = await parseCsr(await readInput(args.csr, io), inputLabel(args.csr));
           const signer = await loadSigner(
             { cert: await readOptional(caCertPath, io), key: await readOptional(caKeyPath, io) },
             { cert: caCertPath, key: caKeyPath },
@@ -85,7 +85,7 @@ export function certCommand(cli: Argv, io: Io): Argv {
         (command) => command.positional("file", { type: "string", demandOption: true, describe: "PEM or DER file, - for standard input" }),
         async (args) => {
           const { inspect } = await import("../../pki/inspect.js");
-          const results = await inspect(await readInput(args.file, io), args.file);
+          const results = await inspect(await readInput(args.file, io), inputLabel(args.file));
           if (args.output === "json") return printJson(io, results.length === 1 ? results[0] : results);
           io.stdout(results.map(formatInspection).join("\n"));
         },

@@ -1,0 +1,75 @@
+#!/usr/bin/env node
+// How long kpki's parsers take on the worst inputs its bounds still admit
+// (1 MiB files, YAML nested to the limit), in process, as medians; and the
+// whole `kpki cert inspect` beside `openssl storeutl` on the same files.
+// Not a test: nothing here asserts a time. `node bench/hostile-parse.js`
+// after `npm run build`; BENCH_RUNS sets the runs (default 9).
+import { spawnSync } from "node:child_process";
+import { generateKeyPairSync } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const dist = (file) => import(path.join(root, "dist", file));
+const runs = Number(process.env.BENCH_RUNS ?? 9);
+const median = (values) => [...values].sort((a, b) => a - b)[values.length >> 1];
+
+const [{ pemBlocks }, { inspect }, { parseKubeconfig }, { parseInitConfig }, { parsePrivateKeyPem }, { createSelfSignedCa, generateKeyPair }] = await Promise.all([
+  dist("pki/der.js"), dist("pki/inspect.js"), dist("pki/kubeconfig.js"), dist("pki/config.js"), dist("pki/keys.js"), dist("index.js"),
+]);
+
+async function timed(title, work) {
+  const times = [];
+  let outcome = "ok";
+  for (let i = 0; i < runs; i++) {
+    const start = performance.now();
+    try {
+      await work();
+    } catch (error) {
+      outcome = `refused: ${String(error.message).slice(0, 60)}`;
+    }
+    times.push(performance.now() - start);
+  }
+  console.log(`${title}: median ${median(times).toFixed(1)} ms, max ${Math.max(...times).toFixed(1)} ms (${outcome})`);
+}
+
+const MiB = 1024 * 1024;
+const begins = "-----BEGIN CERTIFICATE-----\n".repeat(Math.floor(MiB / 28));
+const caKey = await generateKeyPair("ecdsa-p256");
+const ca = (await createSelfSignedCa(caKey, { commonName: "bench", organizations: [] }, { dns: [], ips: [] }, { days: 30 })).cert.pem;
+const bundle = ca.repeat(Math.floor(MiB / ca.length));
+const deepYaml = `${"[".repeat(64)}${"]".repeat(64)}\n`;
+const wideYaml = `kind: Config\nitems:\n${"  - { a: [1, 2, 3], b: text }\n".repeat(Math.floor(MiB / 30))}`;
+const rsa16k = generateKeyPairSync("rsa", { modulusLength: 8192 }).privateKey.export({ type: "pkcs1", format: "pem" });
+
+await timed("PEM scan, 1 MiB of BEGIN lines", () => pemBlocks(begins));
+await timed(`cert inspect, 1 MiB bundle (${Math.floor(MiB / ca.length)} certificates)`, () => inspect(Buffer.from(bundle), "bundle.pem"));
+await timed("cert inspect, 1 MiB of BEGIN lines", () => inspect(Buffer.from(begins), "begins.pem"));
+await timed("kubeconfig, YAML nested 64 deep", () => parseKubeconfig(deepYaml, "deep.conf"));
+await timed("kubeconfig, 1 MiB of YAML", () => parseKubeconfig(wideYaml, "wide.conf"));
+await timed("--config, YAML nested 5000 deep", () => parseInitConfig(`${"[".repeat(5000)}${"]".repeat(5000)}`, "kpki.yaml"));
+await timed("private key, RSA-8192", () => parsePrivateKeyPem(rsa16k, "big.key"));
+
+const dir = mkdtempSync(path.join(tmpdir(), "kpki-bench-hostile-"));
+try {
+  for (const [name, data] of [["bundle.pem", bundle], ["begins.pem", begins]]) {
+    const file = path.join(dir, name);
+    writeFileSync(file, data);
+    const time = (command, args) => {
+      const times = [];
+      for (let i = 0; i < runs; i++) {
+        const start = performance.now();
+        spawnSync(command, args, { stdio: "ignore" });
+        times.push(performance.now() - start);
+      }
+      return median(times);
+    };
+    const kpki = time("node", [path.join(root, "bin/kpki.js"), "cert", "inspect", file]);
+    const openssl = time("openssl", ["storeutl", "-noout", "-certs", file]);
+    console.log(`${name}: kpki cert inspect ${kpki.toFixed(0)} ms, openssl storeutl ${openssl.toFixed(0)} ms, ratio ${(kpki / openssl).toFixed(2)}`);
+  }
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
