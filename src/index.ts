@@ -7,7 +7,6 @@ export { KpkiError, type ErrorKind } from "./errors.js";
 export {
   KEY_TYPES,
   DEFAULT_KEY_TYPE,
-  generateKeyPair,
   parsePrivateKeyPem,
   parseKeyType,
   encodePrivateKeyPem,
@@ -16,6 +15,8 @@ export {
   type KeyType,
   type KeyPair,
 } from "./pki/keys.js";
+export { generateKeyPair, parseKeygen, KEYGENS, DEFAULT_KEYGEN, type Keygen } from "./pki/keygen.js";
+export { rsaKeyFromPrimes, rsaPairProblems, RSA_RULES, RsaRuleError, type RsaKeyValues, type RsaRuleName } from "./pki/rsaprimes.js";
 export {
   parseAltName,
   parseIp,

@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { keyFile, selectEntries } from "../pki/catalog.js";
 import { DEFAULT_KEY_TYPE, KEY_TYPES, type KeyType } from "../pki/keys.js";
+import { DEFAULT_KEYGEN, KEYGENS, type Keygen } from "../pki/keygen.js";
 import { prestartKeys } from "../pki/keypool.js";
 
 function flagValues(argv: readonly string[], flag: string): string[] | undefined {
@@ -31,6 +32,8 @@ export function prestart(argv: readonly string[]): void {
   if (argv.some((arg) => /^(--dry-run|--help|-h|--version|--config)(=|$)/.test(arg))) return;
   const keyType = flagValue(argv, "--key-type") ?? DEFAULT_KEY_TYPE;
   if (!(KEY_TYPES as readonly string[]).includes(keyType)) return;
+  const keygen = flagValue(argv, "--keygen") ?? DEFAULT_KEYGEN;
+  if (!(KEYGENS as readonly string[]).includes(keygen)) return;
   const dir = flagValue(argv, "--dir") ?? "./pki";
   const kubeconfigDir = flagValue(argv, "--kubeconfig-dir") ?? path.dirname(path.resolve(dir));
   let entries;
@@ -43,5 +46,5 @@ export function prestart(argv: readonly string[]): void {
     const file = entry.kind === "cert" ? path.join(dir, keyFile(entry)) : entry.kind === "keypair" ? path.join(dir, entry.keyFile) : path.join(kubeconfigDir, entry.file);
     return !existsSync(file);
   }).length;
-  if (missing > 0) prestartKeys(keyType as KeyType, missing);
+  if (missing > 0) prestartKeys(keyType as KeyType, missing, keygen as Keygen);
 }

@@ -1,6 +1,7 @@
 import { parseBoundedYaml } from "../inputbounds.js";
 import { LineCounter, isMap, isScalar, isSeq, type Node } from "yaml";
 import { inputError } from "../errors.js";
+import { KEYGENS, type Keygen } from "./keygen.js";
 import { KEY_TYPES, type KeyType } from "./keys.js";
 import type { ClusterSpecInput } from "./spec.js";
 
@@ -9,9 +10,10 @@ export interface InitConfig extends Partial<ClusterSpecInput> {
   dir?: string;
   kubeconfigDir?: string;
   only?: string[];
+  keygen?: Keygen;
 }
 
-type FieldType = "string" | "number" | "boolean" | "strings" | "keyType";
+type FieldType = "string" | "number" | "boolean" | "strings" | "keyType" | "keygen";
 
 const FIELDS: Record<keyof InitConfig, FieldType> = {
   masterIp: "string",
@@ -31,6 +33,7 @@ const FIELDS: Record<keyof InitConfig, FieldType> = {
   dir: "string",
   kubeconfigDir: "string",
   only: "strings",
+  keygen: "keygen",
 };
 
 const article: Record<FieldType, string> = {
@@ -39,6 +42,7 @@ const article: Record<FieldType, string> = {
   boolean: "true or false",
   strings: "a list of strings",
   keyType: `one of ${KEY_TYPES.join(", ")}`,
+  keygen: `one of ${KEYGENS.join(", ")}`,
 };
 
 /**
@@ -72,9 +76,10 @@ export function parseInitConfig(text: string, label: string): InitConfig {
     }
     if (!isScalar(valueNode)) throw wrong();
     const value = valueNode.value;
-    if (type === "keyType") {
-      if (typeof value !== "string" || !(KEY_TYPES as readonly string[]).includes(value)) throw wrong();
-      config[key] = value as KeyType;
+    const choices: readonly string[] | undefined = type === "keyType" ? KEY_TYPES : type === "keygen" ? KEYGENS : undefined;
+    if (choices) {
+      if (typeof value !== "string" || !choices.includes(value)) throw wrong();
+      config[key] = value as KeyType | Keygen;
     } else if (type === "string" ? typeof value !== "string" : typeof value !== type) {
       throw wrong();
     } else {

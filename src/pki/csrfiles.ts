@@ -1,7 +1,8 @@
 import path from "node:path";
 import { KpkiError } from "../errors.js";
 import { buildCsr } from "./csr.js";
-import { encodePrivateKeyPem, generateKeyPair, type KeyType } from "./keys.js";
+import { generateKeyPair, type Keygen } from "./keygen.js";
+import { encodePrivateKeyPem, type KeyType } from "./keys.js";
 import { addAltNames, altNameList, formatAltName, parseAltName, type AltNames } from "./names.js";
 import { MODES, PkiStore } from "./store.js";
 import { checkSubjectText, type Subject } from "./subject.js";
@@ -12,6 +13,8 @@ export interface CsrFilesOptions {
   subject: Subject;
   sans: readonly string[];
   keyType: KeyType;
+  /** How an RSA key is made (default: from primes). */
+  keygen?: Keygen;
   force?: boolean;
 }
 
@@ -36,7 +39,7 @@ export async function createCsrFiles(options: CsrFilesOptions) {
     if ((await store.exists(keyFile)) && !options.force) {
       throw new KpkiError("conflict", `${store.path(keyFile)} exists: kpki never overwrites a key; use --force to replace it, or choose another --name`);
     }
-    const key = await generateKeyPair(options.keyType);
+    const key = await generateKeyPair(options.keyType, options.keygen);
     const csr = await buildCsr(key, options.subject, altNames);
     await store.writeAll([
       { file: keyFile, data: encodePrivateKeyPem(key), mode: MODES.key },

@@ -5,6 +5,7 @@ import { pemBlock } from "./der.js";
 import { certFile, csrFile, keyFile, selectEntries, type CatalogEntry, type CertEntry, type KubeconfigEntry } from "./catalog.js";
 import type { CertInfo } from "./certinfo.js";
 import { encodePrivateKeyPem, encodePublicKeyPem, parsePrivateKeyPem, type KeyPair } from "./keys.js";
+import type { Keygen } from "./keygen.js";
 import { takeKeyPair } from "./keypool.js";
 import { altNameList, formatAltName } from "./names.js";
 import { PROFILES } from "./profiles.js";
@@ -25,6 +26,10 @@ export interface InitOptions {
   emitOpensslConf?: boolean;
   /** Plan only: report what would happen; write nothing, lock nothing, generate no key. */
   dryRun?: boolean;
+  /** How RSA keys are made: from primes (the default) or by OpenSSL's own generator. */
+  keygen?: Keygen;
+  /** Called as each new key is ready, with how many are ready and how many are wanted (for progress). */
+  onKeyReady?: (ready: number, wanted: number) => void;
   now?: Date;
 }
 
@@ -92,10 +97,18 @@ export async function initPki(options: InitOptions): Promise<InitReport> {
     // now, and load the X.509 code while the thread pool works.
     // CAs ask first, so the first keys done go to them and signing starts early.
     const pendingKeys = new Map<string, Promise<KeyPair>>();
+    let wanted = 0;
+    let ready = 0;
+    const newKey = () => {
+      wanted++;
+      const key = takeKeyPair(spec.keyType, options.keygen);
+      key.then(() => options.onKeyReady?.(++ready, wanted), () => {});
+      return key;
+    };
     if (!dryRun) {
       const isCa = (entry: CatalogEntry) => entry.kind === "cert" && !entry.ca;
       for (const entry of [...entries.filter(isCa), ...entries.filter((entry) => !isCa(entry))]) {
-        if (needsNewKey(entry, raw.get(entry.name)!)) pendingKeys.set(entry.name, takeKeyPair(spec.keyType));
+        if (needsNewKey(entry, raw.get(entry.name)!)) pendingKeys.set(entry.name, newKey());
       }
       for (const pending of pendingKeys.values()) pending.catch(() => {}); // unused if planning fails
     }
@@ -108,7 +121,7 @@ export async function initPki(options: InitOptions): Promise<InitReport> {
     });
     if (problems.length > 0) throw new KpkiError("conflict", `${store.dir}: ${problems.join(" | ")}`);
 
-    const keyFor = (entry: CatalogEntry) => pendingKeys.get(entry.name) ?? takeKeyPair(spec.keyType);
+    const keyFor = (entry: CatalogEntry) => pendingKeys.get(entry.name) ?? newKey();
     const issued = new Map<string, Promise<Issued>>();
     const results = new Map<string, Promise<{ report: EntryReport; writes: FileWrite[]; kubeconfigWrites: FileWrite[] }>>();
     for (const entry of entries) {

@@ -1,31 +1,55 @@
 import { availableParallelism } from "node:os";
-import { generateKeyPair, type KeyPair, type KeyType } from "./keys.js";
+import { generateKeyPair, generateRsaPrime, rsaKeyPairFromPrimes, rsaModulusLength, usesPrimes, DEFAULT_KEYGEN, type Keygen } from "./keygen.js";
+import type { KeyPair, KeyType } from "./keys.js";
+import { RsaRuleError } from "./rsaprimes.js";
 
-// Keys generate on libuv's thread pool. Twice the cores keeps the cores busy
-// while the main thread loads code and signs (measured: no faster with more,
-// a little slower with fewer), and starts the keys asked for first (the
-// CAs') first.
+// Work runs on libuv's thread pool (4 threads). Twice the cores keeps the
+// cores busy while the main thread loads code and signs, and leaves the work
+// not started yet in this queue, where the keys asked for first (the CAs')
+// start first, instead of in libuv's, where it would hold up file reads.
 const MAX_IN_FLIGHT = 2 * Math.max(1, availableParallelism());
 
 /**
- * Keys generated ahead of need, handed out in the order they finish. RSA
- * generation time varies several-fold from key to key, so whoever asks first
- * (init asks for its CAs first) gets the first key done, not a key that
- * happens to be slow: signing can start as soon as any CA key exists.
- * Generation runs on the thread pool, so starting it before the CLI and
- * X.509 code load lets the two overlap.
+ * How a key is made from units of thread-pool work: two primes for RSA from
+ * primes, one whole key otherwise.
+ */
+interface Recipe {
+  unitsPerKey: number;
+  unit: () => Promise<unknown>;
+  assemble: (units: unknown[]) => Promise<KeyPair>;
+}
+
+function recipeFor(type: KeyType, keygen: Keygen): Recipe {
+  const nlen = rsaModulusLength(type);
+  if (usesPrimes(type, keygen) && nlen !== undefined) {
+    return { unitsPerKey: 2, unit: () => generateRsaPrime(nlen), assemble: ([p, q]) => rsaKeyPairFromPrimes(type, p as bigint, q as bigint) };
+  }
+  return { unitsPerKey: 1, unit: () => generateKeyPair(type, keygen), assemble: ([key]) => Promise.resolve(key as KeyPair) };
+}
+
+/**
+ * Keys generated ahead of need, handed out in the order they finish. Prime
+ * (and key) generation time varies several-fold, so whoever asks first (init
+ * asks for its CAs first) gets the first key done, made from whichever two
+ * primes finished first, not one that waits on a slow prime: signing can
+ * start as soon as any CA key exists. Generation runs on the thread pool, so
+ * starting it before the CLI and X.509 code load lets the two overlap.
  */
 class KeyFeed {
-  private readonly ready: KeyPair[] = [];
+  private readonly units: unknown[] = [];
   private readonly waiting: { resolve: (key: KeyPair) => void; reject: (error: unknown) => void }[] = [];
-  /** Keys asked for but not started yet. */
+  /** Units asked for but not started yet. */
   private queued = 0;
   private inFlight = 0;
+  private readonly recipe: Recipe;
 
-  constructor(private readonly type: KeyType) {}
+  constructor(type: KeyType, keygen: Keygen) {
+    this.recipe = recipeFor(type, keygen);
+  }
 
+  /** Starts the work for `count` keys. */
   start(count: number): void {
-    this.queued += count;
+    this.queued += count * this.recipe.unitsPerKey;
     this.pump();
   }
 
@@ -33,12 +57,11 @@ class KeyFeed {
     while (this.queued > 0 && this.inFlight < MAX_IN_FLIGHT) {
       this.queued--;
       this.inFlight++;
-      generateKeyPair(this.type).then(
-        (key) => {
+      this.recipe.unit().then(
+        (unit) => {
           this.inFlight--;
-          const waiter = this.waiting.shift();
-          if (waiter) waiter.resolve(key);
-          else this.ready.push(key);
+          this.units.push(unit);
+          this.handOut();
           this.pump();
         },
         (error) => {
@@ -50,23 +73,47 @@ class KeyFeed {
     }
   }
 
+  /** Makes a key for the first waiter from the first units done. */
+  private handOut(): void {
+    const { unitsPerKey } = this.recipe;
+    while (this.waiting.length > 0 && this.units.length >= unitsPerKey) {
+      const waiter = this.waiting.shift()!;
+      const units = this.units.splice(0, unitsPerKey);
+      this.recipe.assemble(units).then(waiter.resolve, (error) => {
+        if (!(error instanceof RsaRuleError)) return waiter.reject(error);
+        // A pair that breaks a rule (below 2^−90 a pair) is dropped, never reused: draw two more.
+        this.waiting.unshift(waiter);
+        this.start(1);
+        this.handOut();
+      });
+    }
+  }
+
   take(): Promise<KeyPair> {
-    const key = this.ready.shift();
-    if (key) return Promise.resolve(key);
-    // Every key under way is promised to someone already: start one for this caller.
-    if (this.queued + this.inFlight <= this.waiting.length) this.start(1);
-    return new Promise((resolve, reject) => this.waiting.push({ resolve, reject }));
+    const key = new Promise<KeyPair>((resolve, reject) => this.waiting.push({ resolve, reject }));
+    // Every unit under way is promised to someone already: start this caller's.
+    const short = this.waiting.length * this.recipe.unitsPerKey - (this.units.length + this.queued + this.inFlight);
+    if (short > 0) {
+      this.queued += short;
+      this.pump();
+    }
+    this.handOut();
+    return key;
   }
 }
 
-const feeds = new Map<KeyType, KeyFeed>();
-const feedFor = (type: KeyType) => feeds.get(type) ?? feeds.set(type, new KeyFeed(type)).get(type)!;
+const feeds = new Map<string, KeyFeed>();
+function feedFor(type: KeyType, keygen: Keygen): KeyFeed {
+  const name = `${type}/${usesPrimes(type, keygen) ? "primes" : "openssl"}`;
+  return feeds.get(name) ?? feeds.set(name, new KeyFeed(type, keygen)).get(name)!;
+}
 
-export function prestartKeys(type: KeyType, count: number): void {
-  feedFor(type).start(count);
+/** Starts generating `count` keys of this type before anyone asks for them. */
+export function prestartKeys(type: KeyType, count: number, keygen: Keygen = DEFAULT_KEYGEN): void {
+  feedFor(type, keygen).start(count);
 }
 
 /** The next key of this type to finish: one started ahead if any, else a new one. */
-export function takeKeyPair(type: KeyType): Promise<KeyPair> {
-  return feedFor(type).take();
+export function takeKeyPair(type: KeyType, keygen: Keygen = DEFAULT_KEYGEN): Promise<KeyPair> {
+  return feedFor(type, keygen).take();
 }

@@ -54,19 +54,14 @@ export function parseKeyType(value: string): KeyType {
   throw inputError(`unknown key type "${value}": use one of ${KEY_TYPES.join(", ")}`);
 }
 
-/**
- * Generates a key pair. Node runs RSA and EC generation on its thread pool, so
- * several calls started together generate concurrently.
- */
-export async function generateKeyPair(type: KeyType): Promise<KeyPair> {
-  const spec = keySpecs[type];
-  const pair = (await webcrypto.subtle.generateKey(spec.generate, true, ["sign", "verify"])) as webcrypto.CryptoKeyPair;
-  return {
-    type,
-    privateKey: pair.privateKey,
-    publicKey: pair.publicKey,
-    privateKeyObject: KeyObject.from(pair.privateKey),
-  };
+/** What WebCrypto's generateKey takes for this key type (OpenSSL's own generator). */
+export function generationAlgorithm(type: KeyType): SigningAlgorithm {
+  return keySpecs[type].generate;
+}
+
+/** What WebCrypto's importKey takes for this key type. */
+export function importAlgorithm(type: KeyType): ImportAlgorithm {
+  return keySpecs[type].import;
 }
 
 /** The signature algorithm for certificates and CSRs signed by this key. */

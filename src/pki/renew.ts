@@ -4,7 +4,9 @@ import { CERTS, KUBECONFIGS, catalogEntry, certFile, csrFile, keyFile, type Comp
 import type { CertInfo } from "./certinfo.js";
 import { buildCsr } from "./csr.js";
 import { readInventory, type InventoryItem } from "./inventory.js";
-import { encodePrivateKeyPem, generateKeyPair, keyTypeOf, type KeyPair, type KeyType } from "./keys.js";
+import type { Keygen } from "./keygen.js";
+import { encodePrivateKeyPem, keyTypeOf, type KeyPair, type KeyType } from "./keys.js";
+import { takeKeyPair } from "./keypool.js";
 import { PROFILES, type Profile } from "./profiles.js";
 import { signCsr } from "./sign.js";
 import { MODES, PkiStore, type FileWrite } from "./store.js";
@@ -24,6 +26,8 @@ export interface RenewOptions {
   days: number;
   /** Key type of the new keys; by default the type of each key being replaced. */
   keyType?: KeyType;
+  /** How new RSA keys are made (default: from primes). */
+  keygen?: Keygen;
   now?: Date;
 }
 
@@ -86,7 +90,7 @@ export async function renewCerts(options: RenewOptions): Promise<RenewReport> {
         const item = inventory.get(entry.name)!;
         const old = item.cert!;
         const keyType = options.keyType ?? keyTypeOf(await currentPublicKey(item)) ?? "rsa-2048";
-        const key = await generateKeyPair(keyType);
+        const key = await takeKeyPair(keyType, options.keygen);
         const csr = await buildCsr(key, { commonName: old.commonName, organizations: old.organizations }, old.altNames);
         const { cert } = await signCsr(csr, signers.get(entry.ca!)!, profileFor(old), { days: options.days, now });
         return { entry, item, key, cert, csrPem: csr.pem };

@@ -1,6 +1,7 @@
 import { inputError } from "../errors.js";
 import { buildCsr } from "./csr.js";
-import { encodePrivateKeyPem, generateKeyPair, type KeyType } from "./keys.js";
+import { generateKeyPair, type Keygen } from "./keygen.js";
+import { encodePrivateKeyPem, type KeyType } from "./keys.js";
 import { renderKubeconfig } from "./kubeconfig.js";
 import { PROFILES } from "./profiles.js";
 import { signCsr } from "./sign.js";
@@ -16,6 +17,8 @@ export interface UserKubeconfigOptions {
   clusterName: string;
   days: number;
   keyType: KeyType;
+  /** How an RSA key is made (default: from primes). */
+  keygen?: Keygen;
 }
 
 /** Checks an API server URL: https, a valid host, a port in range. */
@@ -35,7 +38,7 @@ export async function createUserKubeconfig(options: UserKubeconfigOptions) {
   checkSubjectText(options.user, "--user");
   options.groups.forEach((group) => checkSubjectText(group, "--group"));
   const server = checkServerUrl(options.server);
-  const key = await generateKeyPair(options.keyType);
+  const key = await generateKeyPair(options.keyType, options.keygen);
   const csr = await buildCsr(key, { commonName: options.user, organizations: options.groups }, { dns: [], ips: [] });
   const { cert } = await signCsr(csr, options.signer, PROFILES.client, { days: options.days });
   const text = renderKubeconfig({

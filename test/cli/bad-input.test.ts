@@ -132,6 +132,7 @@ describe("init refuses bad values before touching the disk", () => {
     ["--days abc", ["--master-ip", "192.0.2.10", "--days", "abc"], [/--days takes a whole number of days of at least 1, e\.g\. --days 365/]],
     ["--ca-days 0", ["--master-ip", "192.0.2.10", "--ca-days", "0"], [/--ca-days 0 is not a whole number of days of at least 1/]],
     ["--key-type rsa-1024", ["--master-ip", "192.0.2.10", "--key-type", "rsa-1024"], [/key-type/, /"rsa-1024"/, /rsa-2048/, /see kpki --help/]],
+    ["--keygen go", ["--master-ip", "192.0.2.10", "--keygen", "go"], [/keygen/, /"go"/, /primes/, /openssl/, /see kpki --help/]],
     ["--apiserver-port abc", ["--master-ip", "192.0.2.10", "--apiserver-port", "abc"], [/--apiserver-port takes a port number from 1 to 65535, e\.g\. --apiserver-port 6443/]],
     ["--apiserver-port 65536", ["--master-ip", "192.0.2.10", "--apiserver-port", "65536"], [/--apiserver-port: port "65536" is not a number from 1 to 65535/]],
     ["--etcd-san with an underscore", ["--master-ip", "192.0.2.10", "--etcd-san", "under_score"], [/--etcd-san "under_score" is neither an IP address nor a valid DNS name/]],
@@ -160,6 +161,7 @@ describe("usage errors: one line, exit 2", () => {
     ["cert sign with an unknown profile", ["cert", "sign", "--csr", "x.csr", "--profile", "ca"], [/profile/, /"ca"/, /server/]],
     ["cert verify without --ca", ["cert", "verify", "x.crt"], [/Missing required argument: ca/, /give --ca FILE/]],
     ["cert csr --key-type rsa-1024", ["cert", "csr", "--name", "x", "--cn", "x", "--key-type", "rsa-1024"], [/key-type/, /"rsa-1024"/]],
+    ["cert csr --keygen fips", ["cert", "csr", "--name", "x", "--cn", "x", "--keygen", "fips"], [/keygen/, /"fips"/, /primes/]],
   ];
   it.each(cases)("%s", async (_name, args, says) => {
     const work = caseDir(args.join(" ") || "none");

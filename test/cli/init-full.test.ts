@@ -620,6 +620,7 @@ describe("kpki init --config", () => {
     ["a wrong type", ["masterIp: 192.0.2.10", "", "# validity", "days: ten"], /:4: "days" must be a number$/m],
     ["a string for a list", ["masterIp: 192.0.2.10", "sans: api.example.com"], /:2: "sans" must be a list of strings$/m],
     ["an unknown key type", ["masterIp: 192.0.2.10", "keyType: rsa-1024"], /:2: "keyType" must be one of rsa-2048, /],
+    ["an unknown key generator", ["masterIp: 192.0.2.10", "keygen: go"], /:2: "keygen" must be one of primes, openssl$/m],
     ["YAML that does not parse", ["masterIp: [192.0.2.10"], /:\d+: not valid YAML: /],
     ["a list, not a mapping", ["- masterIp: 192.0.2.10"], /:1: expected a mapping of settings \(key: value\)$/m],
   ];

@@ -3,6 +3,7 @@ import { execa } from "execa";
 import { beforeAll, describe, expect, it } from "vitest";
 import { KEY_TYPES } from "../../src/pki/keys.js";
 import { runCli } from "../support/cli.js";
+import { KEYGEN_CASES } from "../support/keygens.js";
 import { havePeer } from "../support/peers.js";
 import { tempDir } from "../support/tmp.js";
 
@@ -51,14 +52,14 @@ describe.skipIf(!hasCerttool)("certtool (GnuTLS) accepts kpki init output", () =
     await init(otherCaDir);
   });
 
-  describe.each(KEY_TYPES)("%s", (keyType) => {
-    const dir = path.join(root, keyType);
+  describe.each(KEYGEN_CASES)("%s, --keygen %s", (keyType, keygen) => {
+    const dir = path.join(root, `${keyType}-${keygen}`);
     const file = (name: string) => path.join(dir, name);
     const verify = (...extra: string[]) =>
       certtool(["--verify", "--load-ca-certificate", file("ca.crt"), "--infile", file("apiserver.crt"), ...extra]);
 
     beforeAll(async () => {
-      await init(dir, "--key-type", keyType);
+      await init(dir, "--key-type", keyType, "--keygen", keygen);
     });
 
     it("verifies the API server certificate against ca.crt", async () => {

@@ -247,6 +247,18 @@ describe.skipIf(!hasEtcdctl)("a two-member etcd with kpki's etcd certificates", 
     expect(Buffer.from(kv.value, "base64").toString()).toBe("v1");
   });
 
+  it("accepts a client whose key OpenSSL's own generator made (--keygen openssl)", async () => {
+    const dir = path.join(root, "openssl-keygen");
+    const csr = await runCli(["cert", "csr", "--name", "client", "--cn", "kube-etcd-healthcheck-client", "--keygen", "openssl", "--dir", dir]);
+    expect(csr.exitCode, csr.stderr).toBe(0);
+    const signed = await runCli(["cert", "sign", "--csr", path.join(dir, "client.csr"), "--profile", "client", "--ca-cert", file("etcd/ca.crt"), "--ca-key", file("etcd/ca.key"), "--out", path.join(dir, "client.crt")]);
+    expect(signed.exitCode, signed.stderr).toBe(0);
+    const client = { cert: path.join(dir, "client.crt"), key: path.join(dir, "client.key") };
+    const put = await etcdctl(["put", "/kpki/openssl-keygen", "v"], client);
+    expect(put.stderr).toBe("");
+    expect(put.stdout).toBe("OK");
+  });
+
   it("reports every endpoint healthy over TLS", async () => {
     const result = await etcdctl(["endpoint", "health", "-w", "json"], healthcheck);
     expect(result.exitCode).toBe(0);

@@ -126,6 +126,16 @@ describe.skipIf(!hasKubectl)("kubectl with kpki's kubeconfigs", () => {
     expect(cert.checkPrivateKey(createPrivateKey(decode(view.users[0]!.user["client-key-data"]!)))).toBe(true);
   });
 
+  it("uses a kubeconfig whose key OpenSSL's own generator made (--keygen openssl)", async () => {
+    const out = path.join(scratch, "openssl-keygen.conf");
+    const made = await runCli(["kubeconfig", "create", "--user", "openssl-keygen", "--server", `https://127.0.0.1:${api!.port}`, "--dir", pki, "--out", out, "--keygen", "openssl"]);
+    expect(made.exitCode, made.stderr).toBe(0);
+    const result = await kubectl(["--kubeconfig", out, "auth", "whoami", "-o", "json"]);
+    expect(result.stderr).toBe("");
+    expect(result.exitCode).toBe(0);
+    expect(JSON.parse(result.stdout).status.userInfo.username).toBe("openssl-keygen");
+  });
+
   it("trusts the API server under its service name and node name too (--tls-server-name)", async () => {
     for (const name of ["kubernetes.default.svc", "kubernetes.default.svc.cluster.local", NODE]) {
       const result = await kubectl(["--kubeconfig", conf("admin.conf"), "--tls-server-name", name, "get", "--raw", "/version"]);

@@ -1,23 +1,23 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it, beforeAll } from "vitest";
-import { KEY_TYPES } from "../../src/pki/keys.js";
 import { runCli } from "../support/cli.js";
 import { openssl } from "../support/openssl.js";
+import { KEYGEN_CASES } from "../support/keygens.js";
 import { havePeer } from "../support/peers.js";
 import { tempDir } from "../support/tmp.js";
 
 const root = tempDir();
 const hasOpenssl = await havePeer("openssl", "apt-get install -y openssl");
 
-describe.skipIf(!hasOpenssl).each(KEY_TYPES)("openssl accepts kpki init output (%s)", (keyType) => {
-  const dir = path.join(root, keyType);
+describe.skipIf(!hasOpenssl).each(KEYGEN_CASES)("openssl accepts kpki init output (%s, --keygen %s)", (keyType, keygen) => {
+  const dir = path.join(root, `${keyType}-${keygen}`);
   const file = (name: string) => path.join(dir, name);
 
   beforeAll(async () => {
     const result = await runCli([
       // --only apiserver: this suite is about the CA + API server pair, per key type.
-      "init", "--master-ip", "192.0.2.10", "--dir", dir, "--only", "apiserver", "--key-type", keyType,
+      "init", "--master-ip", "192.0.2.10", "--dir", dir, "--only", "apiserver", "--key-type", keyType, "--keygen", keygen,
       "--node-name", "cp-1", "--san", "api.example.com", "--san", "2001:db8::7", "--emit-openssl-conf",
     ]);
     expect(result.stderr).toBe("");
@@ -108,7 +108,7 @@ describe.skipIf(!hasOpenssl).each(KEY_TYPES)("openssl accepts kpki init output (
   });
 
   it("emits an openssl csr.conf with which openssl reproduces the same extensions", async () => {
-    const work = path.join(root, `${keyType}-reproduce`);
+    const work = path.join(root, `${keyType}-${keygen}-reproduce`);
     const { mkdirSync } = await import("node:fs");
     mkdirSync(work);
     const conf = file("apiserver.csr.conf");

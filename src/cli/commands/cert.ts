@@ -6,6 +6,7 @@ import { SIGNING_PROFILES, PROFILES, type ProfileName } from "../../pki/profiles
 import { checkDays, DEFAULTS } from "../../pki/spec.js";
 import { inputLabel, readInput, readOptional } from "../files.js";
 import { printJson, table, type Io } from "../io.js";
+import { keygenOption } from "../keygenoption.js";
 
 export function certCommand(cli: Argv, io: Io): Argv {
   return cli.command("cert", "make, sign, inspect and verify single certificates", (cert) =>
@@ -20,6 +21,7 @@ export function certCommand(cli: Argv, io: Io): Argv {
             .option("org", { type: "string", array: true, default: [] as string[], describe: "subject organization (a Kubernetes group), repeatable" })
             .option("san", { type: "string", array: true, default: [] as string[], describe: "SAN (IP or DNS name), repeatable" })
             .option("key-type", { choices: KEY_TYPES, default: "rsa-2048" as KeyType, describe: "key algorithm" })
+            .option("keygen", keygenOption)
             .option("dir", { type: "string", default: ".", describe: "folder to write the files to" })
             .option("force", { type: "boolean", default: false, describe: "replace an existing key" }),
         async (args) => {
@@ -30,6 +32,7 @@ export function certCommand(cli: Argv, io: Io): Argv {
             subject: { commonName: args.cn, organizations: args.org.map(String) },
             sans: args.san.map(String),
             keyType: args.keyType,
+            keygen: args.keygen,
             force: args.force,
           });
           if (args.output === "json") return printJson(io, result);

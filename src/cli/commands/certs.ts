@@ -5,6 +5,7 @@ import type { ExpiryReport, ExpiryRow } from "../../pki/expiry.js";
 import { KEY_TYPES } from "../../pki/keys.js";
 import { checkDays, DEFAULTS } from "../../pki/spec.js";
 import { printJson, table, type Io } from "../io.js";
+import { keygenOption } from "../keygenoption.js";
 
 const folderOptions = (command: Argv) =>
   command
@@ -54,7 +55,8 @@ export function certsCommand(cli: Argv, io: Io): Argv {
           folderOptions(command)
             .positional("names", { type: "string", array: true, describe: "catalog names (apiserver, admin.conf, …) or all" })
             .option("days", { type: "number", default: DEFAULTS.days, describe: "validity of the renewed certificates in days" })
-            .option("key-type", { choices: KEY_TYPES, describe: "key algorithm for the new keys [default: that of each key being replaced]" }),
+            .option("key-type", { choices: KEY_TYPES, describe: "key algorithm for the new keys [default: that of each key being replaced]" })
+            .option("keygen", keygenOption),
         async (args) => {
           const days = checkDays(args.days, "--days");
           const { renewCerts } = await import("../../pki/renew.js");
@@ -65,6 +67,7 @@ export function certsCommand(cli: Argv, io: Io): Argv {
             names: (args.names ?? []).map(String),
             days,
             keyType: args.keyType,
+            keygen: args.keygen,
           });
           if (args.output === "json") return printJson(io, report);
           const lines = [

@@ -7,6 +7,8 @@ import { KEY_TYPES } from "../../pki/keys.js";
 import { DEFAULTS, resolveClusterSpec } from "../../pki/spec.js";
 import { readInput } from "../files.js";
 import { printJson, table, type Io, type OutputFormat } from "../io.js";
+import { keygenOption } from "../keygenoption.js";
+import { keyProgress } from "../keyprogress.js";
 
 export function initCommand(cli: Argv, io: Io): Argv {
   return cli.command(
@@ -33,6 +35,7 @@ export function initCommand(cli: Argv, io: Io): Argv {
         .option("ca-days", { type: "number", describe: `CA validity in days [default: ${DEFAULTS.caDays}]` })
         .option("days", { type: "number", describe: `certificate validity in days [default: ${DEFAULTS.days}]` })
         .option("key-type", { choices: KEY_TYPES, describe: "key algorithm [default: rsa-2048]" })
+        .option("keygen", keygenOption)
         .option("force", { type: "boolean", default: false, describe: "re-issue certificates and kubeconfigs that no longer fit (new keys); never replaces a CA key or sa.key" })
         .option("emit-openssl-conf", { type: "boolean", default: false, describe: "also write <name>.csr.conf, the openssl equivalent of each signed certificate" })
         .option("dry-run", { type: "boolean", default: false, describe: "show what would be created or kept; write nothing" })
@@ -61,15 +64,24 @@ export function initCommand(cli: Argv, io: Io): Argv {
         keyType: pick(args.keyType, config.keyType),
       });
       const { initPki } = await import("../../pki/init.js");
-      const report = await initPki({
-        spec,
-        dir: pick(args.dir, config.dir) ?? "./pki",
-        kubeconfigDir: pick(args.kubeconfigDir, config.kubeconfigDir),
-        only: pick(args.only?.map(String), config.only),
-        force: args.force,
-        emitOpensslConf: args.emitOpensslConf,
-        dryRun: args.dryRun,
-      });
+      // Progress only on a terminal, and only for a slow run (RSA-4096 takes seconds).
+      const progress = io.isTTY && args.output !== "json" ? keyProgress(io) : undefined;
+      let report: InitReport;
+      try {
+        report = await initPki({
+          spec,
+          dir: pick(args.dir, config.dir) ?? "./pki",
+          kubeconfigDir: pick(args.kubeconfigDir, config.kubeconfigDir),
+          only: pick(args.only?.map(String), config.only),
+          force: args.force,
+          emitOpensslConf: args.emitOpensslConf,
+          dryRun: args.dryRun,
+          keygen: pick(args.keygen, config.keygen),
+          onKeyReady: progress?.keyReady,
+        });
+      } finally {
+        progress?.done();
+      }
       printInitReport(io, report, args.output as OutputFormat);
     },
   );

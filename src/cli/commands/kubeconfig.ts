@@ -7,6 +7,7 @@ import { checkDays, DEFAULTS } from "../../pki/spec.js";
 import { readOptional } from "../files.js";
 import { printJson, type Io } from "../io.js";
 import { sshOptions, type SshArgs } from "../sshoptions.js";
+import { keygenOption } from "../keygenoption.js";
 
 const CA_NAMES = CERTS.filter((entry) => !entry.ca).map((entry) => entry.name);
 
@@ -27,6 +28,7 @@ export function kubeconfigCommand(cli: Argv, io: Io): Argv {
             .option("cluster-name", { type: "string", default: DEFAULTS.clusterName, describe: "the cluster's name in the kubeconfig" })
             .option("days", { type: "number", default: DEFAULTS.days, describe: "validity in days" })
             .option("key-type", { choices: KEY_TYPES, default: "rsa-2048" as KeyType, describe: "key algorithm" })
+            .option("keygen", keygenOption)
             .option("force", { type: "boolean", default: false, describe: "replace an existing file (it holds a key)" }),
         async (args) => {
           const days = checkDays(args.days, "--days");
@@ -52,6 +54,7 @@ export function kubeconfigCommand(cli: Argv, io: Io): Argv {
             clusterName: args.clusterName,
             days,
             keyType: args.keyType,
+            keygen: args.keygen,
           });
           await target.ensureFolder();
           await target.writeAll([{ file: path.basename(out), data: text, mode: MODES.kubeconfig }]);
