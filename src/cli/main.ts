@@ -20,8 +20,9 @@ export type CommandRegistrar = (cli: Argv, io: Io) => Argv;
  * Runs the CLI and resolves to the exit code; never throws. Commands load
  * their implementation lazily, so `kpki --version` costs little.
  */
-export async function main(argv: readonly string[], io: Io = processIo()): Promise<number> {
+export async function main(given: readonly string[], io: Io = processIo()): Promise<number> {
   let exitCode = 0;
+  const argv = joinNegativeValues(given);
   const cli: Argv = yargs([...argv])
     .scriptName("kpki")
     // A repeatable flag takes one value per use (--san a --san b), so it never
@@ -86,4 +87,22 @@ function refuseRepeatedFlags(cli: () => Argv) {
       throw new KpkiError("usage", `--${key} was given ${value.length} times: give it once (see kpki --help)`);
     }
   };
+}
+
+/**
+ * "--ttl -1h" would reach yargs as the flags -1 and -h (help, exit 0): join a
+ * value that starts with a minus and a digit to its flag, so the command sees
+ * it and refuses it with one clear line. kpki has no numeric short flags.
+ */
+function joinNegativeValues(argv: readonly string[]): string[] {
+  const joined: string[] = [];
+  for (let index = 0; index < argv.length; index++) {
+    const arg = argv[index]!;
+    const next = argv[index + 1];
+    if (/^--[a-z][\w-]*$/.test(arg) && next !== undefined && /^-\d/.test(next)) {
+      joined.push(`${arg}=${next}`);
+      index++;
+    } else joined.push(arg);
+  }
+  return joined;
 }

@@ -3,6 +3,7 @@ import path from "node:path";
 import { keyFile, selectEntries } from "../pki/catalog.js";
 import { DEFAULT_KEY_TYPE, KEY_TYPES, type KeyType } from "../pki/keys.js";
 import { prestartKeys } from "../pki/keypool.js";
+import { resolveClusterLayout } from "../pki/layout.js";
 
 function flagValues(argv: readonly string[], flag: string): string[] | undefined {
   let values: string[] | undefined;
@@ -31,8 +32,11 @@ export function prestart(argv: readonly string[]): void {
   if (argv.some((arg) => /^(--dry-run|--help|-h|--version|--config)(=|$)/.test(arg))) return;
   const keyType = flagValue(argv, "--key-type") ?? DEFAULT_KEY_TYPE;
   if (!(KEY_TYPES as readonly string[]).includes(keyType)) return;
-  const dir = flagValue(argv, "--dir") ?? "./pki";
-  const kubeconfigDir = flagValue(argv, "--kubeconfig-dir") ?? path.dirname(path.resolve(dir));
+  const { certDir: dir, kubeconfigDir } = resolveClusterLayout({
+    dir: flagValue(argv, "--dir"),
+    certDir: flagValue(argv, "--cert-dir"),
+    kubeconfigDir: flagValue(argv, "--kubeconfig-dir"),
+  });
   let entries;
   try {
     entries = selectEntries({ only: flagValues(argv, "--only"), externalEtcd: argv.includes("--external-etcd") });

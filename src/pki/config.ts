@@ -6,6 +6,7 @@ import type { ClusterSpecInput } from "./spec.js";
 /** The settings a config file may hold: the same as init's flags, in camelCase. */
 export interface InitConfig extends Partial<ClusterSpecInput> {
   dir?: string;
+  certDir?: string;
   kubeconfigDir?: string;
   only?: string[];
 }
@@ -28,6 +29,7 @@ const FIELDS: Record<keyof InitConfig, FieldType> = {
   days: "number",
   keyType: "keyType",
   dir: "string",
+  certDir: "string",
   kubeconfigDir: "string",
   only: "strings",
 };

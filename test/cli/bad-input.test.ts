@@ -89,12 +89,13 @@ async function refuses(watch: string, args: readonly string[], expected: Expecta
 const ONLY = ["--only", "apiserver"];
 
 /** A valid PKI made by `kpki init`, to break in one way per case. */
-const pristine = path.join(root, "pristine");
-const other = path.join(root, "other");
+// Each a cluster folder's pki/ (--dir names the cluster folder that holds it).
+const pristine = path.join(root, "pristine", "pki");
+const other = path.join(root, "other", "pki");
 
 beforeAll(async () => {
   for (const dir of [pristine, other]) {
-    const made = await runCli(["init", "--master-ip", "192.0.2.10", "--dir", dir, ...ONLY]);
+    const made = await runCli(["init", "--master-ip", "192.0.2.10", "--dir", path.dirname(dir), ...ONLY]);
     expect(made.stderr).toBe("");
     expect(made.exitCode).toBe(0);
     rememberKeys(dir);
@@ -111,7 +112,7 @@ function copyOfPki(name: string): string {
 describe("init refuses bad values before touching the disk", () => {
   const init = (...args: string[]) => {
     const work = caseDir(args.join(" "));
-    return { work, args: ["init", "--dir", path.join(work, "pki"), ...args] };
+    return { work, args: ["init", "--dir", work, ...args] };
   };
   const cases: [string, string[], RegExp[]][] = [
     ["missing --master-ip", [], [/master-ip/, /--master-ip 192\.0\.2\.10/]],
@@ -190,13 +191,13 @@ describe("init refuses a CA it cannot trust, and never replaces it (even with --
     it.each(breakages)("%s: exit 2, nothing changed", async (name, breakIt, says) => {
       const dir = copyOfPki(name);
       await breakIt(dir);
-      await refuses(path.dirname(dir), ["init", "--master-ip", "192.0.2.10", "--dir", dir, ...ONLY, ...extra], { exitCode: EXIT.input, says });
+      await refuses(path.dirname(dir), ["init", "--master-ip", "192.0.2.10", "--dir", path.dirname(dir), ...ONLY, ...extra], { exitCode: EXIT.input, says });
     });
 
     it("an expired CA: says it expired and that kpki never replaces a CA", async () => {
       const dir = path.join(caseDir("expired"), "pki");
       await writeExpiredCa(dir);
-      await refuses(path.dirname(dir), ["init", "--master-ip", "192.0.2.10", "--dir", dir, ...ONLY, ...extra], {
+      await refuses(path.dirname(dir), ["init", "--master-ip", "192.0.2.10", "--dir", path.dirname(dir), ...ONLY, ...extra], {
         exitCode: EXIT.input,
         says: [/ca\.crt expired on 2020-01-02/, /kpki never replaces a CA/, /move \S+ aside and run init again/],
       });
@@ -205,7 +206,7 @@ describe("init refuses a CA it cannot trust, and never replaces it (even with --
 
   it("a leaf that no longer fits is a conflict (exit 3) that names --force", async () => {
     const dir = copyOfPki("stale-leaf");
-    await refuses(path.dirname(dir), ["init", "--master-ip", "192.0.2.10", "--dir", dir, ...ONLY, "--san", "api.example.com"], {
+    await refuses(path.dirname(dir), ["init", "--master-ip", "192.0.2.10", "--dir", path.dirname(dir), ...ONLY, "--san", "api.example.com"], {
       exitCode: EXIT.conflict,
       says: [/apiserver: it lacks DNS:api\.example\.com/, /--force/],
     });
@@ -246,7 +247,7 @@ describe.skipIf(!hasOpenssl)("cert sign refuses what it must not sign", () => {
   const sign = async (name: string, csr: string, extra: string[], expected: Expectation, pki = () => copyOfPki(name)) => {
     const dir = pki();
     const work = path.dirname(dir);
-    await refuses(work, ["cert", "sign", "--csr", path.join(csrs, csr), "--profile", "server", "--dir", dir, "--out", path.join(work, "out.crt"), ...extra], expected);
+    await refuses(work, ["cert", "sign", "--csr", path.join(csrs, csr), "--profile", "server", "--dir", work, "--out", path.join(work, "out.crt"), ...extra], expected);
   };
 
   it("a CSR whose signature is broken", () =>
@@ -278,7 +279,7 @@ describe.skipIf(!hasOpenssl)("cert sign refuses what it must not sign", () => {
     const dir = copyOfPki("out-under-file");
     const blocker = path.join(path.dirname(dir), "blocker");
     writeFileSync(blocker, "a file\n");
-    await refuses(path.dirname(dir), ["cert", "sign", "--csr", path.join(csrs, "w.csr"), "--profile", "server", "--dir", dir, "--out", path.join(blocker, "out.crt")],
+    await refuses(path.dirname(dir), ["cert", "sign", "--csr", path.join(csrs, "w.csr"), "--profile", "server", "--dir", path.dirname(dir), "--out", path.join(blocker, "out.crt")],
       { exitCode: EXIT.io, says: [/blocker: a part of the path is a file, not a folder/] });
   });
 });
@@ -363,13 +364,13 @@ describe("--dir the file system refuses (exit 5)", () => {
   it("--dir that is a file", async () => {
     const work = caseDir("dir-is-file");
     writeFileSync(path.join(work, "pki"), "a file\n");
-    await refuses(work, ["init", "--master-ip", "192.0.2.10", "--dir", path.join(work, "pki")], {
+    await refuses(work, ["init", "--master-ip", "192.0.2.10", "--dir", work], {
       exitCode: EXIT.io,
       says: [/--dir \S*pki is a file, not a folder: choose a folder for the PKI/],
     });
     await refuses(work, ["init", "--master-ip", "192.0.2.10", "--dir", path.join(work, "pki", "sub")], {
       exitCode: EXIT.io,
-      says: [/pki\/sub: a part of the path is a file, not a folder: choose another --dir/],
+      says: [/pki\/sub\/pki: a part of the path is a file, not a folder: choose another --dir/],
     });
     await refuses(work, ["cert", "csr", "--name", "x", "--cn", "x", "--dir", path.join(work, "pki")], {
       exitCode: EXIT.io,
@@ -424,17 +425,17 @@ describe("--dir the file system refuses (exit 5)", () => {
       expect(await snapshot(ro)).toEqual(before);
     }
 
-    it("init into a new folder there", () => refusesReadOnly(["init", "--master-ip", "192.0.2.10", "--dir", path.join(ro, "pki")], [/read-only\/pki/]));
+    it("init into a new folder there", () => refusesReadOnly(["init", "--master-ip", "192.0.2.10", "--dir", path.join(ro, "cluster")], [/read-only\/cluster/]));
     it("init into a new nested folder there (Node reports ENOENT for recursive mkdir on EROFS)", () =>
       refusesReadOnly(["init", "--master-ip", "192.0.2.10", "--dir", path.join(ro, "new", "deeper"), ...ONLY]));
     it("init --force that must re-issue in an existing PKI there", async () => {
-      cpSync(pristine, path.join(ro, "existing"), { recursive: true });
+      cpSync(pristine, path.join(ro, "existing", "pki"), { recursive: true });
       await refusesReadOnly(["init", "--master-ip", "192.0.2.10", "--dir", path.join(ro, "existing"), ...ONLY, "--san", "api.example.com", "--force"]);
     });
     it("cert csr there", () => refusesReadOnly(["cert", "csr", "--name", "n1", "--cn", "system:node:n1", "--dir", ro]));
     it("but checks a valid PKI there that needs no change, and dry-runs one that does", async () => {
       if (mode === "skip") return console.warn(`skipped: ${reason}`);
-      cpSync(pristine, path.join(ro, "valid"), { recursive: true });
+      cpSync(pristine, path.join(ro, "valid", "pki"), { recursive: true });
       const before = await snapshot(ro);
       const check = await runReadOnly(["init", "--master-ip", "192.0.2.10", "--dir", path.join(ro, "valid"), ...ONLY]);
       expect(check.stderr).toBe("");
@@ -458,7 +459,7 @@ describe("the built bin behaves the same as a process", () => {
   it("an unknown option: one usage line, exit 2, and init does not run", async () => {
     const work = caseDir("bin-unknown-option");
     const before = await snapshot(work);
-    const result = await runBin(["init", "--master-ip", "192.0.2.10", "--dir", path.join(work, "pki"), "--bogus"]);
+    const result = await runBin(["init", "--master-ip", "192.0.2.10", "--dir", work, "--bogus"]);
     expectCleanFailure(result, { exitCode: EXIT.usage, says: [/Unknown argument: bogus/] });
     expect(await snapshot(work)).toEqual(before);
   });
@@ -467,7 +468,7 @@ describe("the built bin behaves the same as a process", () => {
     const dir = copyOfPki("bin-garbage-key");
     writeFileSync(path.join(dir, "ca.key"), "junk\n");
     const before = await snapshot(dir);
-    const result = await runBin(["init", "--master-ip", "192.0.2.10", "--dir", dir, ...ONLY]);
+    const result = await runBin(["init", "--master-ip", "192.0.2.10", "--dir", path.dirname(dir), ...ONLY]);
     expectCleanFailure(result, { exitCode: EXIT.input, says: [/ca\.key is not a readable private key/] });
     expect(await snapshot(dir)).toEqual(before);
   });

@@ -48,7 +48,8 @@ const ENTRY_NAMES = [
   "sa", "admin.conf", "super-admin.conf", "kubelet.conf", "controller-manager.conf", "scheduler.conf",
 ];
 
-const initArgs = (dir: string, ...extra: string[]) => ["init", "--master-ip", MASTER_IP, "--dir", dir, ...extra];
+/** `dir` is the PKI folder, <cluster>/pki: --dir names the cluster folder that holds it. */
+const initArgs = (dir: string, ...extra: string[]) => ["init", "--master-ip", MASTER_IP, "--dir", path.dirname(dir), ...extra];
 
 /** Runs init, expecting success and a quiet stderr. */
 async function init(dir: string, ...extra: string[]): Promise<CliResult> {
@@ -148,7 +149,7 @@ describe("kpki init makes kubeadm's whole PKI (RSA 2048, the default key type)",
     original = await snapshot(parent);
   }, 120_000);
 
-  it("writes exactly kubeadm's files: the PKI in --dir with etcd/ beneath it, the kubeconfigs in its parent", () => {
+  it("writes exactly kubeadm's files: the PKI in <dir>/pki with etcd/ beneath it, the kubeconfigs in --dir", () => {
     expect(filesUnder(parent)).toEqual([...KUBECONFIGS, ...PKI_FILES.map((file) => `pki/${file}`)].sort());
     expect(report).toMatchObject({ dir, kubeconfigDir: parent, nodeName: "cp-1", dryRun: false, changed: true });
     expect(report.entries.map((e) => [e.name, e.action])).toEqual(ENTRY_NAMES.map((name) => [name, "created"]));
@@ -562,7 +563,7 @@ describe("kpki init --config", () => {
       "  - api.example.com",
       "  - 192.0.2.200",
       "keyType: ecdsa-p256",
-      `dir: ${JSON.stringify(dir)}`,
+      `dir: ${JSON.stringify(parent)}`,
     ]);
     const result = await runCli(["init", "--config", file, "-o", "json"]);
     expect(result.stderr).toBe("");
@@ -588,7 +589,6 @@ describe("kpki init --config", () => {
 
   it("lets a flag override the file, and keeps the file's other settings", async () => {
     const parent = newParent("config-override");
-    const dir = path.join(parent, "pki");
     const file = writeConfig("override.yaml", [
       "masterIp: 192.0.2.10",
       "nodeName: cp-file",
@@ -596,7 +596,7 @@ describe("kpki init --config", () => {
       "dnsDomain: corp.example",
       "controlPlaneEndpoint: lb.example.com:8443",
     ]);
-    const result = await runCli(["init", "--config", file, "--dir", dir, "--node-name", "cp-flag", "--master-ip", "192.0.2.20", "--san", "other.example.com", "--dry-run", "-o", "json"]);
+    const result = await runCli(["init", "--config", file, "--dir", parent, "--node-name", "cp-flag", "--master-ip", "192.0.2.20", "--san", "other.example.com", "--dry-run", "-o", "json"]);
     expect(result.stderr).toBe("");
     expect(result.exitCode).toBe(0);
     const report = JSON.parse(result.stdout) as InitReport;
@@ -626,7 +626,7 @@ describe("kpki init --config", () => {
   it.each(bad)("refuses %s with the file and line: exit 2, nothing written", async (name, lines, says) => {
     const parent = newParent("config-bad");
     const file = writeConfig(`${name.replace(/\W+/g, "-")}.yaml`, lines);
-    const result = await runCli(["init", "--config", file, "--dir", path.join(parent, "pki"), "--node-name", "cp-1"]);
+    const result = await runCli(["init", "--config", file, "--dir", parent, "--node-name", "cp-1"]);
     expectOneLineError(result, 2, new RegExp(`^kpki: ${file.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}:\\d+: `), says);
     expect(existsSync(parent)).toBe(false);
   });
@@ -634,7 +634,7 @@ describe("kpki init --config", () => {
   it("refuses a config file that is not there: exit 2, nothing written", async () => {
     const parent = newParent("config-missing");
     const file = path.join(configs, "nope.yaml");
-    const result = await runCli(["init", "--config", file, "--dir", path.join(parent, "pki")]);
+    const result = await runCli(["init", "--config", file, "--dir", parent]);
     expectOneLineError(result, 2, /cannot read \S*nope\.yaml: no such file/);
     expect(existsSync(parent)).toBe(false);
   });

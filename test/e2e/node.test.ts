@@ -260,13 +260,13 @@ describe.skipIf(Boolean(skip))("kpki node check and prep on real SSH hosts", () 
     const pki = path.join(dir, "a", "pki");
 
     beforeAll(async () => {
-      const init = await runCli(["init", "--master-ip", "192.0.2.10", "--node-name", "cp-1", "--key-type", "ecdsa-p256", "--dir", pki]);
+      const init = await runCli(["init", "--master-ip", "192.0.2.10", "--node-name", "cp-1", "--key-type", "ecdsa-p256", "--dir", path.dirname(pki)]);
       expect(init.exitCode, init.stderr).toBe(0);
     });
 
     it("copies the PKI with kubeadm's modes; a worker gets ca.crt only; a second push changes nothing", async () => {
       const [, controlPlane, worker] = lab.hosts;
-      const push = await runCli(["node", "push-pki", controlPlane!.address, "--dir", pki, ...sshFlags()]);
+      const push = await runCli(["node", "push-pki", controlPlane!.address, "--dir", path.dirname(pki), ...sshFlags()]);
       expect(push.stderr).toBe("");
       expect(push.exitCode).toBe(0);
       const remote = (file: string) => path.join(controlPlane!.stateDir, "etc/kubernetes/pki", file);
@@ -276,10 +276,10 @@ describe.skipIf(Boolean(skip))("kpki node check and prep on real SSH hosts", () 
         expect(mode, file).toBe(file.endsWith(".key") || file === "sa.pub" ? 0o600 : 0o644);
       }
       await expect(fs.access(remote("apiserver.csr"))).rejects.toThrow();
-      const again = await runCli(["node", "push-pki", controlPlane!.address, "--dir", pki, ...sshFlags(), "-o", "json"]);
+      const again = await runCli(["node", "push-pki", controlPlane!.address, "--dir", path.dirname(pki), ...sshFlags(), "-o", "json"]);
       expect(JSON.parse(again.stdout)[0].files.every((file: { action: string }) => file.action === "unchanged")).toBe(true);
 
-      const workerPush = await runCli(["node", "push-pki", worker!.address, "--dir", pki, "--role", "worker", ...sshFlags()]);
+      const workerPush = await runCli(["node", "push-pki", worker!.address, "--dir", path.dirname(pki), "--role", "worker", ...sshFlags()]);
       expect(workerPush.exitCode, workerPush.stderr).toBe(0);
       const pushed = await fs.readdir(path.join(worker!.stateDir, "etc/kubernetes/pki"));
       expect(pushed).toEqual(["ca.crt"]);
@@ -288,13 +288,13 @@ describe.skipIf(Boolean(skip))("kpki node check and prep on real SSH hosts", () 
     it("never overwrites a different key without --force, and then writes nothing at all", async () => {
       const controlPlane = lab.hosts[1]!;
       const other = path.join(dir, "b", "pki");
-      expect((await runCli(["init", "--master-ip", "192.0.2.10", "--node-name", "cp-1", "--key-type", "ecdsa-p256", "--only", "apiserver", "--dir", other])).exitCode).toBe(0);
+      expect((await runCli(["init", "--master-ip", "192.0.2.10", "--node-name", "cp-1", "--key-type", "ecdsa-p256", "--only", "apiserver", "--dir", path.dirname(other)])).exitCode).toBe(0);
       const before = await changedFiles(controlPlane);
-      const refused = await runCli(["node", "push-pki", controlPlane.address, "--dir", other, ...sshFlags()]);
+      const refused = await runCli(["node", "push-pki", controlPlane.address, "--dir", path.dirname(other), ...sshFlags()]);
       expect(refused.exitCode).toBe(3);
       expect(refused.stdout + refused.stderr).toMatch(/ca\.key.*never overwrites a key without --force/s);
       expect(await changedFiles(controlPlane)).toEqual(before);
-      const forced = await runCli(["node", "push-pki", controlPlane.address, "--dir", other, "--force", ...sshFlags()]);
+      const forced = await runCli(["node", "push-pki", controlPlane.address, "--dir", path.dirname(other), "--force", ...sshFlags()]);
       expect(forced.exitCode, forced.stderr).toBe(0);
       expect(await fs.readFile(path.join(controlPlane.stateDir, "etc/kubernetes/pki/ca.key"))).toEqual(await fs.readFile(path.join(other, "ca.key")));
       const noCa = await runCli(["node", "push-pki", controlPlane.address, "--dir", path.join(dir, "nothing"), ...sshFlags()]);
@@ -331,7 +331,7 @@ describe.skipIf(Boolean(skip))("kpki node check and prep on real SSH hosts", () 
 
     beforeAll(async () => {
       api = await startApiServer({ host: lab.subnet.gateway });
-      const init = await runCli(["init", "--master-ip", lab.subnet.gateway, "--apiserver-port", String(api.port), "--dir", path.join(dir, "pki"),
+      const init = await runCli(["init", "--master-ip", lab.subnet.gateway, "--apiserver-port", String(api.port), "--dir", dir,
         "--node-name", "cp-1", "--only", "apiserver", "--only", "admin.conf"]);
       expect(init.exitCode, init.stderr).toBe(0);
       api.usePki(path.join(dir, "pki"));

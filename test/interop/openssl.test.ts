@@ -11,13 +11,13 @@ const root = tempDir();
 const hasOpenssl = await havePeer("openssl", "apt-get install -y openssl");
 
 describe.skipIf(!hasOpenssl).each(KEY_TYPES)("openssl accepts kpki init output (%s)", (keyType) => {
-  const dir = path.join(root, keyType);
+  const dir = path.join(root, keyType, "pki");
   const file = (name: string) => path.join(dir, name);
 
   beforeAll(async () => {
     const result = await runCli([
       // --only apiserver: this suite is about the CA + API server pair, per key type.
-      "init", "--master-ip", "192.0.2.10", "--dir", dir, "--only", "apiserver", "--key-type", keyType,
+      "init", "--master-ip", "192.0.2.10", "--dir", path.dirname(dir), "--only", "apiserver", "--key-type", keyType,
       "--node-name", "cp-1", "--san", "api.example.com", "--san", "2001:db8::7", "--emit-openssl-conf",
     ]);
     expect(result.stderr).toBe("");
@@ -126,9 +126,9 @@ describe.skipIf(!hasOpenssl).each(KEY_TYPES)("openssl accepts kpki init output (
 });
 
 describe.skipIf(!hasOpenssl)("kpki cert sign signs a CSR that openssl made", () => {
-  const dir = path.join(root, "sign");
+  const dir = path.join(root, "sign", "pki");
   beforeAll(async () => {
-    expect((await runCli(["init", "--master-ip", "192.0.2.10", "--dir", dir, "--only", "apiserver"])).exitCode).toBe(0);
+    expect((await runCli(["init", "--master-ip", "192.0.2.10", "--dir", path.dirname(dir), "--only", "apiserver"])).exitCode).toBe(0);
   });
 
   it("copies the SANs, applies the profile's usages and verifies", async () => {
@@ -140,7 +140,7 @@ describe.skipIf(!hasOpenssl)("kpki cert sign signs a CSR that openssl made", () 
     ].join("\n"));
     const made = await openssl(["req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", path.join(dir, "w.key"), "-out", path.join(dir, "w.csr"), "-config", conf]);
     expect(made.exitCode, made.stderr).toBe(0);
-    const signed = await runCli(["cert", "sign", "--csr", path.join(dir, "w.csr"), "--profile", "peer", "--dir", dir, "--out", path.join(dir, "w.crt")]);
+    const signed = await runCli(["cert", "sign", "--csr", path.join(dir, "w.csr"), "--profile", "peer", "--dir", path.dirname(dir), "--out", path.join(dir, "w.crt")]);
     expect(signed.stderr).toBe("");
     expect(signed.exitCode).toBe(0);
     const verify = await openssl(["verify", "-x509_strict", "-purpose", "sslclient", "-CAfile", path.join(dir, "ca.crt"), "-verify_ip", "192.0.2.21", path.join(dir, "w.crt")]);
@@ -158,7 +158,7 @@ describe.skipIf(!hasOpenssl)("kpki cert sign signs a CSR that openssl made", () 
     const caCsr = await openssl(["req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", path.join(dir, "c.key"), "-out", path.join(dir, "c.csr"),
       "-subj", "/CN=sub-ca", "-addext", "basicConstraints=critical,CA:TRUE"]);
     expect(caCsr.exitCode).toBe(0);
-    const refused = await runCli(["cert", "sign", "--csr", path.join(dir, "c.csr"), "--profile", "server", "--dir", dir]);
+    const refused = await runCli(["cert", "sign", "--csr", path.join(dir, "c.csr"), "--profile", "server", "--dir", path.dirname(dir)]);
     expect(refused.exitCode).toBe(2);
     expect(refused.stderr).toMatch(/CA:TRUE/);
     expect(refused.stderr.trim().split("\n")).toHaveLength(1);
@@ -168,7 +168,7 @@ describe.skipIf(!hasOpenssl)("kpki cert sign signs a CSR that openssl made", () 
     body[body.length - 10]! ^= 0xff; // flip bits in the signature
     const broken = `-----BEGIN CERTIFICATE REQUEST-----\n${body.toString("base64").match(/.{1,64}/g)!.join("\n")}\n-----END CERTIFICATE REQUEST-----\n`;
     writeFileSync(path.join(dir, "broken.csr"), broken);
-    const rejected = await runCli(["cert", "sign", "--csr", path.join(dir, "broken.csr"), "--profile", "client", "--dir", dir]);
+    const rejected = await runCli(["cert", "sign", "--csr", path.join(dir, "broken.csr"), "--profile", "client", "--dir", path.dirname(dir)]);
     expect(rejected.exitCode).toBe(2);
     expect(rejected.stderr).toMatch(/signature does not verify/);
   });

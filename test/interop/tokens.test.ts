@@ -65,10 +65,10 @@ beforeAll(async () => {
   for (const dir of [home, scratch]) mkdirSync(dir, { recursive: true });
   [api, noBootstrap, noAnonymous] = await Promise.all([startApiServer(), startApiServer({ bootstrapTokenAuth: false }), startApiServer({ anonymousAuth: false })]);
   // Only what these commands need: the CA, the serving certificate, sa.key for TokenRequest, and admin.conf.
-  const init = await runCli(["init", "--master-ip", "127.0.0.1", "--apiserver-port", String(api.port), "--dir", pki, "--node-name", "n1", "--only", "admin.conf", "--only", "apiserver", "--only", "sa"]);
+  const init = await runCli(["init", "--master-ip", "127.0.0.1", "--apiserver-port", String(api.port), "--dir", clusterDir, "--node-name", "n1", "--only", "admin.conf", "--only", "apiserver", "--only", "sa"]);
   expect(init.stderr).toBe("");
   expect(init.exitCode).toBe(0);
-  const other = await runCli(["init", "--master-ip", "127.0.0.1", "--dir", path.dirname(foreignCa), "--only", "ca"]);
+  const other = await runCli(["init", "--master-ip", "127.0.0.1", "--dir", path.dirname(path.dirname(foreignCa)), "--only", "ca"]);
   expect(other.exitCode).toBe(0);
   for (const server of [api, noBootstrap, noAnonymous]) server.usePki(pki);
 

@@ -4,6 +4,7 @@ import { KpkiError } from "../../errors.js";
 import { KEY_TYPES, type KeyType } from "../../pki/keys.js";
 import { SIGNING_PROFILES, PROFILES, type ProfileName } from "../../pki/profiles.js";
 import { checkDays, DEFAULTS } from "../../pki/spec.js";
+import { clusterDirOptions, clusterLayoutOf, pkiDirOptions, refuseSystemMasters, systemMastersOption } from "../clusterdir.js";
 import { readInput, readOptional } from "../files.js";
 import { printJson, table, type Io } from "../io.js";
 
@@ -43,21 +44,24 @@ export function certCommand(cli: Argv, io: Io): Argv {
           command
             .option("csr", { type: "string", demandOption: "give --csr FILE (or - for standard input)", describe: "the CSR to sign" })
             .option("profile", { choices: SIGNING_PROFILES, demandOption: "give --profile server, client or peer", describe: "usages to grant" })
-            .option("dir", { type: "string", default: "./pki", describe: "PKI folder whose ca.crt/ca.key sign" })
-            .option("ca-cert", { type: "string", describe: "CA certificate (default: <dir>/ca.crt)" })
-            .option("ca-key", { type: "string", describe: "CA private key (default: <dir>/ca.key)" })
+            .options(pkiDirOptions)
+            .option("ca-cert", { type: "string", describe: "CA certificate [default: the cluster's pki/ca.crt]" })
+            .option("ca-key", { type: "string", describe: "CA private key [default: the cluster's pki/ca.key]" })
+            .options(systemMastersOption)
             .option("days", { type: "number", default: DEFAULTS.days, describe: "validity in days" })
             .option("out", { type: "string", describe: "write the certificate here instead of standard output" }),
         async (args) => {
           const days = checkDays(args.days, "--days");
-          const caCertPath = args.caCert ?? path.join(args.dir, "ca.crt");
-          const caKeyPath = args.caKey ?? path.join(args.dir, "ca.key");
+          const certDir = args.caCert && args.caKey ? "" : (await clusterLayoutOf(args)).certDir;
+          const caCertPath = args.caCert ?? path.join(certDir, "ca.crt");
+          const caKeyPath = args.caKey ?? path.join(certDir, "ca.key");
           const [{ parseCsr }, { signCsr }, { loadSigner }] = await Promise.all([
             import("../../pki/csr.js"),
             import("../../pki/sign.js"),
             import("../../pki/signer.js"),
           ]);
           const csr = await parseCsr(await readInput(args.csr, io), args.csr);
+          if (args.profile !== "server") refuseSystemMasters(csr.subjectName.getField("O"), args.allowSystemMasters, `${args.csr} asks for a client certificate that`);
           const signer = await loadSigner(
             { cert: await readOptional(caCertPath, io), key: await readOptional(caKeyPath, io) },
             { cert: caCertPath, key: caKeyPath },
@@ -99,7 +103,7 @@ export function certCommand(cli: Argv, io: Io): Argv {
             .option("ca", { type: "string", demandOption: "give --ca FILE, the CA certificate to verify against", describe: "CA certificate" })
             .option("host", { type: "string", describe: "DNS name or IP the certificate must cover" })
             .option("key", { type: "string", describe: "private key that must belong to the certificate" })
-            .option("purpose", { choices: ["server", "client"] as const, describe: "usage the certificate must allow" }),
+            .option("purpose", { choices: ["server", "client", "peer"] as const, describe: "usage the certificate must allow (peer: both, as sign --profile peer gives)" }),
         async (args) => {
           const [{ parseCertificate }, { verifyCertificate }, { parsePrivateKeyPem }] = await Promise.all([
             import("../../pki/certinfo.js"),
@@ -109,7 +113,7 @@ export function certCommand(cli: Argv, io: Io): Argv {
           const cert = parseCertificate(await readInput(args.file, io), args.file);
           const ca = parseCertificate(await readInput(args.ca, io), args.ca);
           const key = args.key ? (await parsePrivateKeyPem(await readInput(args.key, io), args.key)).privateKeyObject : undefined;
-          const usages = args.purpose === "server" ? (["serverAuth"] as const) : args.purpose === "client" ? (["clientAuth"] as const) : [];
+          const usages = args.purpose ? PROFILES[args.purpose].extendedKeyUsages : [];
           const problems = verifyCertificate({ cert, ca, host: args.host, key, usages });
           if (args.output === "json") printJson(io, { file: args.file, ok: problems.length === 0, problems });
           else if (problems.length === 0) io.stdout(`${args.file}: OK (${cert.subject}, issued by ${ca.subject}, expires ${cert.notAfter.toISOString()})\n`);
@@ -124,9 +128,8 @@ export function certCommand(cli: Argv, io: Io): Argv {
           command
             .positional("name", { type: "string", demandOption: true, describe: "a kubeconfig (admin.conf, …) or a certificate (apiserver-kubelet-client, …) of the catalog" })
             .option("p12", { type: "boolean", default: true, describe: "PKCS#12 format (the only one)" })
-            .option("out", { type: "string", describe: "file to write [default: <name>.p12]" })
-            .option("dir", { type: "string", default: "./pki", describe: "the PKI folder" })
-            .option("kubeconfig-dir", { type: "string", describe: "where kubeconfigs are [default: the PKI folder's parent]" })
+            .option("out", { type: "string", describe: "file to write [default: <name>.p12 in the cluster folder]" })
+            .options(clusterDirOptions)
             .option("password-file", { type: "string", describe: "read the password from this file (first line)" })
             .option("password-stdin", { type: "boolean", default: false, describe: "read the password from standard input" })
             .option("legacy", { type: "boolean", default: false, describe: "3DES instead of AES-256, for old importers" })
@@ -137,8 +140,7 @@ export function certCommand(cli: Argv, io: Io): Argv {
             {
               name: args.name,
               out: args.out,
-              dir: args.dir,
-              kubeconfigDir: args.kubeconfigDir,
+              layout: await clusterLayoutOf(args),
               passwordFile: args.passwordFile,
               passwordStdin: args.passwordStdin,
               legacy: args.legacy,

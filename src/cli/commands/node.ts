@@ -2,6 +2,7 @@ import type { Argv } from "yargs";
 import { KpkiError } from "../../errors.js";
 import type { FleetHost, HostReport } from "../../bootstrap/fleet.js";
 import { OS_FAMILIES, ROLES, RUNTIMES, type OsFamily, type Role, type Runtime } from "../../bootstrap/nodeprep.js";
+import { clusterLayoutOf, pkiDirOptions } from "../clusterdir.js";
 import { readInput } from "../files.js";
 import { printJson, table, type Io } from "../io.js";
 import { parseHostSpec, sshOptions, sshSettings, type SshArgs } from "../sshoptions.js";
@@ -50,9 +51,9 @@ export function nodeCommand(cli: Argv, io: Io): Argv {
         (command) =>
           command
             .positional("hosts", { type: "string", array: true, describe: "[user@]host[:port] …" })
-            .option("dir", { type: "string", default: "./pki", describe: "the local PKI folder" })
+            .options(pkiDirOptions)
             .option("role", { choices: ROLES, default: "control-plane" as Role, describe: "worker: ca.crt only; control-plane: the whole folder" })
-            .option("only", { type: "string", array: true, describe: "push just these files (paths under --dir, e.g. etcd/ca.crt), repeatable" })
+            .option("only", { type: "string", array: true, describe: "push just these files (paths under the cluster's pki/, e.g. etcd/ca.crt), repeatable" })
             .option("target", { type: "string", default: "/etc/kubernetes/pki", describe: "folder on the host" })
             .option("force", { type: "boolean", default: false, describe: "replace keys that differ" })
             .options(sshOptions),
@@ -61,7 +62,7 @@ export function nodeCommand(cli: Argv, io: Io): Argv {
           const settings = sshSettings(args as unknown as SshArgs);
           const hosts = (args.hosts ?? []).map((spec) => parseHostSpec(String(spec), args as unknown as SshArgs));
           if (!args.target.startsWith("/")) throw new KpkiError("usage", `--target "${args.target}" must be an absolute path`);
-          const files = await collectPkiFiles(args.dir, args.only?.map(String) ?? (args.role === "worker" ? ["ca.crt"] : undefined));
+          const files = await collectPkiFiles((await clusterLayoutOf(args)).certDir, args.only?.map(String) ?? (args.role === "worker" ? ["ca.crt"] : undefined));
           const session = new SshSession(settings);
           const results: { host: string; files?: unknown; error?: string }[] = [];
           try {

@@ -56,7 +56,7 @@ export function saCommand(cli: Argv, io: Io): Argv {
           ]);
           const name = checkObjectName(args.name, "NAME");
           const namespace = checkObjectName(args.namespace, "--namespace");
-          const seconds = Math.round(parseTtl(args.duration) / 1000);
+          const seconds = Math.round(parseTtl(args.duration, "--duration") / 1000);
           if (seconds < 600) throw new KpkiError("usage", `--duration ${args.duration} is too short: the API server issues tokens for at least 10m`);
           const target = targetFromKubeconfig(resolveKubeconfigPath(args.kubeconfig), args.context);
           const { token, expires } = await requestServiceAccountToken(target, namespace, name, seconds, args.audience?.map(String));

@@ -1,5 +1,7 @@
+import path from "node:path";
 import type { Argv } from "yargs";
 import { KpkiError } from "../../errors.js";
+import { clusterDirOptions, clusterLayoutOf } from "../clusterdir.js";
 import { readTokenArg, tokenOptions } from "../files.js";
 import { printJson, table, type Io } from "../io.js";
 import { kubeconfigOptions, resolveKubeconfigPath } from "../kubeconfigs.js";
@@ -31,7 +33,9 @@ export function tokenCommand(cli: Argv, io: Io): Argv {
           spec(command)
             .positional("token", { type: "string", describe: "use this token instead of a random one" })
             .options(kubeconfigOptions)
-            .option("print-join-command", { type: "boolean", default: false, describe: "print the kubeadm join command (with --discovery-token-ca-cert-hash)" }),
+            .options(clusterDirOptions)
+            .option("print-join-command", { type: "boolean", default: false, describe: "print the kubeadm join command (with --discovery-token-ca-cert-hash)" })
+            .example("$0 token create --print-join-command --dir ./kubernetes", "through the cluster's admin.conf; the pin from its pki/ca.crt"),
         async (args) => {
           const [{ tokenSpecFrom }, { createTokenSecret }, { targetFromKubeconfig }, { tokenText }] = await Promise.all([
             import("../tokens.js"),
@@ -40,14 +44,27 @@ export function tokenCommand(cli: Argv, io: Io): Argv {
             import("../../bootstrap/token.js"),
           ]);
           const tokenSpec = tokenSpecFrom(args, args.token);
-          const target = targetFromKubeconfig(resolveKubeconfigPath(args.kubeconfig), args.context);
+          // With --dir, the cluster's own admin.conf and CA; else kubectl's kubeconfig.
+          const layout = args.dir || args.certDir || args.kubeconfigDir ? await clusterLayoutOf(args) : undefined;
+          const target = targetFromKubeconfig(args.kubeconfig ?? (layout ? path.join(layout.kubeconfigDir, "admin.conf") : resolveKubeconfigPath(undefined)), args.context);
+          let caPem = target.caPem;
+          if (layout && args.printJoinCommand) {
+            const { readInput } = await import("../files.js");
+            const caFile = path.join(layout.certDir, "ca.crt");
+            const own = (await readInput(caFile, io)).toString();
+            const { caOf } = await import("../../bootstrap/trust.js");
+            if (target.caPem && caOf(target.caPem).pin !== caOf(own).pin) {
+              throw new KpkiError("input", `the kubeconfig trusts another cluster's CA than ${caFile}: give that cluster's --dir, or its own --kubeconfig`);
+            }
+            caPem = own;
+          }
           await createTokenSecret(target, tokenSpec);
           const text = tokenText(tokenSpec.token);
           let join: string | undefined;
           if (args.printJoinCommand) {
             const { caOf } = await import("../../bootstrap/trust.js");
-            if (!target.caPem) throw new KpkiError("input", "the kubeconfig names no CA, so there is no --discovery-token-ca-cert-hash to print");
-            join = `kubeadm join ${new URL(target.server).host} --token ${text} --discovery-token-ca-cert-hash ${caOf(target.caPem).pin}`;
+            if (!caPem) throw new KpkiError("input", "the kubeconfig names no CA, so there is no --discovery-token-ca-cert-hash to print: give the cluster's --dir");
+            join = `kubeadm join ${new URL(target.server).host} --token ${text} --discovery-token-ca-cert-hash ${caOf(caPem).pin}`;
           }
           if (args.output === "json") return printJson(io, { token: text, expires: tokenSpec.expires?.toISOString() ?? null, joinCommand: join ?? null });
           io.stdout(`${join ?? text}\n`);
