@@ -39,6 +39,7 @@ export async function main(given: readonly string[], io: Io = processIo()): Prom
     .wrap(Math.min(110, process.stdout.columns ?? 100))
     .exitProcess(false)
     .middleware(refuseRepeatedFlags(() => cli), true)
+    .middleware(splitCommaLists, true)
     .fail((message, error) => {
       if (error) throw error;
       // Throw, not just record: yargs runs the command's handler after a
@@ -55,7 +56,9 @@ export async function main(given: readonly string[], io: Io = processIo()): Prom
     });
   } catch (error) {
     const { message, exitCode: code } = describeError(error);
-    io.stderr(`kpki: ${message}\n`);
+    // With -o json a script reads the error too: one JSON object on stderr, stdout left to the report.
+    if (wantsJson(argv)) io.stderr(`${JSON.stringify({ error: message, exitCode: code })}\n`);
+    else io.stderr(`kpki: ${message}\n`);
     if (process.env.KPKI_DEBUG && error instanceof Error && error.stack) io.stderr(`${error.stack}\n`);
     exitCode = code;
   }
@@ -105,4 +108,26 @@ function joinNegativeValues(argv: readonly string[]): string[] {
     } else joined.push(arg);
   }
   return joined;
+}
+
+/**
+ * Flags kubeadm takes as comma lists (--apiserver-cert-extra-sans, --usages,
+ * --groups, --discovery-token-ca-cert-hash, …): "--san a,b" is "--san a
+ * --san b". A comma is never part of a SAN, group, usage, pin or name.
+ */
+const COMMA_LISTS = ["san", "etcd-san", "only", "group", "org", "usages", "groups", "ca-hash", "audience"];
+
+function splitCommaLists(argv: Record<string, unknown>): void {
+  for (const flag of COMMA_LISTS) {
+    const camel = flag.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
+    for (const key of new Set([flag, camel])) {
+      const value = argv[key];
+      if (Array.isArray(value)) argv[key] = value.flatMap((item) => String(item).split(",")).map((item) => item.trim()).filter(Boolean);
+    }
+  }
+}
+
+/** Whether -o json / --output json was asked, even when parsing failed before yargs could say. */
+function wantsJson(argv: readonly string[]): boolean {
+  return argv.some((arg, index) => /^(-o|--output)=?json$/.test(arg) || ((arg === "-o" || arg === "--output") && argv[index + 1] === "json"));
 }

@@ -1,6 +1,6 @@
 import { createPublicKey } from "node:crypto";
 import { KpkiError } from "../errors.js";
-import { certFile, csrFile, keyFile, selectEntries, type CatalogEntry, type CertEntry, type KubeconfigEntry } from "./catalog.js";
+import { catalogEntry, certFile, csrFile, keyFile, selectEntries, type CatalogEntry, type CertEntry, type KubeconfigEntry } from "./catalog.js";
 import type { CertInfo } from "./certinfo.js";
 import { encodePrivateKeyPem, encodePublicKeyPem, parsePrivateKeyPem, type KeyPair } from "./keys.js";
 import { takeKeyPair } from "./keypool.js";
@@ -359,7 +359,7 @@ async function issueEntry(entry: CatalogEntry, decision: Decision, context: Issu
     report.sha256Fingerprint = cert.sha256Fingerprint;
   }
   if (context.emitOpensslConf && entry.kind === "cert" && entry.ca && cert) {
-    const text = modules.renderOpensslConf(cert, entry.profile, entry.baseName);
+    const text = modules.renderOpensslConf(cert, entry.profile, entry.baseName, (catalogEntry(entry.ca) as CertEntry).baseName);
     if (raw.conf?.toString() === text) report.files.push({ file: confFile(entry), action: "kept" });
     else {
       report.files.push({ file: confFile(entry), action: fileAction(raw.conf) });

@@ -317,11 +317,33 @@ describe("kpki init --output json", () => {
     expect(caCertHash(new X509Certificate(bytes(dir, "ca.crt")).raw)).toBe(report.caCertHash);
   });
 
-  it("(h) prints errors on stderr, not as JSON on stdout", async () => {
-    const result = await runCli(["init", "--master-ip", "300.1.1.1", "--dir", newDir("bad-ip"), ...ONLY, "--output", "json"]);
-    expect(result.exitCode).toBe(2);
-    expect(result.stdout).toBe("");
-    expect(result.stderr).toMatch(/^kpki: --master-ip "300\.1\.1\.1"/);
+  it("(h) with -o json, prints an error as one JSON object on stderr, stdout left empty", async () => {
+    for (const flags of [["--output", "json"], ["-o", "json"], ["--output=json"]]) {
+      const result = await runCli(["init", "--master-ip", "300.1.1.1", "--dir", newDir("bad-ip"), ...ONLY, ...flags]);
+      expect(result.exitCode).toBe(2);
+      expect(result.stdout).toBe("");
+      expect(result.stderr.endsWith("\n")).toBe(true);
+      expect(result.stderr.trimEnd().split("\n")).toHaveLength(1);
+      const error = JSON.parse(result.stderr);
+      expect(error).toEqual({ error: expect.stringMatching(/^--master-ip "300\.1\.1\.1"/), exitCode: 2 });
+    }
+    // A usage error yargs finds is one too.
+    const unknown = await runCli(["init", "--bogus", "-o", "json"]);
+    expect(unknown.exitCode).toBe(2);
+    expect(JSON.parse(unknown.stderr)).toMatchObject({ error: expect.stringContaining("bogus"), exitCode: 2 });
+  });
+});
+
+describe("kubeadm's lists and dual-stack service subnet", () => {
+  it("--san a,b is --san a --san b, and a dual-stack --service-cidr gives both first IPs as SANs", async () => {
+    const dir = newDir("dual-stack");
+    const report = await initJson(dir, "--san", "a.example.com,192.0.2.9", "--san", "b.example.com", "--service-cidr", "10.96.0.0/12,fd00::/108");
+    const cert = new X509Certificate(readFileSync(path.join(dir, "apiserver.crt")));
+    for (const host of ["a.example.com", "b.example.com"]) expect(cert.checkHost(host), host).toBe(host);
+    for (const ip of ["192.0.2.9", "10.96.0.1", "fd00::1", "192.0.2.10"]) expect(cert.checkIP(ip), ip).toBe(ip);
+    expect(entry(report, "apiserver").altNames).toEqual(expect.arrayContaining(["IP:10.96.0.1", "IP:fd00::1", "DNS:a.example.com", "DNS:b.example.com"]));
+    // The same again: everything kept, the list read the same way.
+    expect((await initJson(dir, "--san", "a.example.com,192.0.2.9", "--san", "b.example.com", "--service-cidr", "10.96.0.0/12,fd00::/108")).changed).toBe(false);
   });
 });
 

@@ -1,11 +1,12 @@
-import { readFileSync, writeFileSync } from "node:fs";
+import { cpSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { execa } from "execa";
 import { describe, expect, it, beforeAll } from "vitest";
 import { KEY_TYPES } from "../../src/pki/keys.js";
 import { runCli } from "../support/cli.js";
 import { openssl } from "../support/openssl.js";
 import { havePeer } from "../support/peers.js";
-import { tempDir } from "../support/tmp.js";
+import { snapshot, tempDir } from "../support/tmp.js";
 
 const root = tempDir();
 const hasOpenssl = await havePeer("openssl", "apt-get install -y openssl");
@@ -107,21 +108,23 @@ describe.skipIf(!hasOpenssl).each(KEY_TYPES)("openssl accepts kpki init output (
     expect(result.stdout.trim()).toBe(expected);
   });
 
-  it("emits an openssl csr.conf with which openssl reproduces the same extensions", async () => {
+  it("emits an openssl csr.conf whose own instructions reproduce the same extensions, never touching the live files", async () => {
+    // The commands the file's header gives, run as written in a copy of the PKI folder.
     const work = path.join(root, `${keyType}-reproduce`);
-    const { mkdirSync } = await import("node:fs");
-    mkdirSync(work);
-    const conf = file("apiserver.csr.conf");
-    await openssl(["req", "-new", "-key", file("apiserver.key"), "-out", path.join(work, "r.csr"), "-config", conf]);
-    const signed = await openssl(["x509", "-req", "-in", path.join(work, "r.csr"), "-CA", file("ca.crt"), "-CAkey", file("ca.key"),
-      "-CAcreateserial", "-CAserial", path.join(work, "ca.srl"), "-out", path.join(work, "r.crt"), "-days", "365", "-sha256",
-      "-extensions", "v3_ext", "-extfile", conf]);
-    expect(signed.exitCode, signed.stderr).toBe(0);
+    cpSync(dir, work, { recursive: true });
+    const header = readFileSync(file("apiserver.csr.conf"), "utf8").split("\n").filter((line) => line.startsWith("#   ")).map((line) => line.slice(4)).join("\n");
+    expect(header).toContain("openssl x509 -req");
+    const before = await snapshot(work);
+    const ran = await execa("sh", ["-ec", header.replace(/\\\n/g, " ")], { cwd: work, reject: false });
+    expect(ran.exitCode, ran.stderr).toBe(0);
+    const after = await snapshot(work);
+    // Only the two new files: apiserver.crt, apiserver.csr and the CA as they were, no ca.srl.
+    expect(Object.keys(after).filter((name) => after[name] !== before[name]).sort()).toEqual(["apiserver-openssl.crt", "apiserver-openssl.csr"]);
     // Same extensions with the same values; openssl orders them as its config lists them.
     const extensions = async (cert: string) =>
       (await openssl(["x509", "-in", cert, "-noout", "-ext", "subjectAltName,keyUsage,extendedKeyUsage,basicConstraints,authorityKeyIdentifier,subjectKeyIdentifier"]))
         .stdout.split(/\n(?=X509v3)/).map((block) => block.trim()).sort();
-    expect(await extensions(path.join(work, "r.crt"))).toEqual(await extensions(file("apiserver.crt")));
+    expect(await extensions(path.join(work, "apiserver-openssl.crt"))).toEqual(await extensions(file("apiserver.crt")));
   });
 });
 

@@ -64,20 +64,20 @@ export function nodeCommand(cli: Argv, io: Io): Argv {
           if (!args.target.startsWith("/")) throw new KpkiError("usage", `--target "${args.target}" must be an absolute path`);
           const files = await collectPkiFiles((await clusterLayoutOf(args)).certDir, args.only?.map(String) ?? (args.role === "worker" ? ["ca.crt"] : undefined));
           const session = new SshSession(settings);
-          const results: { host: string; files?: unknown; error?: string }[] = [];
+          const results: { host: string; files?: unknown; error?: string; kind?: string }[] = [];
           try {
             for (const host of hosts) {
               try {
                 results.push({ host: host.address, files: await pushPki(session, host, files, { target: args.target, force: args.force }) });
               } catch (error) {
                 if (!(error instanceof KpkiError)) throw error;
-                results.push({ host: host.address, error: error.message });
+                results.push({ host: host.address, error: error.message, kind: error.kind });
               }
             }
           } finally {
             await session.close();
           }
-          if (args.output === "json") printJson(io, results);
+          if (args.output === "json") printJson(io, results.map(({ kind: _kind, ...result }) => result));
           else {
             for (const result of results) {
               if (result.error) io.stdout(`${result.host}: FAILED: ${result.error}\n`);
@@ -85,7 +85,9 @@ export function nodeCommand(cli: Argv, io: Io): Argv {
             }
           }
           const failed = results.filter((result) => result.error);
-          if (failed.length > 0) throw new KpkiError("conflict", `${failed.length} of ${results.length} host(s) not updated: ${failed.map((result) => result.host).join(", ")}`);
+          // A key that would need --force is 3; a host that cannot be reached is 4, as node check says it.
+          const kind = failed.some((result) => result.kind === "conflict") ? "conflict" : "verify";
+          if (failed.length > 0) throw new KpkiError(kind, `${failed.length} of ${results.length} host(s) not updated: ${failed.map((result) => result.host).join(", ")}`);
         },
       )
       .demandCommand(1, "give a node command: check, prep, push-pki"),
@@ -133,9 +135,10 @@ async function runNodes(io: Io, args: NodeArgs, mode: "check" | "dry-run" | "app
   );
   if (args.output === "json") printJson(io, { mode, hosts: reports });
   else io.stdout(reports.map((report) => formatReport(report, mode)).join("\n"));
-  const bad = reports.filter((report) => !report.ok);
+  // A dry run that could make its plan succeeds: pending changes are its answer, not a failure.
+  const bad = reports.filter((report) => (mode === "dry-run" ? !plannable(report) : !report.ok));
   if (bad.length > 0) {
-    const what = mode === "apply" ? "could not be prepared" : mode === "dry-run" ? "would change or cannot be prepared" : "not ready";
+    const what = mode === "apply" ? "could not be prepared" : mode === "dry-run" ? "cannot be prepared (unreachable, or a step would fail)" : "not ready";
     throw new KpkiError("verify", `${bad.length} of ${reports.length} host(s) ${what}: ${bad.map((report) => report.host).join(", ")}`);
   }
 }
@@ -145,8 +148,12 @@ function formatReport(report: HostReport, mode: "check" | "dry-run" | "apply"): 
   if (report.error && report.steps.length === 0) return `${title}: FAILED: ${report.error.message}\n`;
   const verdict = report.ok
     ? mode === "apply" ? (report.changed > 0 ? `prepared (${report.changed} changed)` : "prepared (nothing to change)") : mode === "dry-run" ? "nothing would change" : "ready"
-    : mode === "apply" ? "NOT prepared" : mode === "dry-run" ? "would change" : "NOT ready";
-  const label = (state: string) => (mode === "dry-run" && state === "would-change" ? "would change" : state);
+    : mode === "apply" ? "NOT prepared" : mode === "dry-run" ? (plannable(report) ? "would change" : "CANNOT be prepared") : "NOT ready";
+  // The same words in check and dry-run.
+  const label = (state: string) => (state === "would-change" ? "would change" : state);
   const rows = report.steps.map((step) => [`  ${label(step.state)}`, step.step, step.detail]);
   return `${title}: ${verdict}\n${table(rows)}\n${report.error ? `  error: ${report.error.message}\n` : ""}`;
 }
+
+/** Reached, and no step would fail: what prep would do is known. */
+const plannable = (report: HostReport) => !report.error && report.steps.every((step) => step.state !== "failed");

@@ -1,5 +1,6 @@
 import type { Argv } from "yargs";
 import { KpkiError } from "../../errors.js";
+import { printManifest } from "../manifests.js";
 import { printJson, type Io } from "../io.js";
 import { kubeconfigOptions, resolveKubeconfigPath } from "../kubeconfigs.js";
 
@@ -28,7 +29,7 @@ export function saCommand(cli: Argv, io: Io): Argv {
             clusterRole: args.clusterrole === undefined ? undefined : checkObjectName(args.clusterrole, "--clusterrole"),
             namespaced: args.namespaced,
           };
-          if (args.dryRun) return io.stdout(serviceAccountManifest(spec));
+          if (args.dryRun) return printManifest(io, serviceAccountManifest(spec), args.output as string);
           const { targetFromKubeconfig } = await import("../../bootstrap/cluster.js");
           const results = await createServiceAccount(targetFromKubeconfig(resolveKubeconfigPath(args.kubeconfig), args.context), spec);
           if (args.output === "json") return printJson(io, results);

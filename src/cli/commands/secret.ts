@@ -1,5 +1,6 @@
 import type { Argv } from "yargs";
 import { KpkiError } from "../../errors.js";
+import { printManifest } from "../manifests.js";
 import { printJson, type Io } from "../io.js";
 import { kubeconfigOptions, resolveKubeconfigPath } from "../kubeconfigs.js";
 
@@ -35,7 +36,7 @@ export function secretCommand(cli: Argv, io: Io): Argv {
           }
           const values = Object.fromEntries(keys.map((key) => [key, randomString(args.length, CHARSETS[args.charset])]));
           const manifest = opaqueSecretManifest(name, namespace, values);
-          if (!args.apply) return io.stdout(manifest);
+          if (!args.apply) return printManifest(io, manifest, args.output as string);
           const [{ targetFromKubeconfig, api, expectStatus }] = await Promise.all([import("../../bootstrap/cluster.js")]);
           const target = targetFromKubeconfig(resolveKubeconfigPath(args.kubeconfig), args.context);
           const response = await api.post(target, `/api/v1/namespaces/${namespace}/secrets`, manifestObjects(manifest)[0]);

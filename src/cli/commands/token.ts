@@ -3,6 +3,7 @@ import type { Argv } from "yargs";
 import { KpkiError } from "../../errors.js";
 import { clusterDirOptions, clusterLayoutOf } from "../clusterdir.js";
 import { readTokenArg, tokenOptions } from "../files.js";
+import { printManifest } from "../manifests.js";
 import { printJson, table, type Io } from "../io.js";
 import { kubeconfigOptions, resolveKubeconfigPath } from "../kubeconfigs.js";
 import { sshOptions } from "../sshoptions.js";
@@ -20,7 +21,7 @@ export function tokenCommand(cli: Argv, io: Io): Argv {
           const { tokenText } = await import("../../bootstrap/token.js");
           if (args.manifest) {
             const { tokenSecretManifest } = await import("../../bootstrap/manifests.js");
-            return io.stdout(tokenSecretManifest(tokenSpec));
+            return printManifest(io, tokenSecretManifest(tokenSpec), args.output as string);
           }
           if (args.output === "json") return printJson(io, { token: tokenText(tokenSpec.token), expires: tokenSpec.expires?.toISOString() ?? null });
           io.stdout(`${tokenText(tokenSpec.token)}\n`);
@@ -49,14 +50,13 @@ export function tokenCommand(cli: Argv, io: Io): Argv {
           const target = targetFromKubeconfig(args.kubeconfig ?? (layout ? path.join(layout.kubeconfigDir, "admin.conf") : resolveKubeconfigPath(undefined)), args.context);
           let caPem = target.caPem;
           if (layout && args.printJoinCommand) {
-            const { readInput } = await import("../files.js");
+            const [{ readCaFile }, { caOf }] = await Promise.all([import("../tokens.js"), import("../../bootstrap/trust.js")]);
             const caFile = path.join(layout.certDir, "ca.crt");
-            const own = (await readInput(caFile, io)).toString();
-            const { caOf } = await import("../../bootstrap/trust.js");
-            if (target.caPem && caOf(target.caPem).pin !== caOf(own).pin) {
+            const own = await readCaFile(caFile, io);
+            if (target.caPem && caOf(target.caPem).pin !== own.pin) {
               throw new KpkiError("input", `the kubeconfig trusts another cluster's CA than ${caFile}: give that cluster's --dir, or its own --kubeconfig`);
             }
-            caPem = own;
+            caPem = own.pem;
           }
           await createTokenSecret(target, tokenSpec);
           const text = tokenText(tokenSpec.token);
