@@ -552,14 +552,14 @@ describe("kpki init --config", () => {
     return file;
   };
 
-  it("makes the PKI from a YAML file with masterIp, nodeName and sans (and dir)", async () => {
+  it("makes the PKI from a YAML file with masterIp, nodeName and san (and dir)", async () => {
     const parent = newParent("config");
     const dir = path.join(parent, "pki");
     const file = writeConfig("good.yaml", [
       "# kpki init settings",
       "masterIp: 192.0.2.10",
       "nodeName: cp-file",
-      "sans:",
+      "san:",
       "  - api.example.com",
       "  - 192.0.2.200",
       "keyType: ecdsa-p256",
@@ -592,7 +592,7 @@ describe("kpki init --config", () => {
     const file = writeConfig("override.yaml", [
       "masterIp: 192.0.2.10",
       "nodeName: cp-file",
-      "sans: [api.example.com]",
+      "san: [api.example.com]",
       "dnsDomain: corp.example",
       "controlPlaneEndpoint: lb.example.com:8443",
     ]);
@@ -618,7 +618,7 @@ describe("kpki init --config", () => {
   const bad: [string, string[], RegExp][] = [
     ["an unknown key", ["masterIp: 192.0.2.10", "nodeName: cp-1", "masterIP: 192.0.2.11"], /:3: unknown key "masterIP": the keys are masterIp, /],
     ["a wrong type", ["masterIp: 192.0.2.10", "", "# validity", "days: ten"], /:4: "days" must be a number$/m],
-    ["a string for a list", ["masterIp: 192.0.2.10", "sans: api.example.com"], /:2: "sans" must be a list of strings$/m],
+    ["a string for a list", ["masterIp: 192.0.2.10", "san: api.example.com"], /:2: "san" must be a list of strings$/m],
     ["an unknown key type", ["masterIp: 192.0.2.10", "keyType: rsa-1024"], /:2: "keyType" must be one of rsa-2048, /],
     ["YAML that does not parse", ["masterIp: [192.0.2.10"], /:\d+: not valid YAML: /],
     ["a list, not a mapping", ["- masterIp: 192.0.2.10"], /:1: expected a mapping of settings \(key: value\)$/m],

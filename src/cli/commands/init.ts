@@ -42,22 +42,23 @@ export function initCommand(cli: Argv, io: Io): Argv {
         .example("$0 init --master-ip 192.0.2.10 --dry-run", "the whole plan, nothing written")
         .example("$0 init --config kpki.yaml", "repeatable runs from a file"),
     async (args) => {
-      const config: InitConfig = args.config ? await loadConfig(args.config, io) : {};
+      const loaded = args.config ? await loadConfig(args.config, io) : undefined;
+      const config: InitConfig = loaded?.config ?? {};
       const pick = <T>(flag: T | undefined, fromConfig: T | undefined) => (flag !== undefined ? flag : fromConfig);
       const masterIp = pick(args.masterIp, config.masterIp);
       if (!masterIp) throw new KpkiError("usage", "give --master-ip (or masterIp in --config), e.g. --master-ip 192.0.2.10 (see kpki init --help)");
       const spec = resolveClusterSpec({
         masterIp,
-        apiServerPort: pick(args.apiserverPort, config.apiServerPort),
+        apiServerPort: pick(args.apiserverPort, config.apiserverPort),
         nodeName: pick(args.nodeName, config.nodeName),
         controlPlaneEndpoint: pick(args.controlPlaneEndpoint, config.controlPlaneEndpoint),
         serviceCidr: pick(args.serviceCidr, config.serviceCidr),
         dnsDomain: pick(args.dnsDomain, config.dnsDomain),
-        sans: pick(args.san?.map(String), config.sans),
-        etcdSans: pick(args.etcdSan?.map(String), config.etcdSans),
+        sans: pick(args.san?.map(String), config.san),
+        etcdSans: pick(args.etcdSan?.map(String), config.etcdSan),
         externalEtcd: pick(args.externalEtcd, config.externalEtcd),
         clusterName: pick(args.clusterName, config.clusterName),
-        caCommonName: pick(args.caCn, config.caCommonName),
+        caCommonName: pick(args.caCn, config.caCn),
         caDays: pick(args.caDays, config.caDays),
         days: pick(args.days, config.days),
         keyType: pick(args.keyType, config.keyType),
@@ -73,23 +74,34 @@ export function initCommand(cli: Argv, io: Io): Argv {
         emitOpensslConf: args.emitOpensslConf,
         dryRun: args.dryRun,
       });
-      printInitReport(io, report, args.output as OutputFormat);
+      printInitReport(io, report, args.output as OutputFormat, loaded && { file: args.config!, format: loaded.format, ignored: loaded.ignored });
     },
   );
 }
 
-async function loadConfig(file: string, io: Io): Promise<InitConfig> {
-  const { parseInitConfig } = await import("../../pki/config.js");
-  const config = parseInitConfig((await readInput(file, io)).toString(), file);
+interface LoadedConfig {
+  config: InitConfig;
+  format: "kpki" | "kubeadm";
+  /** kubeadm fields and kinds kpki does not use. */
+  ignored: string[];
+}
+
+/** kpki's own settings, or kubeadm's InitConfiguration + ClusterConfiguration. */
+async function loadConfig(file: string, io: Io): Promise<LoadedConfig> {
+  const [{ parseInitConfig }, { isKubeadmConfig, parseKubeadmConfig }] = await Promise.all([import("../../pki/config.js"), import("../../pki/kubeadmconfig.js")]);
+  const text = (await readInput(file, io)).toString();
+  const kubeadm = isKubeadmConfig(text);
+  const { config, ignored } = kubeadm ? parseKubeadmConfig(text, file) : { config: parseInitConfig(text, file), ignored: [] };
   // Paths in the file are relative to the file, so it works from any directory.
   const base = file === "-" ? process.cwd() : path.dirname(path.resolve(file));
   for (const key of ["dir", "certDir", "kubeconfigDir"] as const) if (config[key] !== undefined) config[key] = path.resolve(base, config[key]);
-  return config;
+  return { config, format: kubeadm ? "kubeadm" : "kpki", ignored };
 }
 
-function printInitReport(io: Io, report: InitReport, format: OutputFormat): void {
-  if (format === "json") return printJson(io, report);
+function printInitReport(io: Io, report: InitReport, format: OutputFormat, config?: { file: string; format: string; ignored: string[] }): void {
+  if (format === "json") return printJson(io, config ? { ...report, config } : report);
   const lines: string[] = [];
+  if (config?.ignored.length) lines.push(`${config.file}: kpki does not use ${config.ignored.join(", ")} (kubeadm does; left as they are)`);
   lines.push(`Cluster folder ${report.clusterDir}: PKI in ${report.dir}, kubeconfigs in ${report.kubeconfigDir}, node name ${report.nodeName}${report.dryRun ? " (dry run: nothing written)" : ""}`);
   lines.push(
     table(
