@@ -85,11 +85,33 @@ export function certCommand(cli: Argv, io: Io): Argv {
       )
       .command(
         "inspect <file>",
-        "show a certificate, CSR or key (never the key itself)",
-        (command) => command.positional("file", { type: "string", demandOption: true, describe: "PEM or DER file, - for standard input" }),
+        "show a certificate, CSR, key or kubeconfig's certificates (never key material), or the chain https://HOST:PORT presents",
+        (command) =>
+          command
+            .positional("file", { type: "string", demandOption: true, describe: "PEM or DER file, a kubeconfig, https://HOST:PORT, or - for standard input" })
+            .option("servername", { type: "string", describe: "with https://: the TLS server name (SNI) to ask for, and that the certificate must cover" })
+            .option("ca", { type: "string", describe: "with https://: say whether the chain verifies against this CA, and why not" })
+            .option("out", { type: "string", describe: "with https://: save the chain (or --save root: its CA) as PEM" })
+            .option("save", { choices: ["chain", "root"] as const, default: "chain" as const, describe: "with --out: the whole chain, or only its CA certificate" })
+            .option("timeout", { type: "number", default: 10, describe: "with https://: seconds to wait for the server" })
+            .example("$0 cert inspect kubernetes/pki/apiserver.crt", "subject, SANs, usages, validity, fingerprint")
+            .example("$0 cert inspect https://192.0.2.10:6443 --ca kubernetes/pki/ca.crt", "the chain the API server presents, and whether it verifies")
+            .example("$0 cert inspect kubernetes/admin.conf", "a kubeconfig's embedded CA and client certificate"),
         async (args) => {
+          if (/^https:\/\//.test(args.file)) {
+            const { inspectServer } = await import("../inspectremote.js");
+            return inspectServer({ url: args.file, servername: args.servername, ca: args.ca, out: args.out, save: args.save, timeout: args.timeout, output: args.output as string }, io);
+          }
+          if (args.servername || args.ca || args.out) throw new KpkiError("usage", "--servername, --ca and --out go with cert inspect https://HOST:PORT; for a file, use cert verify FILE --ca CA");
+          const data = await readInput(args.file, io);
           const { inspect } = await import("../../pki/inspect.js");
-          const results = await inspect(await readInput(args.file, io), args.file);
+          const { looksLikeKubeconfig, inspectKubeconfig } = await import("../inspectremote.js");
+          if (looksLikeKubeconfig(data)) {
+            const parts = await inspectKubeconfig(data.toString(), args.file);
+            if (args.output === "json") return printJson(io, parts.map((part) => ({ role: part.role, ...part.items[0] })));
+            return io.stdout(parts.map((part) => `${part.role}:\n${part.items.map(formatInspection).join("\n")}`).join("\n"));
+          }
+          const results = await inspect(data, args.file);
           if (args.output === "json") return printJson(io, results.length === 1 ? results[0] : results);
           io.stdout(results.map(formatInspection).join("\n"));
         },
