@@ -44,7 +44,7 @@ export async function main(given: readonly string[], io: Io = processIo()): Prom
       if (error) throw error;
       // Throw, not just record: yargs runs the command's handler after a
       // validation failure (unknown option, bad choice) unless fail() throws.
-      throw new KpkiError("usage", withHelpHint(message));
+      throw new KpkiError("usage", withHelpHint(message, helpFor(argv, message)));
     });
   for (const register of [initCommand, certsCommand, certCommand, caCommand, kubeconfigCommand, tokenCommand, discoveryCommand, saCommand, secretCommand, nodeCommand]) {
     register(cli, io);
@@ -65,15 +65,31 @@ export async function main(given: readonly string[], io: Io = processIo()): Prom
   return exitCode;
 }
 
+/** The help to point at: the (sub)command the user typed, "kpki certs renew --help", else "kpki --help". */
+function helpFor(argv: readonly string[], message = ""): string {
+  const words: string[] = [];
+  for (const arg of argv) {
+    if (arg.startsWith("-") || words.length === 2) break;
+    words.push(arg);
+  }
+  // "kpki cert frob": the group's help, not that of a subcommand that does not exist.
+  if (words[1] && message.includes(`Unknown argument: ${words[1]}`)) words.pop();
+  if (!words[0] || !COMMANDS.includes(words[0])) return "kpki --help";
+  // init has no subcommands; the others have one level.
+  return `kpki ${(words[0] === "init" ? words.slice(0, 1) : words).join(" ")} --help`;
+}
+
+const COMMANDS = ["init", "certs", "cert", "ca", "kubeconfig", "token", "discovery", "sa", "secret", "node"];
+
 /** One usage line ending in a pointer to --help (once, even if the message already has one). */
-function withHelpHint(message: string): string {
+function withHelpHint(message: string, help: string): string {
   // yargs puts details on further lines ("Missing required argument: x\n<describe>"): join them into one.
   const line = message
     .split("\n")
     .map((part) => part.trim())
     .filter(Boolean)
     .reduce((joined, part) => (joined === "" ? part : joined.endsWith(":") ? `${joined} ${part}` : `${joined}: ${part}`), "");
-  return line.includes("kpki --help") ? line : `${line} (see kpki --help)`;
+  return /kpki [\w -]*--help/.test(line) ? line : `${line} (see ${help})`;
 }
 
 /**
@@ -87,7 +103,7 @@ function refuseRepeatedFlags(cli: () => Argv) {
     for (const [key, value] of Object.entries(argv)) {
       // Each flag also appears under its camelCase alias; check the spelled-out form once.
       if (!Array.isArray(value) || key === "_" || /[A-Z]/.test(key) || repeatable.has(key)) continue;
-      throw new KpkiError("usage", `--${key} was given ${value.length} times: give it once (see kpki --help)`);
+      throw new KpkiError("usage", `--${key} was given ${value.length} times: give it once (see ${helpFor((argv._ as unknown[]).map(String))})`);
     }
   };
 }

@@ -141,12 +141,12 @@ describe("init refuses bad values before touching the disk", () => {
     ["--days 1.5", ["--master-ip", "192.0.2.10", "--days", "1.5"], [/--days 1\.5 is not a whole number of days of at least 1/]],
     ["--days abc", ["--master-ip", "192.0.2.10", "--days", "abc"], [/--days takes a whole number of days of at least 1, e\.g\. --days 365/]],
     ["--ca-days 0", ["--master-ip", "192.0.2.10", "--ca-days", "0"], [/--ca-days 0 is not a whole number of days of at least 1/]],
-    ["--key-type rsa-1024", ["--master-ip", "192.0.2.10", "--key-type", "rsa-1024"], [/key-type/, /"rsa-1024"/, /rsa-2048/, /see kpki --help/]],
+    ["--key-type rsa-1024", ["--master-ip", "192.0.2.10", "--key-type", "rsa-1024"], [/key-type/, /"rsa-1024"/, /rsa-2048/, /see kpki init --help/]],
     ["--apiserver-port abc", ["--master-ip", "192.0.2.10", "--apiserver-port", "abc"], [/--apiserver-port takes a port number from 1 to 65535, e\.g\. --apiserver-port 6443/]],
     ["--apiserver-port 65536", ["--master-ip", "192.0.2.10", "--apiserver-port", "65536"], [/--apiserver-port: port "65536" is not a number from 1 to 65535/]],
     ["--etcd-san with an underscore", ["--master-ip", "192.0.2.10", "--etcd-san", "under_score"], [/--etcd-san "under_score" is neither an IP address nor a valid DNS name/]],
-    ["--output yaml", ["--master-ip", "192.0.2.10", "--output", "yaml"], [/output/, /"yaml"/, /json/, /see kpki --help/]],
-    ["an unknown option", ["--master-ip", "192.0.2.10", "--bogus"], [/Unknown argument: bogus/, /see kpki --help/]],
+    ["--output yaml", ["--master-ip", "192.0.2.10", "--output", "yaml"], [/output/, /"yaml"/, /json/, /see kpki init --help/]],
+    ["an unknown option", ["--master-ip", "192.0.2.10", "--bogus"], [/Unknown argument: bogus/, /see kpki init --help/]],
   ];
   it.each(cases)("%s: exit 2, one line, no folder made", async (_name, args, says) => {
     const { work, args: argv } = init(...args);
@@ -162,7 +162,7 @@ describe("usage errors: one line, exit 2", () => {
     // An unknown flag before the command swallows it as its value; what is left has no command.
     ["an unknown option before the command", ["--frobnicate", "init"], [/give a command/, /see kpki --help/]],
     ["cert without a subcommand", ["cert"], [/give a cert command: csr, sign, inspect, verify/]],
-    ["an unknown cert subcommand", ["cert", "frob"], [/Unknown argument: frob/, /see kpki --help/]],
+    ["an unknown cert subcommand", ["cert", "frob"], [/Unknown argument: frob/, /see kpki cert --help/]],
     ["ca without a subcommand", ["ca"], [/give a ca command: hash/]],
     ["an unknown ca subcommand", ["ca", "frob"], [/Unknown argument: frob/]],
     ["cert csr without --cn", ["cert", "csr", "--name", "x"], [/Missing required argument: cn/, /give --cn/]],

@@ -644,7 +644,7 @@ describe("a flag given twice", () => {
   it("is refused when it takes one value, and collected when it is repeatable", async () => {
     const twice = await runCli(["init", "--master-ip", "192.0.2.10", "--node-name", "a", "--node-name", "b", "--dry-run", "--dir", "/nonexistent/kpki-test"]);
     expect(twice.exitCode).toBe(2);
-    expect(twice.stderr).toBe("kpki: --node-name was given 2 times: give it once (see kpki --help)\n");
+    expect(twice.stderr).toBe("kpki: --node-name was given 2 times: give it once (see kpki init --help)\n");
     const result = await runCli(["init", "--master-ip", "192.0.2.10", "--node-name", "b", "--san", "x.example.com", "--san", "y.example.com",
       "--only", "apiserver", "--dry-run", "--dir", "/nonexistent/kpki-test", "-o", "json"]);
     expect(result.stderr).toBe("");

@@ -22,7 +22,8 @@ export function certCommand(cli: Argv, io: Io): Argv {
             .option("san", { type: "string", array: true, default: [] as string[], describe: "SAN (IP or DNS name), repeatable" })
             .option("key-type", { choices: KEY_TYPES, default: "rsa-2048" as KeyType, describe: "key algorithm" })
             .option("dir", { type: "string", default: ".", describe: "folder to write the files to" })
-            .option("force", { type: "boolean", default: false, describe: "replace an existing key" }),
+            .option("force", { type: "boolean", default: false, describe: "replace an existing key" })
+            .example("$0 cert csr --name node-1 --cn system:node:node-1 --org system:nodes --san 192.0.2.21", "node-1.key and node-1.csr for an external CA"),
         async (args) => {
           const { createCsrFiles } = await import("../../pki/csrfiles.js");
           const result = await createCsrFiles({
@@ -49,7 +50,9 @@ export function certCommand(cli: Argv, io: Io): Argv {
             .option("ca-key", { type: "string", describe: "CA private key [default: the cluster's pki/ca.key]" })
             .options(systemMastersOption)
             .option("days", { type: "number", default: DEFAULTS.days, describe: "validity in days" })
-            .option("out", { type: "string", describe: "write the certificate here instead of standard output" }),
+            .option("out", { type: "string", describe: "write the certificate here instead of standard output" })
+            .example("$0 cert sign --csr node-1.csr --profile peer --out node-1.crt", "signed by ./kubernetes/pki/ca.key")
+            .example("$0 cert sign --csr etcd-client.csr --profile client --ca-cert kubernetes/pki/etcd/ca.crt --ca-key kubernetes/pki/etcd/ca.key", "by another CA"),
         async (args) => {
           const days = checkDays(args.days, "--days");
           const certDir = args.caCert && args.caKey ? "" : (await clusterLayoutOf(args)).certDir;
@@ -125,7 +128,9 @@ export function certCommand(cli: Argv, io: Io): Argv {
             .option("ca", { type: "string", demandOption: "give --ca FILE, the CA certificate to verify against", describe: "CA certificate" })
             .option("host", { type: "string", describe: "DNS name or IP the certificate must cover" })
             .option("key", { type: "string", describe: "private key that must belong to the certificate" })
-            .option("purpose", { choices: ["server", "client", "peer"] as const, describe: "usage the certificate must allow (peer: both, as sign --profile peer gives)" }),
+            .option("purpose", { choices: ["server", "client", "peer"] as const, describe: "usage the certificate must allow (peer: both, as sign --profile peer gives)" })
+            .example("$0 cert verify kubernetes/pki/apiserver.crt --ca kubernetes/pki/ca.crt --host 192.0.2.10 --purpose server", "each failure named; exit 4 if any")
+            .example("$0 cert verify kubernetes/pki/etcd/peer.crt --ca kubernetes/pki/etcd/ca.crt --purpose peer", "server and client both"),
         async (args) => {
           const [{ parseCertificate }, { verifyCertificate }, { parsePrivateKeyPem }] = await Promise.all([
             import("../../pki/certinfo.js"),
@@ -155,7 +160,9 @@ export function certCommand(cli: Argv, io: Io): Argv {
             .option("password-file", { type: "string", describe: "read the password from this file (first line)" })
             .option("password-stdin", { type: "boolean", default: false, describe: "read the password from standard input" })
             .option("legacy", { type: "boolean", default: false, describe: "3DES instead of AES-256, for old importers" })
-            .option("force", { type: "boolean", default: false, describe: "replace an existing file (it holds a key)" }),
+            .option("force", { type: "boolean", default: false, describe: "replace an existing file (it holds a key)" })
+            .example("$0 cert export admin.conf --out admin.p12", "for a browser; asks for the password")
+            .example("$0 cert export admin.conf --password-file pw.txt --legacy", "3DES and SHA-1, for old importers"),
         async (args) => {
           const { exportP12 } = await import("../export.js");
           const result = await exportP12(

@@ -18,8 +18,10 @@ export function certsCommand(cli: Argv, io: Io): Argv {
         (command) =>
           folderOptions(command).option("fail-within", {
             type: "string",
-            describe: "exit 4 if anything expires within this time (e.g. 30d, 12h, 2w), is missing or unreadable: for cron and monitoring",
-          }),
+            describe: "exit 4 if anything expires within this time (Go durations: 720h, 1.5h; also 30d, 2w), or is missing: for cron and monitoring",
+          })
+          .example("$0 certs check-expiration --dir /etc/kubernetes", "kubeadm's two tables")
+          .example("$0 certs check-expiration --fail-within 720h -o json", "for cron: exit 4 within 30 days; kubeadm's JSON"),
         async (args) => {
           const { expiryReport, formatExpiry, kubeadmExpirationInfo } = await import("../../pki/expiry.js");
           let failWithin: number | undefined;
@@ -61,7 +63,9 @@ export function certsCommand(cli: Argv, io: Io): Argv {
           folderOptions(command)
             .positional("names", { type: "string", array: true, describe: "catalog names (apiserver, admin.conf, …) or all" })
             .option("days", { type: "number", default: DEFAULTS.days, describe: "validity of the renewed certificates in days" })
-            .option("key-type", { choices: KEY_TYPES, describe: "key algorithm for the new keys [default: that of each key being replaced]" }),
+            .option("key-type", { choices: KEY_TYPES, describe: "key algorithm for the new keys [default: that of each key being replaced]" })
+            .example("$0 certs renew all --dir /etc/kubernetes", "every certificate and kubeconfig kubeadm renews")
+            .example("$0 certs renew apiserver admin.conf", "just these two, in ./kubernetes"),
         async (args) => {
           const days = checkDays(args.days, "--days");
           const { renewCerts } = await import("../../pki/renew.js");

@@ -75,7 +75,8 @@ export function kubeconfigCommand(cli: Argv, io: Io): Argv {
             .option("server", { type: "string", describe: "server URL to write [default: https://<host>:<the file's port>]" })
             .option("out", { type: "string", default: "./kubeconfig", describe: "where to write it" })
             .option("force", { type: "boolean", default: false, describe: "replace an existing file (it holds a key)" })
-            .options(sshOptions),
+            .options(sshOptions)
+            .example("$0 kubeconfig fetch root@192.0.2.10", "./kubeconfig, pointed at https://192.0.2.10:6443"),
         async (args) => {
           const [{ parseHostSpec, sshSettings }, { SshSession }, { fetchFile }, { rewriteServer }, { PkiStore, MODES }] = await Promise.all([
             import("../sshoptions.js"),

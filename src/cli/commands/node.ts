@@ -34,13 +34,18 @@ const fleetOptions = (command: Argv) =>
 export function nodeCommand(cli: Argv, io: Io): Argv {
   return cli.command("node", "prepare hosts for kubeadm over SSH: swap, forwarding, modules, SELinux, firewall, runtime, kubelet", (node) =>
     node
-      .command("check [hosts..]", "read-only preflight of every step on every host; exit 4 if any host is not ready", fleetOptions, async (args) => {
+      .command("check [hosts..]", "read-only preflight of every step on every host; exit 4 if any host is not ready", (command) =>
+        fleetOptions(command).example("$0 node check root@192.0.2.21 root@192.0.2.22 --role worker", "a table per host").example("$0 node check --inventory hosts.yaml -o json", "for scripts"), async (args) => {
         await runNodes(io, args as unknown as NodeArgs, "check");
       })
       .command(
         "prep [hosts..]",
         "make every host ready (for good: survives a reboot); --dry-run shows what would change",
-        (command) => fleetOptions(command).option("dry-run", { type: "boolean", default: false, describe: "show what each host would change; change nothing" }),
+        (command) =>
+          fleetOptions(command)
+            .option("dry-run", { type: "boolean", default: false, describe: "show what each host would change; change nothing (exit 0 unless a host cannot be reached or a step would fail)" })
+            .example("$0 node prep --inventory hosts.yaml --dry-run", "what each host would change")
+            .example("$0 node prep root@192.0.2.21 --runtime containerd", "make it ready for kubeadm join"),
         async (args) => {
           await runNodes(io, args as unknown as NodeArgs, args.dryRun ? "dry-run" : "apply");
         },
@@ -56,7 +61,9 @@ export function nodeCommand(cli: Argv, io: Io): Argv {
             .option("only", { type: "string", array: true, describe: "push just these files (paths under the cluster's pki/, e.g. etcd/ca.crt), repeatable" })
             .option("target", { type: "string", default: "/etc/kubernetes/pki", describe: "folder on the host" })
             .option("force", { type: "boolean", default: false, describe: "replace keys that differ" })
-            .options(sshOptions),
+            .options(sshOptions)
+            .example("$0 node push-pki root@192.0.2.11 --dir ./kubernetes", "a second control plane's /etc/kubernetes/pki")
+            .example("$0 node push-pki root@192.0.2.21 --role worker", "ca.crt only"),
         async (args) => {
           const [{ collectPkiFiles, pushPki }, { SshSession }] = await Promise.all([import("../../bootstrap/pushpki.js"), import("../../bootstrap/ssh.js")]);
           const settings = sshSettings(args as unknown as SshArgs);

@@ -17,7 +17,9 @@ export function saCommand(cli: Argv, io: Io): Argv {
             .option("clusterrole", { type: "string", describe: "bind this ClusterRole (view, edit, admin, cluster-admin, …)" })
             .option("namespaced", { type: "boolean", default: false, describe: "bind in the account's namespace only (RoleBinding), not cluster-wide" })
             .option("dry-run", { type: "boolean", default: false, describe: "print the manifests instead of applying them" })
-            .options(kubeconfigOptions),
+            .options(kubeconfigOptions)
+            .example("$0 sa create dashboard-reader -n kube-system --clusterrole view", "the account and its ClusterRoleBinding")
+            .example("$0 sa create ci --clusterrole edit --dry-run -o json", "the manifests, as JSON"),
         async (args) => {
           const [{ checkObjectName, createServiceAccount }, { serviceAccountManifest }] = await Promise.all([
             import("../../bootstrap/serviceaccounts.js"),
@@ -47,7 +49,8 @@ export function saCommand(cli: Argv, io: Io): Argv {
             .option("audience", { type: "string", array: true, describe: "audiences (default: the API server's)" })
             .option("path", { type: "string", default: "/api/v1/namespaces", describe: "what to GET with the token to check it" })
             .option("print", { type: "boolean", default: false, describe: "print the token on standard output" })
-            .options(kubeconfigOptions),
+            .options(kubeconfigOptions)
+            .example("$0 sa token dashboard-reader -n kube-system --duration 1h --print", "a token, checked against the API, then printed"),
         async (args) => {
           const [{ checkObjectName, requestServiceAccountToken }, { targetFromKubeconfig }, { parseTtl }, { verifyToken, OUTCOME_EXIT_CODES }] = await Promise.all([
             import("../../bootstrap/serviceaccounts.js"),

@@ -18,7 +18,9 @@ export function secretCommand(cli: Argv, io: Io): Argv {
             .option("charset", { choices: ["alnum", "hex", "base64url"] as const, default: "alnum" as const, describe: "characters to draw from" })
             .option("namespace", { alias: "n", type: "string", default: "default" })
             .option("apply", { type: "boolean", default: false, describe: "create it through the API instead of printing it" })
-            .options(kubeconfigOptions),
+            .options(kubeconfigOptions)
+            .example("$0 secret generate db-credentials --key password --key api-key -n app", "the manifest, values never logged")
+            .example("$0 secret generate db-credentials --key password --apply", "created through the API"),
         async (args) => {
           const [{ CHARSETS, randomString }, { opaqueSecretManifest, manifestObjects }, { checkObjectName }] = await Promise.all([
             import("../../bootstrap/random.js"),

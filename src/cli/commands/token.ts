@@ -14,7 +14,11 @@ export function tokenCommand(cli: Argv, io: Io): Argv {
       .command(
         "generate",
         "print a new random token (offline), or with --manifest its Secret manifest",
-        (command) => spec(command).option("manifest", { type: "boolean", default: false, describe: "print the bootstrap-token Secret manifest (holds the secret)" }),
+        (command) =>
+          spec(command)
+            .option("manifest", { type: "boolean", default: false, describe: "print the bootstrap-token Secret manifest (holds the secret)" })
+            .example("$0 token generate", "a token such as kubeadm token generate prints")
+            .example("$0 token generate --ttl 2h --manifest", "its Secret, to kubectl apply -f -"),
         async (args) => {
           const { tokenSpecFrom } = await import("../tokens.js");
           const tokenSpec = tokenSpecFrom(args);
@@ -73,7 +77,7 @@ export function tokenCommand(cli: Argv, io: Io): Argv {
       .command(
         "list",
         "list the cluster's bootstrap tokens (kubeadm token list's columns)",
-        (command) => command.options(kubeconfigOptions),
+        (command) => command.options(kubeconfigOptions).example("$0 token list --kubeconfig kubernetes/admin.conf", "kubeadm token list's columns"),
         async (args) => {
           const [{ listTokens }, { targetFromKubeconfig }, { formatTokenTable }] = await Promise.all([
             import("../../bootstrap/tokens.js"),
@@ -90,7 +94,8 @@ export function tokenCommand(cli: Argv, io: Io): Argv {
       .command(
         "delete <ids..>",
         "delete bootstrap tokens (by id or whole token)",
-        (command) => command.positional("ids", { type: "string", array: true, describe: "token ids or tokens" }).options(kubeconfigOptions),
+        (command) =>
+          command.positional("ids", { type: "string", array: true, describe: "token ids or tokens" }).options(kubeconfigOptions).example("$0 token delete abcdef", "by its id"),
         async (args) => {
           const [{ deleteToken }, { targetFromKubeconfig }, { TOKEN_ID_PATTERN, parseToken }] = await Promise.all([
             import("../../bootstrap/tokens.js"),
@@ -125,6 +130,8 @@ export function tokenCommand(cli: Argv, io: Io): Argv {
             .option("timeout", { type: "number", default: 10, describe: "seconds to wait for the server" })
             .option("from", { type: "string", describe: "run the check on this node over SSH ([user@]host[:port]), with curl there: can it reach and authenticate before kubeadm join?" })
             .options(sshOptions)
+            .example("$0 token verify --server https://192.0.2.10:6443 --token-file token.txt --ca kubernetes/pki/ca.crt", "the seed's curl -k -H 'Authorization: Bearer …', verified")
+            .example("$0 token verify --server https://192.0.2.10:6443 --token-file token.txt --ca-hash sha256:… --from root@192.0.2.21", "from the node that will join")
             .check((argv) => {
               const sources = [argv.ca, argv.caHash, argv.insecure || undefined].filter((value) => value !== undefined);
               if (sources.length !== 1) throw new KpkiError("usage", "give exactly one of --ca FILE, --ca-hash sha256:…, --insecure");
