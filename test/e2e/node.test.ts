@@ -309,8 +309,9 @@ describe.skipIf(Boolean(skip))("kpki node check and prep on real SSH hosts", () 
       await ssh(controlPlane, `mkdir -p /etc/kubernetes && cat > /etc/kubernetes/admin.conf <<'EOF'\n${adminConf}EOF`);
       const out = path.join(dir, "fetched.conf");
       const fetched = await runCli(["kubeconfig", "fetch", controlPlane.address, "--out", out, ...sshFlags()]);
-      expect(fetched.stderr).toBe("");
       expect(fetched.exitCode).toBe(0);
+      // The address kpki reached the node at is not one the API server's certificate covers: said, not hidden.
+      expect(fetched.stderr).toMatch(new RegExp(`^kpki: warning: https://${controlPlane.address.replace(/\./g, "\\.")}:6443: ${controlPlane.address.replace(/\./g, "\\.")} is not among the API server's SANs \\(.*IP Address:192\\.0\\.2\\.10.*\\), so kubectl will refuse it: give --server`));
       expect((await fs.stat(out)).mode & 0o777).toBe(0o600);
       const text = await fs.readFile(out, "utf8");
       expect(text).toContain(`server: https://${controlPlane.address}:6443`);
@@ -320,6 +321,15 @@ describe.skipIf(Boolean(skip))("kpki node check and prep on real SSH hosts", () 
       const custom = await runCli(["kubeconfig", "fetch", controlPlane.address, "--out", out, "--force", "--server", "https://lb.example.com:8443", ...sshFlags()]);
       expect(custom.exitCode, custom.stderr).toBe(0);
       expect(await fs.readFile(out, "utf8")).toContain("server: https://lb.example.com:8443");
+      expect(custom.stderr).toMatch(/warning: https:\/\/lb\.example\.com:8443: lb\.example\.com is not among the API server's SANs/);
+      const covered = await runCli(["kubeconfig", "fetch", controlPlane.address, "--out", out, "--force", "--server", "https://192.0.2.10:6443", ...sshFlags()]);
+      expect(covered.exitCode, covered.stderr).toBe(0);
+      expect(covered.stderr).toBe("");
+      // A control-plane endpoint (a name the certificate covers) is kept as it is.
+      await ssh(controlPlane, `sed -i 's#server: .*#server: https://cp-1:6443#' /etc/kubernetes/admin.conf`);
+      const endpoint = await runCli(["kubeconfig", "fetch", controlPlane.address, "--out", out, "--force", "-o", "json", ...sshFlags()]);
+      expect(endpoint.exitCode, endpoint.stderr).toBe(0);
+      expect(JSON.parse(endpoint.stdout)).toEqual({ file: out, server: "https://cp-1:6443", warnings: [] });
       const missing = await runCli(["kubeconfig", "fetch", lab.hosts[2]!.address, "--out", path.join(dir, "x.conf"), ...sshFlags()]);
       expect(missing.exitCode).toBe(2);
       expect(missing.stderr).toMatch(/cannot read \/etc\/kubernetes\/admin\.conf/);

@@ -97,15 +97,31 @@ export function kubeconfigCommand(cli: Argv, io: Io): Argv {
           }
           const session = new SshSession(sshSettings(args as unknown as SshArgs));
           let text: string;
+          let apiserverCert: string | undefined;
           try {
             text = await fetchFile(session, host, args.file);
+            // The API server's own certificate, to check the URL written is one it covers.
+            apiserverCert = await fetchFile(session, host, "/etc/kubernetes/pki/apiserver.crt").catch(() => undefined);
           } finally {
             await session.close();
           }
           const { text: rewritten, server } = rewriteServer(text, `${host.address}:${args.file}`, args.server, host.address);
+          const warnings: string[] = [];
+          if (apiserverCert) {
+            const { X509Certificate } = await import("node:crypto");
+            const cert = new X509Certificate(apiserverCert);
+            const name = new URL(server).hostname.replace(/^\[|\]$/g, "");
+            const covered = /^[\d.]+$|:/.test(name) ? cert.checkIP(name) !== undefined : cert.checkHost(name, { subject: "never" }) !== undefined;
+            if (!covered) {
+              warnings.push(`${server}: ${name} is not among the API server's SANs (${cert.subjectAltName ?? "none"}), so kubectl will refuse it: give --server with a name or address it covers`);
+            }
+          } else {
+            warnings.push(`${host.address} has no /etc/kubernetes/pki/apiserver.crt to check ${server} against`);
+          }
           await target.ensureFolder();
           await target.writeAll([{ file: path.basename(out), data: rewritten, mode: MODES.kubeconfig }]);
-          if (args.output === "json") return printJson(io, { file: out, server });
+          if (args.output === "json") return printJson(io, { file: out, server, warnings });
+          for (const warning of warnings) io.stderr(`kpki: warning: ${warning}\n`);
           io.stdout(`wrote ${out} (server ${server}); use it with kubectl --kubeconfig ${args.out} get nodes\n`);
         },
       )
