@@ -1,6 +1,7 @@
 import path from "node:path";
 import { KpkiError } from "../errors.js";
 import { catalogEntry, certFile, keyFile, type CertEntry } from "../pki/catalog.js";
+import type { ClusterLayout } from "../pki/layout.js";
 import { readInput, readOptional } from "./files.js";
 import type { Io } from "./io.js";
 import { promptHidden } from "./prompt.js";
@@ -8,8 +9,7 @@ import { promptHidden } from "./prompt.js";
 export interface ExportOptions {
   name: string;
   out?: string;
-  dir: string;
-  kubeconfigDir?: string;
+  layout: ClusterLayout;
   passwordFile?: string;
   passwordStdin: boolean;
   legacy: boolean;
@@ -35,8 +35,8 @@ export async function exportP12(options: ExportOptions, io: Io) {
   if (!entry || entry.kind === "keypair" || (entry.kind === "cert" && !entry.ca)) {
     throw new KpkiError("usage", `"${options.name}" is not a client certificate of the catalog: give a kubeconfig (admin.conf, super-admin.conf, …) or a certificate such as apiserver-kubelet-client`);
   }
-  const dir = path.resolve(options.dir);
-  const out = path.resolve(options.out ?? `${options.name.replace(/\.conf$/, "")}.p12`);
+  const dir = options.layout.certDir;
+  const out = options.out ? path.resolve(options.out) : path.join(options.layout.dir, `${options.name.replace(/\.conf$/, "")}.p12`);
   const { PkiStore, MODES } = await import("../pki/store.js");
   const target = new PkiStore(path.dirname(out));
   if ((await target.exists(path.basename(out))) && !options.force) {
@@ -46,7 +46,7 @@ export async function exportP12(options: ExportOptions, io: Io) {
   let keyPem: string;
   let caPem: string;
   if (entry.kind === "kubeconfig") {
-    const file = path.join(options.kubeconfigDir ?? path.dirname(dir), entry.file);
+    const file = path.join(options.layout.kubeconfigDir, entry.file);
     const { parseKubeconfig } = await import("../pki/kubeconfig.js");
     const loaded = parseKubeconfig((await readInput(file, io)).toString(), file, { baseDir: path.dirname(file) });
     if (!loaded.clientCertPem || !loaded.clientKeyPem || !loaded.caPem) throw new KpkiError("input", `${file} has no client certificate, key and CA to export`);
@@ -55,7 +55,7 @@ export async function exportP12(options: ExportOptions, io: Io) {
     const ca = catalogEntry(entry.ca!) as CertEntry;
     const read = async (file: string) => {
       const data = await readOptional(path.join(dir, file), io);
-      if (!data) throw new KpkiError("input", `${path.join(dir, file)} is missing: run kpki init first, or give the PKI folder with --dir`);
+      if (!data) throw new KpkiError("input", `${path.join(dir, file)} is missing: run kpki init first, or give the cluster folder with --dir`);
       return data.toString();
     };
     // One after the other, so the error names the first file missing, every time.
@@ -76,5 +76,5 @@ export async function exportP12(options: ExportOptions, io: Io) {
   const p12 = buildP12({ certPem: cert.pem, keyPem, chainPems: [parseCertificate(caPem, `${options.name}'s CA certificate`).pem], password, friendlyName: cert.commonName, legacy: options.legacy });
   await target.ensureFolder();
   await target.writeAll([{ file: path.basename(out), data: p12, mode: MODES.key }]);
-  return { file: out, subject: cert.subject, encryption: options.legacy ? "3DES" : "AES-256" };
+  return { file: out, subject: cert.subject, encryption: options.legacy ? "3DES, SHA-1 MAC (legacy)" : "AES-256, PBKDF2-HMAC-SHA256, SHA-256 MAC" };
 }

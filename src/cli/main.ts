@@ -21,9 +21,9 @@ export type CommandRegistrar = (cli: Argv, io: Io) => Argv;
  * Runs the CLI and resolves to the exit code; never throws. Commands load
  * their implementation lazily, so `kpki --version` costs little.
  */
-export async function main(argv: readonly string[], io: Io = processIo()): Promise<number> {
+export async function main(given: readonly string[], io: Io = processIo()): Promise<number> {
   let exitCode = 0;
-  argv = withStdinArgs(argv);
+  const argv = joinNegativeValues(withStdinArgs(given));
   const cli: Argv = yargs([...argv])
     .scriptName("kpki")
     // A repeatable flag takes one value per use (--san a --san b), so it never
@@ -40,11 +40,12 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
     .wrap(Math.min(110, process.stdout.columns ?? 100))
     .exitProcess(false)
     .middleware(refuseRepeatedFlags(() => cli), true)
+    .middleware(splitCommaLists, true)
     .fail((message, error) => {
       if (error) throw error;
       // Throw, not just record: yargs runs the command's handler after a
       // validation failure (unknown option, bad choice) unless fail() throws.
-      throw new KpkiError("usage", withHelpHint(message));
+      throw new KpkiError("usage", withHelpHint(message, helpFor(argv, message)));
     });
   for (const register of [initCommand, certsCommand, certCommand, caCommand, kubeconfigCommand, tokenCommand, discoveryCommand, saCommand, secretCommand, nodeCommand]) {
     register(cli, io);
@@ -56,7 +57,9 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
     });
   } catch (error) {
     const { message, exitCode: code } = describeError(error);
-    io.stderr(`kpki: ${message}\n`);
+    // With -o json a script reads the error too: one JSON object on stderr, stdout left to the report.
+    if (wantsJson(argv)) io.stderr(`${JSON.stringify({ error: message, exitCode: code })}\n`);
+    else io.stderr(`kpki: ${message}\n`);
     if (process.env.KPKI_DEBUG && error instanceof Error && error.stack) io.stderr(`${error.stack}\n`);
     exitCode = code;
   }
@@ -80,15 +83,31 @@ function withStdinArgs(argv: readonly string[]): string[] {
   return result;
 }
 
+/** The help to point at: the (sub)command the user typed, "kpki certs renew --help", else "kpki --help". */
+function helpFor(argv: readonly string[], message = ""): string {
+  const words: string[] = [];
+  for (const arg of argv) {
+    if (arg.startsWith("-") || words.length === 2) break;
+    words.push(arg);
+  }
+  // "kpki cert frob": the group's help, not that of a subcommand that does not exist.
+  if (words[1] && message.includes(`Unknown argument: ${words[1]}`)) words.pop();
+  if (!words[0] || !COMMANDS.includes(words[0])) return "kpki --help";
+  // init has no subcommands; the others have one level.
+  return `kpki ${(words[0] === "init" ? words.slice(0, 1) : words).join(" ")} --help`;
+}
+
+const COMMANDS = ["init", "certs", "cert", "ca", "kubeconfig", "token", "discovery", "sa", "secret", "node"];
+
 /** One usage line ending in a pointer to --help (once, even if the message already has one). */
-function withHelpHint(message: string): string {
+function withHelpHint(message: string, help: string): string {
   // yargs puts details on further lines ("Missing required argument: x\n<describe>"): join them into one.
   const line = message
     .split("\n")
     .map((part) => part.trim())
     .filter(Boolean)
     .reduce((joined, part) => (joined === "" ? part : joined.endsWith(":") ? `${joined} ${part}` : `${joined}: ${part}`), "");
-  return line.includes("kpki --help") ? line : `${line} (see kpki --help)`;
+  return /kpki [\w -]*--help/.test(line) ? line : `${line} (see ${help})`;
 }
 
 /**
@@ -102,7 +121,47 @@ function refuseRepeatedFlags(cli: () => Argv) {
     for (const [key, value] of Object.entries(argv)) {
       // Each flag also appears under its camelCase alias; check the spelled-out form once.
       if (!Array.isArray(value) || key === "_" || /[A-Z]/.test(key) || repeatable.has(key)) continue;
-      throw new KpkiError("usage", `--${key} was given ${value.length} times: give it once (see kpki --help)`);
+      throw new KpkiError("usage", `--${key} was given ${value.length} times: give it once (see ${helpFor((argv._ as unknown[]).map(String))})`);
     }
   };
+}
+
+/**
+ * "--ttl -1h" would reach yargs as the flags -1 and -h (help, exit 0): join a
+ * value that starts with a minus and a digit to its flag, so the command sees
+ * it and refuses it with one clear line. kpki has no numeric short flags.
+ */
+function joinNegativeValues(argv: readonly string[]): string[] {
+  const joined: string[] = [];
+  for (let index = 0; index < argv.length; index++) {
+    const arg = argv[index]!;
+    const next = argv[index + 1];
+    if (/^--[a-z][\w-]*$/.test(arg) && next !== undefined && /^-\d/.test(next)) {
+      joined.push(`${arg}=${next}`);
+      index++;
+    } else joined.push(arg);
+  }
+  return joined;
+}
+
+/**
+ * Flags kubeadm takes as comma lists (--apiserver-cert-extra-sans, --usages,
+ * --groups, --discovery-token-ca-cert-hash, …): "--san a,b" is "--san a
+ * --san b". A comma is never part of a SAN, group, usage, pin or name.
+ */
+const COMMA_LISTS = ["san", "etcd-san", "only", "group", "org", "usages", "groups", "ca-hash", "audience"];
+
+function splitCommaLists(argv: Record<string, unknown>): void {
+  for (const flag of COMMA_LISTS) {
+    const camel = flag.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
+    for (const key of new Set([flag, camel])) {
+      const value = argv[key];
+      if (Array.isArray(value)) argv[key] = value.flatMap((item) => String(item).split(",")).map((item) => item.trim()).filter(Boolean);
+    }
+  }
+}
+
+/** Whether -o json / --output json was asked, even when parsing failed before yargs could say. */
+function wantsJson(argv: readonly string[]): boolean {
+  return argv.some((arg, index) => /^(-o|--output)=?json$/.test(arg) || ((arg === "-o" || arg === "--output") && argv[index + 1] === "json"));
 }

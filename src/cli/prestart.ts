@@ -4,6 +4,7 @@ import { keyFile, selectEntries } from "../pki/catalog.js";
 import { DEFAULT_KEY_TYPE, KEY_TYPES, type KeyType } from "../pki/keys.js";
 import { DEFAULT_KEYGEN, KEYGENS, type Keygen } from "../pki/keygen.js";
 import { prestartKeys } from "../pki/keypool.js";
+import { resolveClusterLayout } from "../pki/layout.js";
 
 function flagValues(argv: readonly string[], flag: string): string[] | undefined {
   let values: string[] | undefined;
@@ -34,8 +35,11 @@ export function prestart(argv: readonly string[]): void {
   if (!(KEY_TYPES as readonly string[]).includes(keyType)) return;
   const keygen = flagValue(argv, "--keygen") ?? DEFAULT_KEYGEN;
   if (!(KEYGENS as readonly string[]).includes(keygen)) return;
-  const dir = flagValue(argv, "--dir") ?? "./pki";
-  const kubeconfigDir = flagValue(argv, "--kubeconfig-dir") ?? path.dirname(path.resolve(dir));
+  const { certDir: dir, kubeconfigDir } = resolveClusterLayout({
+    dir: flagValue(argv, "--dir"),
+    certDir: flagValue(argv, "--cert-dir"),
+    kubeconfigDir: flagValue(argv, "--kubeconfig-dir"),
+  });
   let entries;
   try {
     entries = selectEntries({ only: flagValues(argv, "--only"), externalEtcd: argv.includes("--external-etcd") });

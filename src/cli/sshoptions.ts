@@ -1,3 +1,4 @@
+import { statSync } from "node:fs";
 import { isIP } from "node:net";
 import { KpkiError } from "../errors.js";
 import type { SshHost, SshSettings } from "../bootstrap/node/ssh.js";
@@ -62,5 +63,17 @@ export function parseHostSpec(text: string, args: SshArgs, flag = "host"): SshHo
 
 export function sshSettings(args: SshArgs): SshSettings {
   if (!Number.isInteger(args.connectTimeout) || args.connectTimeout < 1) throw new KpkiError("usage", "--connect-timeout must be a whole number of seconds, at least 1");
+  // ssh itself only warns and goes on without the key; say so before any host is tried.
+  if (args.identity !== undefined) checkKeyFile(args.identity, "-i");
   return { connectTimeoutSeconds: args.connectTimeout, acceptNewHostKeys: args.acceptNewHostKeys, become: args.become };
+}
+
+function checkKeyFile(file: string, flag: string): void {
+  try {
+    if (!statSync(file).isFile()) throw new KpkiError("usage", `${flag} ${file}: it is a folder, not a key file`);
+  } catch (error) {
+    if (error instanceof KpkiError) throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new KpkiError("usage", `${flag} ${file}: ${code === "ENOENT" ? "no such key file" : code === "EACCES" ? "permission denied" : (error as Error).message}: give the SSH private key with -i`);
+  }
 }

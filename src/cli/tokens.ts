@@ -78,7 +78,7 @@ export async function runTokenVerify(io: Io, args: TokenVerifyArgs): Promise<voi
 }
 
 async function verifyWith(io: Io, args: TokenVerifyArgs, target: ApiTarget, transport?: Transport): Promise<void> {
-  const [{ caFromPins, checkPin, caOf }, { verifyToken, OUTCOME_EXIT_CODES }, { targetFromKubeconfig }, { ConnectionError }] = await Promise.all([
+  const [{ caFromPins, checkPin }, { verifyToken, OUTCOME_EXIT_CODES }, { targetFromKubeconfig }, { ConnectionError }] = await Promise.all([
     import("../bootstrap/api/trust.js"),
     import("../bootstrap/api/tokenverify.js"),
     import("../bootstrap/api/cluster.js"),
@@ -92,7 +92,7 @@ async function verifyWith(io: Io, args: TokenVerifyArgs, target: ApiTarget, tran
     io.stderr("kpki: WARNING: --insecure: the server's certificate is not checked, so whoever answers could be anyone; use --ca or --ca-hash\n");
   } else if (args.caFile) {
     trust = "ca";
-    target.caPem = caOf((await readInput(args.caFile, io)).toString(), args.caFile).pem;
+    target.caPem = (await readCaFile(args.caFile, io)).pem;
   } else {
     trust = "pin";
     const pins = (args.caHashes ?? []).map((pin) => checkPin(pin));
@@ -117,3 +117,12 @@ async function verifyWith(io: Io, args: TokenVerifyArgs, target: ApiTarget, tran
   if (exitCode !== 0) throw new KpkiError("verify", `token ${token.id}: ${check.outcome}`, { exitCode });
 }
 
+
+/** A CA certificate named on the command line, and its pin; a file that is not one is the user's input error (2). */
+export async function readCaFile(file: string, io: Io): Promise<{ pem: string; pin: string; subject: string }> {
+  const { parseCertificate } = await import("../pki/certinfo.js");
+  const { caOf } = await import("../bootstrap/api/trust.js");
+  const cert = parseCertificate(await readInput(file, io), file);
+  if (!cert.isCA) throw new KpkiError("input", `${file} is not a CA certificate (${cert.subject}, no CA:TRUE): give the cluster CA, e.g. the cluster's pki/ca.crt`);
+  return caOf(cert.pem);
+}

@@ -12,6 +12,7 @@ const PLACEHOLDER_SPEC: ClusterSpec = {
   controlPlaneEndpoint: { host: { type: "dns", value: "ENDPOINT" }, port: 6443 },
   serviceCidr: "SERVICE_CIDR",
   serviceIp: "SERVICE_IP",
+  serviceIps: ["SERVICE_IP"],
   dnsDomain: "DNS_DOMAIN",
   extraSans: [{ type: "dns", value: "SAN…" }],
   etcdSans: [{ type: "dns", value: "ETCD_SAN…" }],

@@ -3,11 +3,28 @@ import { LineCounter, isMap, isScalar, isSeq, type Node } from "yaml";
 import { inputError } from "../errors.js";
 import { KEYGENS, type Keygen } from "./keygen.js";
 import { KEY_TYPES, type KeyType } from "./keys.js";
-import type { ClusterSpecInput } from "./spec.js";
 
-/** The settings a config file may hold: the same as init's flags, in camelCase. */
-export interface InitConfig extends Partial<ClusterSpecInput> {
+/**
+ * The settings a config file may hold: init's flags, each key exactly the
+ * flag's camelCase (--apiserver-port → apiserverPort, --san → san).
+ */
+export interface InitConfig {
+  masterIp?: string;
+  apiserverPort?: number;
+  nodeName?: string;
+  controlPlaneEndpoint?: string;
+  serviceCidr?: string;
+  dnsDomain?: string;
+  san?: string[];
+  etcdSan?: string[];
+  externalEtcd?: boolean;
+  clusterName?: string;
+  caCn?: string;
+  caDays?: number;
+  days?: number;
+  keyType?: KeyType;
   dir?: string;
+  certDir?: string;
   kubeconfigDir?: string;
   only?: string[];
   keygen?: Keygen;
@@ -17,24 +34,28 @@ type FieldType = "string" | "number" | "boolean" | "strings" | "keyType" | "keyg
 
 const FIELDS: Record<keyof InitConfig, FieldType> = {
   masterIp: "string",
-  apiServerPort: "number",
+  apiserverPort: "number",
   nodeName: "string",
   controlPlaneEndpoint: "string",
   serviceCidr: "string",
   dnsDomain: "string",
-  sans: "strings",
-  etcdSans: "strings",
+  san: "strings",
+  etcdSan: "strings",
   externalEtcd: "boolean",
   clusterName: "string",
-  caCommonName: "string",
+  caCn: "string",
   caDays: "number",
   days: "number",
   keyType: "keyType",
   dir: "string",
+  certDir: "string",
   kubeconfigDir: "string",
   only: "strings",
   keygen: "keygen",
 };
+
+/** Keys of kpki's first config format, and the flag's camelCase that replaced each. */
+const RENAMED: Record<string, keyof InitConfig> = { apiServerPort: "apiserverPort", sans: "san", etcdSans: "etcdSan", caCommonName: "caCn" };
 
 const article: Record<FieldType, string> = {
   string: "a string",
@@ -66,7 +87,8 @@ export function parseInitConfig(text: string, label: string): InitConfig {
     const key = isScalar(keyNode) ? String(keyNode.value) : "";
     const line = lineOf(keyNode);
     const type = FIELDS[key as keyof InitConfig];
-    if (!type) throw inputError(`${label}:${line}: unknown key "${key}": the keys are ${Object.keys(FIELDS).join(", ")}`);
+    if (!type && RENAMED[key]) throw inputError(`${label}:${line}: "${key}" is now "${RENAMED[key]}", the camelCase of its flag: rename it`);
+    if (!type) throw inputError(`${label}:${line}: unknown key "${key}": the keys are ${Object.keys(FIELDS).join(", ")} (init's flags in camelCase), or give kubeadm's InitConfiguration and ClusterConfiguration`);
     const valueNode = pair.value as Node | null;
     const wrong = () => inputError(`${label}:${lineOf(valueNode) || line}: "${key}" must be ${article[type]}`);
     if (type === "strings") {

@@ -1,5 +1,7 @@
+import { parseGoDuration } from "../duration.js";
 import { CERTS } from "./catalog.js";
 import type { InventoryItem } from "./inventory.js";
+import { anotherClusterMessage, issuedBy } from "./ownership.js";
 
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 const pad = (value: number) => String(value).padStart(2, "0");
@@ -23,12 +25,10 @@ export function shortHumanDuration(milliseconds: number): string {
   return `${Math.trunc(hours / 24 / 365)}y`;
 }
 
-/** "30d", "12h", "2w", "1y", "90m", "45s" → milliseconds. */
+/** "30d", "12h", "1.5h", "2h30m", "2w" → milliseconds (Go's syntax, plus d, w, y); undefined when not a duration or negative. */
 export function parseDuration(text: string): number | undefined {
-  const match = text.trim().match(/^(\d+)(s|m|h|d|w|y)$/);
-  if (!match) return undefined;
-  const unit = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800, y: 31_536_000 }[match[2] as "s"]!;
-  return Number(match[1]) * unit * 1000;
+  const result = parseGoDuration(text);
+  return "ms" in result ? result.ms : undefined;
 }
 
 export interface ExpiryRow {
@@ -42,6 +42,8 @@ export interface ExpiryRow {
   externallyManaged: boolean;
   missing: boolean;
   error?: string;
+  /** Signed by another CA than this cluster's: the file belongs to another cluster. */
+  anotherCluster?: string;
   /** Expired, missing, unreadable, or inside the --fail-within window. */
   needsAttention: boolean;
 }
@@ -67,6 +69,8 @@ export function expiryReport(items: ReadonlyMap<string, InventoryItem>, now: Dat
       return { name: item.entry.name, file: item.path, certificateAuthority: ca, externallyManaged, missing: item.missing, error: item.error, needsAttention: true };
     }
     const left = item.cert.notAfter.getTime() - now.getTime();
+    const caItem = ca ? items.get(ca) : undefined;
+    const anotherCluster = caItem?.cert && !issuedBy(item.cert, caItem.cert) ? anotherClusterMessage(item.path, item.cert, caItem.path) : undefined;
     return {
       name: item.entry.name,
       file: item.path,
@@ -76,7 +80,8 @@ export function expiryReport(items: ReadonlyMap<string, InventoryItem>, now: Dat
       certificateAuthority: ca,
       externallyManaged,
       missing: false,
-      needsAttention: left <= failWithinMs,
+      ...(anotherCluster ? { anotherCluster } : {}),
+      needsAttention: left <= failWithinMs || anotherCluster !== undefined,
     };
   };
   const byName = (a: ExpiryRow, b: ExpiryRow) => a.name.localeCompare(b.name);
@@ -87,5 +92,40 @@ export function expiryReport(items: ReadonlyMap<string, InventoryItem>, now: Dat
       .map(row)
       .sort(byName),
     certificateAuthorities: shown.filter((item) => item.entry.kind === "cert" && !item.entry.ca).map(row).sort(byName),
+  };
+}
+
+/** One row of kubeadm's output.kubeadm.k8s.io/v1alpha3 Certificate. */
+export interface KubeadmCertificate {
+  name: string;
+  expirationDate: string | null;
+  residualTime: number;
+  externallyManaged: boolean;
+  caName?: string;
+  missing: boolean;
+}
+
+/**
+ * `kubeadm certs check-expiration -o json`, field for field
+ * (cmd/kubeadm/app/apis/output/v1alpha3): a missing or unreadable file is a
+ * row with only its name and missing: true, as kubeadm writes it.
+ */
+export function kubeadmExpirationInfo(report: ExpiryReport) {
+  const row = (item: ExpiryRow): KubeadmCertificate =>
+    item.expires
+      ? {
+          name: item.name,
+          expirationDate: item.expires.replace(/\.\d+Z$/, "Z"),
+          residualTime: item.residualSeconds!,
+          externallyManaged: item.externallyManaged,
+          ...(item.certificateAuthority ? { caName: item.certificateAuthority } : {}),
+          missing: false,
+        }
+      : { name: item.name, expirationDate: null, residualTime: 0, externallyManaged: false, missing: true };
+  return {
+    kind: "CertificateExpirationInfo",
+    apiVersion: "output.kubeadm.k8s.io/v1alpha3",
+    certificates: report.certificates.map(row),
+    certificateAuthorities: report.certificateAuthorities.map(row),
   };
 }

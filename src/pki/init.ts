@@ -1,8 +1,7 @@
 import { createPublicKey } from "node:crypto";
-import path from "node:path";
 import { inputError, KpkiError } from "../errors.js";
 import { pemBlock } from "./der.js";
-import { certFile, csrFile, keyFile, selectEntries, type CatalogEntry, type CertEntry, type KubeconfigEntry } from "./catalog.js";
+import { catalogEntry, certFile, csrFile, keyFile, selectEntries, type CatalogEntry, type CertEntry, type KubeconfigEntry } from "./catalog.js";
 import type { CertInfo } from "./certinfo.js";
 import { encodePrivateKeyPem, encodePublicKeyPem, parsePrivateKeyPem, type KeyPair } from "./keys.js";
 import type { Keygen } from "./keygen.js";
@@ -11,14 +10,12 @@ import { altNameList, formatAltName } from "./names.js";
 import { PROFILES } from "./profiles.js";
 import { planInit, wantedCert, type Decision, type ExistingEntry } from "./plan.js";
 import type { ClusterSpec } from "./spec.js";
-import { MODES, PkiStore, type FileWrite } from "./store.js";
+import { openClusterLayout, type ClusterLayoutOptions } from "./layout.js";
+import { MODES, missingFolders, PkiStore, removeEmptyFolders, type FileWrite } from "./store.js";
 import { formatSubject } from "./subject.js";
 
-export interface InitOptions {
+export interface InitOptions extends ClusterLayoutOptions {
   spec: ClusterSpec;
-  dir: string;
-  /** Where kubeconfigs go; by default the PKI folder's parent, as /etc/kubernetes holds pki/. */
-  kubeconfigDir?: string;
   /** Make only these catalog entries (and the CAs they need). */
   only?: readonly string[];
   /** Re-issue certificates and kubeconfigs that no longer fit (new keys). Never touches a CA key or sa.key. */
@@ -33,7 +30,8 @@ export interface InitOptions {
   now?: Date;
 }
 
-export type EntryAction = "created" | "kept" | "reissued" | "signed" | "completed";
+/** "needs-force": --force would re-issue it; "refused": another cluster's file, never replaced. */
+export type EntryAction = "created" | "kept" | "reissued" | "signed" | "completed" | "needs-force" | "refused";
 export type FileAction = "created" | "kept" | "replaced";
 
 export interface EntryReport {
@@ -53,6 +51,9 @@ export interface EntryReport {
 }
 
 export interface InitReport {
+  /** The cluster folder (laid out like /etc/kubernetes). */
+  clusterDir: string;
+  /** The PKI folder: `<clusterDir>/pki` unless --cert-dir moved it. */
   dir: string;
   kubeconfigDir: string;
   nodeName: string;
@@ -60,6 +61,8 @@ export interface InitReport {
   changed: boolean;
   caCertHash?: string;
   entries: EntryReport[];
+  /** What stops the run (a dry run reports them and still succeeds: the plan was made). */
+  problems: string[];
 }
 
 interface Issued {
@@ -80,9 +83,12 @@ export async function initPki(options: InitOptions): Promise<InitReport> {
   const { spec, now = new Date() } = options;
   const dryRun = Boolean(options.dryRun);
   const entries = selectEntries({ only: options.only, externalEtcd: spec.externalEtcd });
-  const store = new PkiStore(options.dir);
-  const kubeconfigStore = new PkiStore(options.kubeconfigDir ?? path.dirname(store.dir));
+  const layout = await openClusterLayout(options);
+  const store = new PkiStore(layout.certDir);
+  const kubeconfigStore = new PkiStore(layout.kubeconfigDir);
   const folder = await store.checkFolder();
+  // What this run would create, so a failure leaves no empty folder behind.
+  const newFolders = dryRun ? [] : [...(await missingFolders(store.path("etcd"))), ...(await missingFolders(kubeconfigStore.dir))];
   const lock = dryRun || folder === "missing" ? undefined : await tryLock(store);
   let unlock = lock?.unlock;
   try {
@@ -118,8 +124,9 @@ export async function initPki(options: InitOptions): Promise<InitReport> {
       force: Boolean(options.force),
       now,
       describe: (file) => store.path(file),
+      describeKubeconfig: (file) => kubeconfigStore.path(file),
     });
-    if (problems.length > 0) throw new KpkiError("conflict", `${store.dir}: ${problems.join(" | ")}`);
+    if (problems.length > 0 && !dryRun) throw new KpkiError("conflict", `${store.dir}: ${problems.join(" | ")}`);
 
     const keyFor = (entry: CatalogEntry) => pendingKeys.get(entry.name) ?? newKey();
     const issued = new Map<string, Promise<Issued>>();
@@ -135,6 +142,7 @@ export async function initPki(options: InitOptions): Promise<InitReport> {
     const writes = done.flatMap((result) => result.writes);
     const kubeconfigWrites = done.flatMap((result) => result.kubeconfigWrites);
     const report: InitReport = {
+      clusterDir: layout.dir,
       dir: store.dir,
       kubeconfigDir: kubeconfigStore.dir,
       nodeName: spec.nodeName,
@@ -142,6 +150,7 @@ export async function initPki(options: InitOptions): Promise<InitReport> {
       changed: done.some((result) => result.report.action !== "kept" || result.report.files.some((file) => file.action !== "kept")),
       caCertHash: (await issued.get("ca"))?.cert?.spkiHash,
       entries: done.map((result) => result.report),
+      problems,
     };
     if (!dryRun && writes.length + kubeconfigWrites.length > 0) {
       if (lock?.error) throw lock.error;
@@ -152,6 +161,11 @@ export async function initPki(options: InitOptions): Promise<InitReport> {
       await checkReportedCa(store, report);
     }
     return report;
+  } catch (error) {
+    await unlock?.();
+    unlock = undefined;
+    await removeEmptyFolders(newFolders);
+    throw error;
   } finally {
     await unlock?.();
   }
@@ -279,7 +293,9 @@ interface IssueContext {
 }
 
 const actionOf = (decision: Decision): EntryAction =>
-  ({ keep: "kept", create: "created", reissue: "reissued", "sign-with-existing-key": "signed", "write-public-key": "completed" })[decision.kind] as EntryAction;
+  decision.kind === "blocked"
+    ? decision.fix === "force" ? "needs-force" : "refused"
+    : (({ keep: "kept", create: "created", reissue: "reissued", "sign-with-existing-key": "signed", "write-public-key": "completed" }) as const)[decision.kind];
 
 /** Carries out one entry's decision: its key, certificate and files, and its line of the report. */
 async function issueEntry(entry: CatalogEntry, decision: Decision, context: IssueContext) {
@@ -297,6 +313,18 @@ async function issueEntry(entry: CatalogEntry, decision: Decision, context: Issu
   const kubeconfigWrites: FileWrite[] = [];
   const fileAction = (had: unknown): FileAction => (had ? "replaced" : "created");
   let issued: Issued = decision.kind === "keep" ? { cert: decision.cert, key: decision.key } : {};
+
+  if (decision.kind === "blocked") {
+    // Only a dry run gets here (a real run stops at the plan): its files stay as they are.
+    const files = entry.kind === "keypair" ? [entry.keyFile, entry.publicKeyFile] : entry.kind === "cert" ? [keyFile(entry), certFile(entry)] : [entry.file];
+    report.files.push(...files.map((file) => ({ file, action: "kept" as const })));
+    if (entry.kind !== "keypair") {
+      const wanted = wantedCert(entry, spec);
+      report.subject = formatSubject(wanted.subject);
+      report.altNames = altNameList(wanted.altNames).map(formatAltName);
+    }
+    return { report, writes, kubeconfigWrites, issued };
+  }
 
   if (entry.kind === "keypair") {
     const keyAction: FileAction = decision.kind === "create" ? fileAction(raw.key) : "kept";
@@ -363,7 +391,7 @@ async function issueEntry(entry: CatalogEntry, decision: Decision, context: Issu
     report.sha256Fingerprint = cert.sha256Fingerprint;
   }
   if (context.emitOpensslConf && entry.kind === "cert" && entry.ca && cert) {
-    const text = modules.renderOpensslConf(cert, entry.profile, entry.baseName);
+    const text = modules.renderOpensslConf(cert, entry.profile, entry.baseName, (catalogEntry(entry.ca) as CertEntry).baseName);
     if (raw.conf?.toString() === text) report.files.push({ file: confFile(entry), action: "kept" });
     else {
       report.files.push({ file: confFile(entry), action: fileAction(raw.conf) });

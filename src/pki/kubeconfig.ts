@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import path from "node:path";
 import { stringify } from "yaml";
 import { inputError, KpkiError } from "../errors.js";
@@ -111,13 +112,19 @@ export function parseKubeconfig(text: string, label: string, options: { context?
  * address kpki reached the node at; the node's own file often names an
  * address only it can use).
  */
+/**
+ * Points a fetched admin.conf at the address kpki reached the node at, or at
+ * `server`; a server that is a control-plane endpoint (a DNS name) is kept.
+ */
 export function rewriteServer(text: string, label: string, server: string | undefined, host: string): { text: string; server: string } {
   const loaded = parseKubeconfig(text, label);
   const document = parseBoundedYaml(text, label, { prettyErrors: true });
   const clusters = ((boundedToJs(document, label) as { clusters?: unknown }).clusters ?? []) as { name: string }[];
   const index = clusters.findIndex((cluster) => cluster.name === loaded.clusterName);
   const old = new URL(loaded.server);
-  const newServer = server ?? `https://${host.includes(":") ? `[${host}]` : host}:${old.port || 443}`;
+  // A control-plane endpoint (a name: the load balancer) is what the API server's SANs cover: keep it.
+  const endpoint = isIP(old.hostname.replace(/^\[|\]$/g, "")) === 0;
+  const newServer = server ?? (endpoint ? loaded.server : `https://${host.includes(":") ? `[${host}]` : host}:${old.port || 443}`);
   document.setIn(["clusters", index, "cluster", "server"], newServer);
   return { text: document.toString({ indentSeq: false, lineWidth: 0 }), server: newServer };
 }

@@ -10,8 +10,10 @@ const quote = (value: string) => value.replace(/([\\"$#;])/g, "\\$1");
 /**
  * The openssl csr.conf (as on the Kubernetes "Certificates" page) that makes
  * the same request and the same extensions as a certificate kpki signed.
+ * Its instructions write new files beside the live ones, never over them
+ * (and no ca.srl: a random serial, as kpki gives).
  */
-export function renderOpensslConf(cert: CertInfo, profile: Profile, name: string): string {
+export function renderOpensslConf(cert: CertInfo, profile: Profile, name: string, caName = "ca"): string {
   const dn = [
     ...cert.organizations.map((o, index) => `${index}.O = ${quote(o)}`),
     `CN = ${quote(cert.commonName)}`,
@@ -24,6 +26,7 @@ export function renderOpensslConf(cert: CertInfo, profile: Profile, name: string
   const days = Math.max(1, Math.round((cert.notAfter.getTime() - cert.notBefore.getTime()) / DAY_MS));
   return renderTemplate(loadTemplate("csr.conf"), {
     name,
+    ca: caName,
     days: String(days),
     bits,
     dn: dn.join("\n"),

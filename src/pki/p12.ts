@@ -1,4 +1,4 @@
-import { createPrivateKey, X509Certificate } from "node:crypto";
+import { createHmac, createPrivateKey, randomBytes, X509Certificate } from "node:crypto";
 import forge from "node-forge";
 
 export interface P12Options {
@@ -8,7 +8,11 @@ export interface P12Options {
   chainPems: readonly string[];
   password: string;
   friendlyName: string;
-  /** 3DES instead of AES-256, for old importers (macOS Keychain before 15, Windows 7). */
+  /**
+   * The old choices, for old importers (macOS Keychain before 15, Windows 7):
+   * 3DES, PBKDF2 with HMAC-SHA1 and a SHA-1 MAC. Otherwise OpenSSL 3's
+   * defaults: AES-256-CBC, PBKDF2-HMAC-SHA256, SHA-256 MAC, 2048 iterations.
+   */
   legacy?: boolean;
 }
 
@@ -39,13 +43,46 @@ export function buildP12(options: P12Options): Buffer {
   try {
     asn1 = forge.pkcs12.toPkcs12Asn1({} as forge.pki.rsa.PrivateKey, certificates as unknown as forge.pki.Certificate[], options.password, {
       algorithm: options.legacy ? "3des" : "aes256",
+      // forge passes these on to the key's PBES2; its own MAC is SHA-1 only, so kpki adds a SHA-256 one below.
+      ...(options.legacy ? {} : { prfAlgorithm: "sha256" }),
+      count: ITERATIONS,
+      useMac: Boolean(options.legacy),
       friendlyName: options.friendlyName,
       generateLocalKeyId: true,
-    });
+    } as Parameters<typeof forge.pkcs12.toPkcs12Asn1>[3]);
   } finally {
     pki.privateKeyToAsn1 = saved.toAsn1;
     pki.wrapRsaPrivateKey = saved.wrap;
     pki.certificateToAsn1 = saved.certToAsn1;
   }
+  if (!options.legacy) (asn1.value as forge.asn1.Asn1[]).push(sha256MacData(asn1, options.password));
   return Buffer.from(forge.asn1.toDer(asn1).getBytes(), "binary");
+}
+
+const ITERATIONS = 2048;
+
+/**
+ * PKCS#12 MacData with HMAC-SHA256 (RFC 7292 appendix B key derivation with
+ * SHA-256, a 32-byte key), over the PFX's authSafe content, as OpenSSL 3 writes it.
+ */
+function sha256MacData(pfx: forge.asn1.Asn1, password: string): forge.asn1.Asn1 {
+  const { asn1 } = forge;
+  const contentInfo = (pfx.value as forge.asn1.Asn1[])[1]!;
+  const authSafe = ((contentInfo.value as forge.asn1.Asn1[])[1]!.value as forge.asn1.Asn1[])[0]!.value as string;
+  const salt = randomBytes(8);
+  const pbe = (forge.pki as unknown as { pbe: { generatePkcs12Key: (...args: unknown[]) => forge.util.ByteStringBuffer } }).pbe;
+  const key = pbe.generatePkcs12Key(password, forge.util.createBuffer(salt.toString("binary")), 3, ITERATIONS, 32, forge.md.sha256.create());
+  const mac = createHmac("sha256", Buffer.from(key.getBytes(), "binary")).update(Buffer.from(authSafe, "binary")).digest();
+  const { UNIVERSAL } = asn1.Class;
+  return asn1.create(UNIVERSAL, asn1.Type.SEQUENCE, true, [
+    asn1.create(UNIVERSAL, asn1.Type.SEQUENCE, true, [
+      asn1.create(UNIVERSAL, asn1.Type.SEQUENCE, true, [
+        asn1.create(UNIVERSAL, asn1.Type.OID, false, asn1.oidToDer(forge.pki.oids.sha256!).getBytes()),
+        asn1.create(UNIVERSAL, asn1.Type.NULL, false, ""),
+      ]),
+      asn1.create(UNIVERSAL, asn1.Type.OCTETSTRING, false, mac.toString("binary")),
+    ]),
+    asn1.create(UNIVERSAL, asn1.Type.OCTETSTRING, false, salt.toString("binary")),
+    asn1.create(UNIVERSAL, asn1.Type.INTEGER, false, asn1.integerToDer(ITERATIONS).getBytes()),
+  ]);
 }

@@ -7,6 +7,7 @@ import { formatAltName, missingAltNames, type AltNames } from "./names.js";
 import type { ExtendedKeyUsageName } from "./profiles.js";
 import type { ClusterSpec } from "./spec.js";
 import type { Subject } from "./subject.js";
+import { anotherClusterMessage, issuedBy } from "./ownership.js";
 import { keyMatchesCert, verifyCertificate } from "./verify.js";
 
 /** What an entry's files hold today, parsed. A kubeconfig's `unreadable` says why it could not be used. */
@@ -27,7 +28,9 @@ export type Decision =
   | { kind: "create" }
   | { kind: "sign-with-existing-key"; key: KeyPair; reasons: string[] }
   | { kind: "reissue"; reasons: string[] }
-  | { kind: "write-public-key"; key: KeyPair; reasons: string[] };
+  | { kind: "write-public-key"; key: KeyPair; reasons: string[] }
+  /** Not done: it needs --force, or (fix "move") the file is another cluster's and is never replaced. */
+  | { kind: "blocked"; reasons: string[]; fix: "force" | "move" };
 
 export interface WantedCert {
   subject: Subject;
@@ -45,7 +48,17 @@ interface PlanOptions {
   now: Date;
   /** The path a user sees for a file of an entry, for messages. */
   describe: (file: string) => string;
+  /** The same for a kubeconfig. */
+  describeKubeconfig?: (file: string) => string;
 }
+
+/** A problem that stops the plan; "move" ones (another cluster's files) --force does not override. */
+interface Blocked {
+  problem: string;
+  fix: "force" | "move";
+}
+const needsForce = (problem: string): Blocked => ({ problem, fix: "force" });
+const foreign = (problem: string): Blocked => ({ problem, fix: "move" });
 
 /**
  * Decides, for every selected catalog entry, whether to keep, create or
@@ -63,9 +76,11 @@ export function planInit(
   const problems: string[] = [];
   // Whether each CA can sign (new, or kept with its key), and its certificate if kept.
   const cas = new Map<string, { canSign: boolean; cert?: CertInfo }>();
-  const decide = (entry: CatalogEntry, decision: Decision | string) => {
-    if (typeof decision === "string") problems.push(`${entry.name}: ${decision}`);
-    else decisions.set(entry.name, decision);
+  const decide = (entry: CatalogEntry, decision: Decision | Blocked) => {
+    if ("problem" in decision) {
+      problems.push(`${entry.name}: ${decision.problem}`);
+      decisions.set(entry.name, { kind: "blocked", reasons: [decision.problem], fix: decision.fix });
+    } else decisions.set(entry.name, decision);
   };
 
   for (const entry of entries) {
@@ -81,9 +96,11 @@ export function planInit(
       continue;
     }
     const ca = cas.get(entry.ca!) ?? { canSign: false };
-    const decision = entry.kind === "cert" ? planLeaf(entry, found, ca.cert, spec, options) : planKubeconfig(entry, found, ca.cert, spec, options);
+    const caFile = ca.cert ? options.describe(certFile(entries.find((candidate) => candidate.name === entry.ca) as CertEntry)) : undefined;
+    const decision =
+      entry.kind === "cert" ? planLeaf(entry, found, ca.cert, caFile, spec, options) : planKubeconfig(entry, found, ca.cert, caFile, spec, options);
     decide(entry, decision);
-    if (typeof decision !== "string" && decision.kind !== "keep" && !ca.canSign) {
+    if (!("problem" in decision) && decision.kind !== "keep" && !ca.canSign) {
       const caEntry = entries.find((candidate) => candidate.name === entry.ca) as CertEntry;
       problems.push(
         `${entry.name}: needs signing, but ${keyFile(caEntry)} is missing, so ${certFile(caEntry)} is an externally managed CA: ` +
@@ -109,27 +126,50 @@ function planCa(entry: CertEntry, { cert, key, present }: ExistingEntry, { now, 
   return { kind: "keep", cert, key };
 }
 
-function planLeaf(entry: CertEntry, { cert, key, unreadable }: ExistingEntry, ca: CertInfo | undefined, spec: ClusterSpec, { force, now }: PlanOptions): Decision | string {
-  if (unreadable) return force ? { kind: "reissue", reasons: [unreadable] } : `${unreadable}: run again with --force to re-issue it with a new key`;
+function planLeaf(
+  entry: CertEntry,
+  { cert, key, unreadable }: ExistingEntry,
+  ca: CertInfo | undefined,
+  caFile: string | undefined,
+  spec: ClusterSpec,
+  { force, now, describe }: PlanOptions,
+): Decision | Blocked {
+  if (unreadable) return force ? { kind: "reissue", reasons: [unreadable] } : needsForce(`${unreadable}: run again with --force to re-issue it with a new key`);
+  if (cert && !(ca && issuedBy(cert, ca))) return foreign(anotherClusterMessage(describe(certFile(entry)), cert, caFile));
   if (cert && key) {
     const wanted = wantedCert(entry, spec);
     const needed = entry.keptWith ? { ...wanted, usages: entry.keptWith.usages, altNames: entry.keptWith.altNames(spec) } : wanted;
-    const reasons = ca ? staleness(cert, needed, ca, now) : ["its CA is new"];
+    const reasons = staleness(cert, needed, ca!, now);
     if (!keyMatchesCert(key.privateKeyObject, cert)) reasons.push(`${keyFile(entry)} does not belong to ${certFile(entry)}`);
     if (reasons.length === 0) return { kind: "keep", cert, key };
+    reasons.push(...dropped(cert, wanted));
     if (force) return { kind: "reissue", reasons };
-    return `${reasons.join("; ")}: run again with --force to re-issue it with a new key`;
+    return needsForce(`${reasons.join("; ")}: run again with --force to re-issue it with a new key`);
   }
   if (key) return { kind: "sign-with-existing-key", key, reasons: [`${certFile(entry)} is missing`] };
   if (cert) {
     if (force) return { kind: "reissue", reasons: [`${keyFile(entry)} is missing`] };
-    return `${certFile(entry)} has no ${keyFile(entry)} beside it: restore the key, or run again with --force to issue a new pair`;
+    return needsForce(`${certFile(entry)} has no ${keyFile(entry)} beside it: restore the key, or run again with --force to issue a new pair`);
   }
   return { kind: "create" };
 }
 
-function planKubeconfig(entry: KubeconfigEntry, found: ExistingEntry, ca: CertInfo | undefined, spec: ClusterSpec, { force, now }: PlanOptions): Decision | string {
+/** What a re-issue would leave out: SANs the certificate has that are no longer asked for. Said before --force drops them. */
+function dropped(cert: CertInfo, wanted: WantedCert): string[] {
+  const gone = missingAltNames(wanted.altNames, cert.altNames);
+  return gone.length > 0 ? [`a new one would drop ${gone.map(formatAltName).join(", ")} (no longer asked for)`] : [];
+}
+
+function planKubeconfig(
+  entry: KubeconfigEntry,
+  found: ExistingEntry,
+  ca: CertInfo | undefined,
+  caFile: string | undefined,
+  spec: ClusterSpec,
+  { force, now, describeKubeconfig = (file) => file }: PlanOptions,
+): Decision | Blocked {
   if (!found.present) return { kind: "create" };
+  if (found.cert && !(ca && issuedBy(found.cert, ca))) return foreign(anotherClusterMessage(describeKubeconfig(entry.file), found.cert, caFile));
   const reasons: string[] = [];
   if (found.unreadable) reasons.push(found.unreadable);
   else if (!ca) reasons.push("its CA is new");
@@ -150,16 +190,16 @@ function planKubeconfig(entry: KubeconfigEntry, found: ExistingEntry, ca: CertIn
   }
   if (reasons.length === 0) return { kind: "keep", cert: found.cert, key: found.key };
   if (force) return { kind: "reissue", reasons };
-  return `${reasons.join("; ")}: run again with --force to replace it (new key)`;
+  return needsForce(`${reasons.join("; ")}: run again with --force to replace it (new key)`);
 }
 
-function planKeyPair(found: ExistingEntry, force: boolean, publicKeyFile: string, privateKeyFile: string): Decision | string {
+function planKeyPair(found: ExistingEntry, force: boolean, publicKeyFile: string, privateKeyFile: string): Decision | Blocked {
   if (!found.key) return { kind: "create" };
   // The private key is never regenerated (kubeadm reuses sa.key); the public half is derived from it.
   if (found.publicKey === "matches") return { kind: "keep", key: found.key };
   if (found.publicKey === undefined) return { kind: "write-public-key", key: found.key, reasons: [`${publicKeyFile} is missing`] };
   if (force) return { kind: "write-public-key", key: found.key, reasons: [`${publicKeyFile} did not match ${privateKeyFile}`] };
-  return `${publicKeyFile} does not match ${privateKeyFile}: run again with --force to write ${publicKeyFile} from ${privateKeyFile}`;
+  return needsForce(`${publicKeyFile} does not match ${privateKeyFile}: run again with --force to write ${publicKeyFile} from ${privateKeyFile}`);
 }
 
 /** Reasons an existing leaf no longer fits what was asked for; empty when it fits. */

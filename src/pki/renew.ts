@@ -9,7 +9,9 @@ import { encodePrivateKeyPem, keyTypeOf, type KeyPair, type KeyType } from "./ke
 import { takeKeyPair } from "./keypool.js";
 import { PROFILES, type Profile } from "./profiles.js";
 import { signCsr } from "./sign.js";
+import { openClusterLayout, type ClusterLayoutOptions } from "./layout.js";
 import { MODES, PkiStore, type FileWrite } from "./store.js";
+import { anotherClusterMessage, issuedBy } from "./ownership.js";
 import { loadSigner, type Signer } from "./signer.js";
 
 /** What `certs renew` can renew: leaf certificates and kubeconfigs, as in kubeadm (no CAs, no sa, no kubelet.conf). */
@@ -18,9 +20,7 @@ export const RENEWABLE: readonly (CertEntry | KubeconfigEntry)[] = [
   ...KUBECONFIGS.filter((entry) => !entry.rotatedByKubelet),
 ];
 
-export interface RenewOptions {
-  dir: string;
-  kubeconfigDir: string;
+export interface RenewOptions extends ClusterLayoutOptions {
   /** Catalog names, or ["all"]. */
   names: readonly string[];
   days: number;
@@ -39,8 +39,18 @@ export interface RenewedItem {
   sha256Fingerprint: string;
 }
 
+/** What renew left alone, as kubeadm reports it: "MISSING! <name>", "Detected external <ca>, <name> can't be renewed". */
+export interface SkippedItem {
+  name: string;
+  file: string;
+  reason: "missing" | "external-ca";
+  /** The externally managed CA, for "external-ca". */
+  ca?: string;
+}
+
 export interface RenewReport {
   renewed: RenewedItem[];
+  skipped: SkippedItem[];
   /** Components to restart so they load the new certificates. */
   restart: Component[];
 }
@@ -65,9 +75,10 @@ export async function renewCerts(options: RenewOptions): Promise<RenewReport> {
   // Every name is checked, "all" among them: a typo renews nothing.
   const named = options.names.filter((name) => name !== "all").map((name) => RENEWABLE.find((entry) => entry.name === name) ?? failWith(why(name)));
   const wanted = options.names.includes("all") ? RENEWABLE : named;
-  const store = new PkiStore(options.dir);
-  if ((await store.checkFolder()) === "missing") throw inputError(`${store.dir} does not exist: run kpki init first`);
-  const kubeconfigStore = new PkiStore(options.kubeconfigDir);
+  const layout = await openClusterLayout(options);
+  const store = new PkiStore(layout.certDir);
+  if ((await store.checkFolder()) === "missing") throw inputError(`${store.dir} does not exist: give the cluster folder with --dir, or run kpki init first`);
+  const kubeconfigStore = new PkiStore(layout.kubeconfigDir);
   const unlock = await store.lock();
   await store.recover([kubeconfigStore.dir]).catch(async (error) => {
     await unlock();
@@ -75,15 +86,32 @@ export async function renewCerts(options: RenewOptions): Promise<RenewReport> {
   });
   try {
     const inventory = await readInventory(store, kubeconfigStore);
+    // As kubeadm: a missing file, or one whose CA is externally managed (no
+    // key), is reported and skipped; every other problem stops the run.
+    const skipped: SkippedItem[] = [];
     const all = options.names.includes("all");
-    // With "all", skip what is not there (e.g. etcd with an external etcd); named ones must exist.
-    const targets = wanted.filter((entry) => !(all && inventory.get(entry.name)?.missing));
+    const targets: (CertEntry | KubeconfigEntry)[] = [];
+    // "all" with an external etcd: no etcd certificates to speak of.
+    const noEtcd = CERTS.filter((entry) => entry.etcd).every((entry) => inventory.get(entry.name)?.missing);
     const signers = new Map<string, Signer>();
-    for (const entry of targets) {
+    for (const entry of wanted) {
       const item = inventory.get(entry.name)!;
-      if (item.missing) throw inputError(`${item.path} is missing: kpki renews only what exists; make it with kpki init --only ${entry.name}`);
+      const caItem = inventory.get(entry.ca!)!;
+      if (item.missing) {
+        if (all && noEtcd && entry.kind === "cert" && entry.etcd) continue;
+        skipped.push({ name: entry.name, file: item.path, reason: "missing" });
+        continue;
+      }
       if (item.error) throw inputError(`cannot renew ${entry.name}: ${item.error}`);
-      if (!signers.has(entry.ca!)) signers.set(entry.ca!, await signerFor(store, inventory.get(entry.ca!)!, entry.name));
+      if (caItem.cert && !caItem.keyPresent) {
+        skipped.push({ name: entry.name, file: item.path, reason: "external-ca", ca: entry.ca });
+        continue;
+      }
+      if (!signers.has(entry.ca!)) signers.set(entry.ca!, await signerFor(store, caItem, entry.name));
+      const signer = signers.get(entry.ca!)!;
+      // Re-signing another cluster's file with this CA would leave it working for neither.
+      if (!issuedBy(item.cert!, signer.cert)) throw inputError(anotherClusterMessage(item.path, item.cert!, caItem.path));
+      targets.push(entry);
     }
     const prepared = await Promise.all(
       targets.map(async (entry) => {
@@ -104,7 +132,7 @@ export async function renewCerts(options: RenewOptions): Promise<RenewReport> {
         if (entry.writesCsr && (await store.exists(csrFile(entry)))) writes.push({ file: csrFile(entry), data: csrPem, mode: MODES.csr });
         writes.push({ file: certFile(entry), data: cert.pem, mode: MODES.cert });
       } else {
-        kubeconfigWrites.push({ file: entry.file, data: replaceClientCredentials(item, cert, key), mode: MODES.kubeconfig });
+        kubeconfigWrites.push({ file: entry.file, data: replaceCredentials(item, cert, key, signers.get(entry.ca!)!.cert), mode: MODES.kubeconfig });
       }
     }
     await store.writeAll(writes, [{ store: kubeconfigStore, writes: kubeconfigWrites }]);
@@ -117,6 +145,7 @@ export async function renewCerts(options: RenewOptions): Promise<RenewReport> {
         notAfter: cert.notAfter.toISOString(),
         sha256Fingerprint: cert.sha256Fingerprint,
       })),
+      skipped,
       restart: [...restart].filter((component) => component !== "kubelet"),
     };
   } finally {
@@ -158,12 +187,24 @@ function profileFor(cert: CertInfo): Profile {
   throw inputError(`${cert.subject} has neither serverAuth nor clientAuth; kpki renews only TLS certificates`);
 }
 
-/** Rewrites only the current user's client-certificate-data and client-key-data; the rest of the kubeconfig stays as it was. */
-function replaceClientCredentials(item: InventoryItem, cert: CertInfo, key: KeyPair): string {
+/**
+ * Rewrites only the current context's client-certificate-data and
+ * client-key-data, and its cluster's certificate-authority-data (the CA on
+ * disk, as kubeadm refreshes it); the rest of the kubeconfig stays as it was.
+ */
+function replaceCredentials(item: InventoryItem, cert: CertInfo, key: KeyPair, ca: CertInfo): string {
   const document = parseBoundedYaml(item.kubeconfigText!, item.path, { prettyErrors: true });
   const contextName = String(document.get("current-context"));
-  const contexts = (document.toJS().contexts ?? []) as { name: string; context: { user: string } }[];
-  const userName = contexts.find((context) => context.name === contextName)?.context.user;
+  const contexts = (document.toJS().contexts ?? []) as { name: string; context: { user: string; cluster: string } }[];
+  const current = contexts.find((context) => context.name === contextName)?.context;
+  const userName = current?.user;
+  const clusters = (document.toJS().clusters ?? []) as { name: string }[];
+  const clusterIndex = clusters.findIndex((cluster) => cluster.name === current?.cluster);
+  if (clusterIndex >= 0) {
+    const cluster = document.getIn(["clusters", clusterIndex, "cluster"], true) as { delete: (key: string) => void; set: (key: string, value: string) => void };
+    cluster.delete("certificate-authority");
+    cluster.set("certificate-authority-data", Buffer.from(ca.pem).toString("base64"));
+  }
   const users = (document.toJS().users ?? []) as { name: string }[];
   const index = users.findIndex((user) => user.name === userName);
   if (index < 0) throw inputError(`${item.path}: its current context's user is not in its users list`);

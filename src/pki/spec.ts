@@ -14,8 +14,12 @@ export interface ClusterSpec {
   nodeNameSource: "flag" | "hostname";
   /** host[:port] of a load balancer in front of the API servers. */
   controlPlaneEndpoint?: { host: AltName; port: number };
+  /** One CIDR, or two of different families (dual-stack), comma-separated as kubeadm takes them. */
   serviceCidr: string;
+  /** The first IP of the (primary) service subnet: the kubernetes Service's address. */
   serviceIp: string;
+  /** The first IP of each service subnet: all are API server SANs. */
+  serviceIps: string[];
   dnsDomain: string;
   extraSans: AltName[];
   etcdSans: AltName[];
@@ -93,11 +97,37 @@ export function parseEndpoint(text: string, defaultPort: number, flag = "--contr
   return { host: parseAltName(host, flag), port: checkPort(port, flag) };
 }
 
+/** Why an address cannot be an API server's advertise address (kubeadm refuses the same), or undefined. */
+export function advertiseAddressProblem(address: string): string | undefined {
+  if (address === "0.0.0.0" || address === "::") return "the unspecified address (it means every interface, not one to connect to)";
+  if (address === "255.255.255.255") return "the broadcast address";
+  if (!address.includes(":") && Number(address.split(".")[0]) >= 224 && Number(address.split(".")[0]) <= 239) return "a multicast address";
+  if (/^ff[0-9a-f]{2}:/i.test(address)) return "a multicast address";
+  return undefined;
+}
+
+/**
+ * kubeadm's networking.serviceSubnet: one CIDR, or a dual-stack pair of one
+ * IPv4 and one IPv6 CIDR, comma-separated. Each subnet's first IP.
+ */
+export function serviceSubnetIps(text: string, flag = "--service-cidr"): string[] {
+  const cidrs = text.split(",").map((part) => part.trim());
+  const ips = cidrs.map((cidr) => firstIpOfCidr(cidr, flag));
+  if (ips.length > 2) throw inputError(`${flag} "${text}" has ${ips.length} subnets: give one, or two (one IPv4 and one IPv6) for dual-stack`);
+  if (ips.length === 2 && ips[0]!.includes(":") === ips[1]!.includes(":")) {
+    throw inputError(`${flag} "${text}": a dual-stack pair needs one IPv4 and one IPv6 subnet, e.g. 10.96.0.0/12,fd00::/108`);
+  }
+  return ips;
+}
+
 export function resolveClusterSpec(input: ClusterSpecInput): ClusterSpec {
   if (!input.masterIp) throw inputError("--master-ip is required: give the API server's advertise address, e.g. --master-ip 192.0.2.10");
   const masterIp = parseIp(input.masterIp, "--master-ip");
+  const unusable = advertiseAddressProblem(masterIp);
+  if (unusable) throw inputError(`--master-ip ${masterIp} is ${unusable}: no API server can be reached there; give the control-plane node's own address, e.g. --master-ip 192.0.2.10`);
   const apiServerPort = checkPort(input.apiServerPort ?? DEFAULTS.apiServerPort, "--apiserver-port");
   const serviceCidr = input.serviceCidr ?? DEFAULTS.serviceCidr;
+  const serviceIps = serviceSubnetIps(serviceCidr);
   const dnsDomain = checkName(input.dnsDomain ?? DEFAULTS.dnsDomain, "--dns-domain");
   // kubeadm names the node after the host it runs on; kpki does the same unless told.
   let nodeName: string;
@@ -124,7 +154,8 @@ export function resolveClusterSpec(input: ClusterSpecInput): ClusterSpec {
     nodeNameSource: input.nodeName !== undefined ? "flag" : "hostname",
     controlPlaneEndpoint: input.controlPlaneEndpoint ? parseEndpoint(input.controlPlaneEndpoint, apiServerPort) : undefined,
     serviceCidr,
-    serviceIp: firstIpOfCidr(serviceCidr),
+    serviceIp: serviceIps[0]!,
+    serviceIps,
     dnsDomain,
     extraSans: (input.sans ?? []).map((san) => parseAltName(san, "--san")),
     etcdSans: (input.etcdSans ?? []).map((san) => parseAltName(san, "--etcd-san")),
@@ -156,11 +187,17 @@ export function kubeadmApiServerAltNames(spec: ClusterSpec): AltNames {
   ]);
 }
 
-/** The SANs kpki gives the API server: kubeadm's plus kubernetes.default.svc.cluster, which the Kubernetes docs' csr.conf lists. */
+/**
+ * The SANs kpki gives the API server: kubeadm's plus kubernetes.default.svc.cluster,
+ * which the Kubernetes docs' csr.conf lists, and with a dual-stack service
+ * subnet the secondary subnet's first IP too (kubeadm names only the
+ * primary's), so the certificate covers the Service address of either family.
+ */
 export function apiServerAltNames(spec: ClusterSpec): AltNames {
   const kubeadm = kubeadmApiServerAltNames(spec);
   const [first, second, third, ...rest] = kubeadm.dns;
-  return { dns: [first!, second!, third!, "kubernetes.default.svc.cluster", ...rest].filter((name, index, all) => all.indexOf(name) === index), ips: kubeadm.ips };
+  const ips = [...kubeadm.ips, ...spec.serviceIps.filter((address) => !kubeadm.ips.includes(address))];
+  return { dns: [first!, second!, third!, "kubernetes.default.svc.cluster", ...rest].filter((name, index, all) => all.indexOf(name) === index), ips };
 }
 
 /** etcd server and peer SANs (kubeadm's getAltNames for etcd): node name, localhost, the advertise address, loopbacks. */

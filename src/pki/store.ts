@@ -242,6 +242,30 @@ async function syncFolders(folders: readonly string[]): Promise<void> {
 }
 
 /**
+ * The folders from `folder` up that do not exist yet, deepest first: what a
+ * run would create, so a failed run can remove exactly those again.
+ */
+export async function missingFolders(folder: string): Promise<string[]> {
+  const missing: string[] = [];
+  for (let current = path.resolve(folder); ; current = path.dirname(current)) {
+    try {
+      await fs.stat(current);
+      return missing;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") return missing;
+      missing.push(current);
+      if (path.dirname(current) === current) return missing;
+    }
+  }
+}
+
+/** Removes the given folders, deepest first, where they are empty (a failed run leaves no empty folder behind). */
+export async function removeEmptyFolders(folders: readonly string[]): Promise<void> {
+  const deepestFirst = [...new Set(folders)].sort((a, b) => b.length - a.length);
+  for (const folder of deepestFirst) await fs.rmdir(folder).catch(() => {});
+}
+
+/**
  * mkdir -p that fails with the real reason. fs.mkdir({ recursive: true })
  * reports ENOENT when the file system is read-only (Node 20), so this finds
  * the deepest existing folder and makes each missing level itself.

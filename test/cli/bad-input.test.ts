@@ -89,12 +89,13 @@ async function refuses(watch: string, args: readonly string[], expected: Expecta
 const ONLY = ["--only", "apiserver"];
 
 /** A valid PKI made by `kpki init`, to break in one way per case. */
-const pristine = path.join(root, "pristine");
-const other = path.join(root, "other");
+// Each a cluster folder's pki/ (--dir names the cluster folder that holds it).
+const pristine = path.join(root, "pristine", "pki");
+const other = path.join(root, "other", "pki");
 
 beforeAll(async () => {
   for (const dir of [pristine, other]) {
-    const made = await runCli(["init", "--master-ip", "192.0.2.10", "--dir", dir, ...ONLY]);
+    const made = await runCli(["init", "--master-ip", "192.0.2.10", "--dir", path.dirname(dir), ...ONLY]);
     expect(made.stderr).toBe("");
     expect(made.exitCode).toBe(0);
     rememberKeys(dir);
@@ -111,7 +112,7 @@ function copyOfPki(name: string): string {
 describe("init refuses bad values before touching the disk", () => {
   const init = (...args: string[]) => {
     const work = caseDir(args.join(" "));
-    return { work, args: ["init", "--dir", path.join(work, "pki"), ...args] };
+    return { work, args: ["init", "--dir", work, ...args] };
   };
   const cases: [string, string[], RegExp[]][] = [
     ["missing --master-ip", [], [/master-ip/, /--master-ip 192\.0\.2\.10/]],
@@ -119,6 +120,15 @@ describe("init refuses bad values before touching the disk", () => {
     ["--master-ip 1.2.3", ["--master-ip", "1.2.3"], [/--master-ip "1\.2\.3" is not a valid/]],
     ["--master-ip ::zz", ["--master-ip", "::zz"], [/--master-ip "::zz" is not a valid/]],
     ["--master-ip abc", ["--master-ip", "abc"], [/--master-ip "abc" is not a valid/]],
+    ["--master-ip 0.0.0.0", ["--master-ip", "0.0.0.0"], [/--master-ip 0\.0\.0\.0 is the unspecified address/, /give the control-plane node's own address/]],
+    ["--master-ip ::", ["--master-ip", "::"], [/--master-ip :: is the unspecified address/]],
+    ["--master-ip 0:0::0", ["--master-ip", "0:0::0"], [/--master-ip :: is the unspecified address/]],
+    ["--master-ip 224.0.0.1", ["--master-ip", "224.0.0.1"], [/--master-ip 224\.0\.0\.1 is a multicast address/]],
+    ["--master-ip 239.255.255.250", ["--master-ip", "239.255.255.250"], [/is a multicast address/]],
+    ["--master-ip ff02::1", ["--master-ip", "ff02::1"], [/--master-ip ff02::1 is a multicast address/]],
+    ["--master-ip 255.255.255.255", ["--master-ip", "255.255.255.255"], [/--master-ip 255\.255\.255\.255 is the broadcast address/]],
+    ["--service-cidr with three subnets", ["--master-ip", "192.0.2.10", "--service-cidr", "10.96.0.0/12,fd00::/108,10.0.0.0/16"], [/has 3 subnets: give one, or two/]],
+    ["--service-cidr with two IPv4 subnets", ["--master-ip", "192.0.2.10", "--service-cidr", "10.96.0.0/12,10.0.0.0/16"], [/a dual-stack pair needs one IPv4 and one IPv6 subnet/]],
     ["--service-cidr without a prefix", ["--master-ip", "192.0.2.10", "--service-cidr", "10.96.0.0"], [/--service-cidr "10\.96\.0\.0" is not a CIDR/, /such as 10\.96\.0\.0\/12/]],
     ["--service-cidr /33", ["--master-ip", "192.0.2.10", "--service-cidr", "10.96.0.0/33"], [/--service-cidr "10\.96\.0\.0\/33"/, /at most 32/]],
     ["--service-cidr foo/12", ["--master-ip", "192.0.2.10", "--service-cidr", "foo/12"], [/--service-cidr "foo\/12" is not a CIDR/]],
@@ -131,13 +141,13 @@ describe("init refuses bad values before touching the disk", () => {
     ["--days 1.5", ["--master-ip", "192.0.2.10", "--days", "1.5"], [/--days 1\.5 is not a whole number of days of at least 1/]],
     ["--days abc", ["--master-ip", "192.0.2.10", "--days", "abc"], [/--days takes a whole number of days of at least 1, e\.g\. --days 365/]],
     ["--ca-days 0", ["--master-ip", "192.0.2.10", "--ca-days", "0"], [/--ca-days 0 is not a whole number of days of at least 1/]],
-    ["--key-type rsa-1024", ["--master-ip", "192.0.2.10", "--key-type", "rsa-1024"], [/key-type/, /"rsa-1024"/, /rsa-2048/, /see kpki --help/]],
-    ["--keygen go", ["--master-ip", "192.0.2.10", "--keygen", "go"], [/keygen/, /"go"/, /primes/, /openssl/, /see kpki --help/]],
+    ["--key-type rsa-1024", ["--master-ip", "192.0.2.10", "--key-type", "rsa-1024"], [/key-type/, /"rsa-1024"/, /rsa-2048/, /see kpki init --help/]],
+    ["--keygen go", ["--master-ip", "192.0.2.10", "--keygen", "go"], [/keygen/, /"go"/, /primes/, /openssl/, /see kpki init --help/]],
     ["--apiserver-port abc", ["--master-ip", "192.0.2.10", "--apiserver-port", "abc"], [/--apiserver-port takes a port number from 1 to 65535, e\.g\. --apiserver-port 6443/]],
     ["--apiserver-port 65536", ["--master-ip", "192.0.2.10", "--apiserver-port", "65536"], [/--apiserver-port: port "65536" is not a number from 1 to 65535/]],
     ["--etcd-san with an underscore", ["--master-ip", "192.0.2.10", "--etcd-san", "under_score"], [/--etcd-san "under_score" is neither an IP address nor a valid DNS name/]],
-    ["--output yaml", ["--master-ip", "192.0.2.10", "--output", "yaml"], [/output/, /"yaml"/, /json/, /see kpki --help/]],
-    ["an unknown option", ["--master-ip", "192.0.2.10", "--bogus"], [/Unknown argument: bogus/, /see kpki --help/]],
+    ["--output yaml", ["--master-ip", "192.0.2.10", "--output", "yaml"], [/output/, /"yaml"/, /json/, /see kpki init --help/]],
+    ["an unknown option", ["--master-ip", "192.0.2.10", "--bogus"], [/Unknown argument: bogus/, /see kpki init --help/]],
   ];
   it.each(cases)("%s: exit 2, one line, no folder made", async (_name, args, says) => {
     const { work, args: argv } = init(...args);
@@ -153,7 +163,7 @@ describe("usage errors: one line, exit 2", () => {
     // An unknown flag before the command swallows it as its value; what is left has no command.
     ["an unknown option before the command", ["--frobnicate", "init"], [/give a command/, /see kpki --help/]],
     ["cert without a subcommand", ["cert"], [/give a cert command: csr, sign, inspect, verify/]],
-    ["an unknown cert subcommand", ["cert", "frob"], [/Unknown argument: frob/, /see kpki --help/]],
+    ["an unknown cert subcommand", ["cert", "frob"], [/Unknown argument: frob/, /see kpki cert --help/]],
     ["ca without a subcommand", ["ca"], [/give a ca command: hash/]],
     ["an unknown ca subcommand", ["ca", "frob"], [/Unknown argument: frob/]],
     ["cert csr without --cn", ["cert", "csr", "--name", "x"], [/Missing required argument: cn/, /give --cn/]],
@@ -192,13 +202,13 @@ describe("init refuses a CA it cannot trust, and never replaces it (even with --
     it.each(breakages)("%s: exit 2, nothing changed", async (name, breakIt, says) => {
       const dir = copyOfPki(name);
       await breakIt(dir);
-      await refuses(path.dirname(dir), ["init", "--master-ip", "192.0.2.10", "--dir", dir, ...ONLY, ...extra], { exitCode: EXIT.input, says });
+      await refuses(path.dirname(dir), ["init", "--master-ip", "192.0.2.10", "--dir", path.dirname(dir), ...ONLY, ...extra], { exitCode: EXIT.input, says });
     });
 
     it("an expired CA: says it expired and that kpki never replaces a CA", async () => {
       const dir = path.join(caseDir("expired"), "pki");
       await writeExpiredCa(dir);
-      await refuses(path.dirname(dir), ["init", "--master-ip", "192.0.2.10", "--dir", dir, ...ONLY, ...extra], {
+      await refuses(path.dirname(dir), ["init", "--master-ip", "192.0.2.10", "--dir", path.dirname(dir), ...ONLY, ...extra], {
         exitCode: EXIT.input,
         says: [/ca\.crt expired on 2020-01-02/, /kpki never replaces a CA/, /move \S+ aside and run init again/],
       });
@@ -207,7 +217,7 @@ describe("init refuses a CA it cannot trust, and never replaces it (even with --
 
   it("a leaf that no longer fits is a conflict (exit 3) that names --force", async () => {
     const dir = copyOfPki("stale-leaf");
-    await refuses(path.dirname(dir), ["init", "--master-ip", "192.0.2.10", "--dir", dir, ...ONLY, "--san", "api.example.com"], {
+    await refuses(path.dirname(dir), ["init", "--master-ip", "192.0.2.10", "--dir", path.dirname(dir), ...ONLY, "--san", "api.example.com"], {
       exitCode: EXIT.conflict,
       says: [/apiserver: it lacks DNS:api\.example\.com/, /--force/],
     });
@@ -248,7 +258,7 @@ describe.skipIf(!hasOpenssl)("cert sign refuses what it must not sign", () => {
   const sign = async (name: string, csr: string, extra: string[], expected: Expectation, pki = () => copyOfPki(name)) => {
     const dir = pki();
     const work = path.dirname(dir);
-    await refuses(work, ["cert", "sign", "--csr", path.join(csrs, csr), "--profile", "server", "--dir", dir, "--out", path.join(work, "out.crt"), ...extra], expected);
+    await refuses(work, ["cert", "sign", "--csr", path.join(csrs, csr), "--profile", "server", "--dir", work, "--out", path.join(work, "out.crt"), ...extra], expected);
   };
 
   it("a CSR whose signature is broken", () =>
@@ -280,7 +290,7 @@ describe.skipIf(!hasOpenssl)("cert sign refuses what it must not sign", () => {
     const dir = copyOfPki("out-under-file");
     const blocker = path.join(path.dirname(dir), "blocker");
     writeFileSync(blocker, "a file\n");
-    await refuses(path.dirname(dir), ["cert", "sign", "--csr", path.join(csrs, "w.csr"), "--profile", "server", "--dir", dir, "--out", path.join(blocker, "out.crt")],
+    await refuses(path.dirname(dir), ["cert", "sign", "--csr", path.join(csrs, "w.csr"), "--profile", "server", "--dir", path.dirname(dir), "--out", path.join(blocker, "out.crt")],
       { exitCode: EXIT.io, says: [/blocker: a part of the path is a file, not a folder/] });
   });
 });
@@ -365,13 +375,13 @@ describe("--dir the file system refuses (exit 5)", () => {
   it("--dir that is a file", async () => {
     const work = caseDir("dir-is-file");
     writeFileSync(path.join(work, "pki"), "a file\n");
-    await refuses(work, ["init", "--master-ip", "192.0.2.10", "--dir", path.join(work, "pki")], {
+    await refuses(work, ["init", "--master-ip", "192.0.2.10", "--dir", work], {
       exitCode: EXIT.io,
       says: [/--dir \S*pki is a file, not a folder: choose a folder for the PKI/],
     });
     await refuses(work, ["init", "--master-ip", "192.0.2.10", "--dir", path.join(work, "pki", "sub")], {
       exitCode: EXIT.io,
-      says: [/pki\/sub: a part of the path is a file, not a folder: choose another --dir/],
+      says: [/pki\/sub\/pki: a part of the path is a file, not a folder: choose another --dir/],
     });
     await refuses(work, ["cert", "csr", "--name", "x", "--cn", "x", "--dir", path.join(work, "pki")], {
       exitCode: EXIT.io,
@@ -426,17 +436,17 @@ describe("--dir the file system refuses (exit 5)", () => {
       expect(await snapshot(ro)).toEqual(before);
     }
 
-    it("init into a new folder there", () => refusesReadOnly(["init", "--master-ip", "192.0.2.10", "--dir", path.join(ro, "pki")], [/read-only\/pki/]));
+    it("init into a new folder there", () => refusesReadOnly(["init", "--master-ip", "192.0.2.10", "--dir", path.join(ro, "cluster")], [/read-only\/cluster/]));
     it("init into a new nested folder there (Node reports ENOENT for recursive mkdir on EROFS)", () =>
       refusesReadOnly(["init", "--master-ip", "192.0.2.10", "--dir", path.join(ro, "new", "deeper"), ...ONLY]));
     it("init --force that must re-issue in an existing PKI there", async () => {
-      cpSync(pristine, path.join(ro, "existing"), { recursive: true });
+      cpSync(pristine, path.join(ro, "existing", "pki"), { recursive: true });
       await refusesReadOnly(["init", "--master-ip", "192.0.2.10", "--dir", path.join(ro, "existing"), ...ONLY, "--san", "api.example.com", "--force"]);
     });
     it("cert csr there", () => refusesReadOnly(["cert", "csr", "--name", "n1", "--cn", "system:node:n1", "--dir", ro]));
     it("but checks a valid PKI there that needs no change, and dry-runs one that does", async () => {
       if (mode === "skip") return console.warn(`skipped: ${reason}`);
-      cpSync(pristine, path.join(ro, "valid"), { recursive: true });
+      cpSync(pristine, path.join(ro, "valid", "pki"), { recursive: true });
       const before = await snapshot(ro);
       const check = await runReadOnly(["init", "--master-ip", "192.0.2.10", "--dir", path.join(ro, "valid"), ...ONLY]);
       expect(check.stderr).toBe("");
@@ -460,7 +470,7 @@ describe("the built bin behaves the same as a process", () => {
   it("an unknown option: one usage line, exit 2, and init does not run", async () => {
     const work = caseDir("bin-unknown-option");
     const before = await snapshot(work);
-    const result = await runBin(["init", "--master-ip", "192.0.2.10", "--dir", path.join(work, "pki"), "--bogus"]);
+    const result = await runBin(["init", "--master-ip", "192.0.2.10", "--dir", work, "--bogus"]);
     expectCleanFailure(result, { exitCode: EXIT.usage, says: [/Unknown argument: bogus/] });
     expect(await snapshot(work)).toEqual(before);
   });
@@ -469,7 +479,7 @@ describe("the built bin behaves the same as a process", () => {
     const dir = copyOfPki("bin-garbage-key");
     writeFileSync(path.join(dir, "ca.key"), "junk\n");
     const before = await snapshot(dir);
-    const result = await runBin(["init", "--master-ip", "192.0.2.10", "--dir", dir, ...ONLY]);
+    const result = await runBin(["init", "--master-ip", "192.0.2.10", "--dir", path.dirname(dir), ...ONLY]);
     expectCleanFailure(result, { exitCode: EXIT.input, says: [/ca\.key is not a readable private key/] });
     expect(await snapshot(dir)).toEqual(before);
   });

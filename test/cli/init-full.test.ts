@@ -48,7 +48,8 @@ const ENTRY_NAMES = [
   "sa", "admin.conf", "super-admin.conf", "kubelet.conf", "controller-manager.conf", "scheduler.conf",
 ];
 
-const initArgs = (dir: string, ...extra: string[]) => ["init", "--master-ip", MASTER_IP, "--dir", dir, ...extra];
+/** `dir` is the PKI folder, <cluster>/pki: --dir names the cluster folder that holds it. */
+const initArgs = (dir: string, ...extra: string[]) => ["init", "--master-ip", MASTER_IP, "--dir", path.dirname(dir), ...extra];
 
 /** Runs init, expecting success and a quiet stderr. */
 async function init(dir: string, ...extra: string[]): Promise<CliResult> {
@@ -148,7 +149,7 @@ describe("kpki init makes kubeadm's whole PKI (RSA 2048, the default key type)",
     original = await snapshot(parent);
   }, 120_000);
 
-  it("writes exactly kubeadm's files: the PKI in --dir with etcd/ beneath it, the kubeconfigs in its parent", () => {
+  it("writes exactly kubeadm's files: the PKI in <dir>/pki with etcd/ beneath it, the kubeconfigs in --dir", () => {
     expect(filesUnder(parent)).toEqual([...KUBECONFIGS, ...PKI_FILES.map((file) => `pki/${file}`)].sort());
     expect(report).toMatchObject({ dir, kubeconfigDir: parent, nodeName: "cp-1", dryRun: false, changed: true });
     expect(report.entries.map((e) => [e.name, e.action])).toEqual(ENTRY_NAMES.map((name) => [name, "created"]));
@@ -551,18 +552,18 @@ describe("kpki init --config", () => {
     return file;
   };
 
-  it("makes the PKI from a YAML file with masterIp, nodeName and sans (and dir)", async () => {
+  it("makes the PKI from a YAML file with masterIp, nodeName and san (and dir)", async () => {
     const parent = newParent("config");
     const dir = path.join(parent, "pki");
     const file = writeConfig("good.yaml", [
       "# kpki init settings",
       "masterIp: 192.0.2.10",
       "nodeName: cp-file",
-      "sans:",
+      "san:",
       "  - api.example.com",
       "  - 192.0.2.200",
       "keyType: ecdsa-p256",
-      `dir: ${JSON.stringify(dir)}`,
+      `dir: ${JSON.stringify(parent)}`,
     ]);
     const result = await runCli(["init", "--config", file, "-o", "json"]);
     expect(result.stderr).toBe("");
@@ -588,15 +589,14 @@ describe("kpki init --config", () => {
 
   it("lets a flag override the file, and keeps the file's other settings", async () => {
     const parent = newParent("config-override");
-    const dir = path.join(parent, "pki");
     const file = writeConfig("override.yaml", [
       "masterIp: 192.0.2.10",
       "nodeName: cp-file",
-      "sans: [api.example.com]",
+      "san: [api.example.com]",
       "dnsDomain: corp.example",
       "controlPlaneEndpoint: lb.example.com:8443",
     ]);
-    const result = await runCli(["init", "--config", file, "--dir", dir, "--node-name", "cp-flag", "--master-ip", "192.0.2.20", "--san", "other.example.com", "--dry-run", "-o", "json"]);
+    const result = await runCli(["init", "--config", file, "--dir", parent, "--node-name", "cp-flag", "--master-ip", "192.0.2.20", "--san", "other.example.com", "--dry-run", "-o", "json"]);
     expect(result.stderr).toBe("");
     expect(result.exitCode).toBe(0);
     const report = JSON.parse(result.stdout) as InitReport;
@@ -618,7 +618,7 @@ describe("kpki init --config", () => {
   const bad: [string, string[], RegExp][] = [
     ["an unknown key", ["masterIp: 192.0.2.10", "nodeName: cp-1", "masterIP: 192.0.2.11"], /:3: unknown key "masterIP": the keys are masterIp, /],
     ["a wrong type", ["masterIp: 192.0.2.10", "", "# validity", "days: ten"], /:4: "days" must be a number$/m],
-    ["a string for a list", ["masterIp: 192.0.2.10", "sans: api.example.com"], /:2: "sans" must be a list of strings$/m],
+    ["a string for a list", ["masterIp: 192.0.2.10", "san: api.example.com"], /:2: "san" must be a list of strings$/m],
     ["an unknown key type", ["masterIp: 192.0.2.10", "keyType: rsa-1024"], /:2: "keyType" must be one of rsa-2048, /],
     ["an unknown key generator", ["masterIp: 192.0.2.10", "keygen: go"], /:2: "keygen" must be one of primes, openssl$/m],
     ["YAML that does not parse", ["masterIp: [192.0.2.10"], /:\d+: not valid YAML: /],
@@ -627,7 +627,7 @@ describe("kpki init --config", () => {
   it.each(bad)("refuses %s with the file and line: exit 2, nothing written", async (name, lines, says) => {
     const parent = newParent("config-bad");
     const file = writeConfig(`${name.replace(/\W+/g, "-")}.yaml`, lines);
-    const result = await runCli(["init", "--config", file, "--dir", path.join(parent, "pki"), "--node-name", "cp-1"]);
+    const result = await runCli(["init", "--config", file, "--dir", parent, "--node-name", "cp-1"]);
     expectOneLineError(result, 2, new RegExp(`^kpki: ${file.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}:\\d+: `), says);
     expect(existsSync(parent)).toBe(false);
   });
@@ -635,7 +635,7 @@ describe("kpki init --config", () => {
   it("refuses a config file that is not there: exit 2, nothing written", async () => {
     const parent = newParent("config-missing");
     const file = path.join(configs, "nope.yaml");
-    const result = await runCli(["init", "--config", file, "--dir", path.join(parent, "pki")]);
+    const result = await runCli(["init", "--config", file, "--dir", parent]);
     expectOneLineError(result, 2, /cannot read \S*nope\.yaml: no such file/);
     expect(existsSync(parent)).toBe(false);
   });
@@ -645,7 +645,7 @@ describe("a flag given twice", () => {
   it("is refused when it takes one value, and collected when it is repeatable", async () => {
     const twice = await runCli(["init", "--master-ip", "192.0.2.10", "--node-name", "a", "--node-name", "b", "--dry-run", "--dir", "/nonexistent/kpki-test"]);
     expect(twice.exitCode).toBe(2);
-    expect(twice.stderr).toBe("kpki: --node-name was given 2 times: give it once (see kpki --help)\n");
+    expect(twice.stderr).toBe("kpki: --node-name was given 2 times: give it once (see kpki init --help)\n");
     const result = await runCli(["init", "--master-ip", "192.0.2.10", "--node-name", "b", "--san", "x.example.com", "--san", "y.example.com",
       "--only", "apiserver", "--dry-run", "--dir", "/nonexistent/kpki-test", "-o", "json"]);
     expect(result.stderr).toBe("");

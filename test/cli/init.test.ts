@@ -9,15 +9,15 @@ import { snapshot, tempDir } from "../support/tmp.js";
 
 const root = tempDir();
 let folders = 0;
-/** A fresh, not yet existing folder under the temp root. */
-const newDir = (name: string) => path.join(root, `${++folders}-${name}`);
+/** A fresh, not yet existing PKI folder under the temp root: <cluster>/pki, the cluster folder named by --dir. */
+const newDir = (name: string) => path.join(root, `${++folders}-${name}`, "pki");
 
 const PKI_FILES = ["apiserver.crt", "apiserver.csr", "apiserver.key", "ca.crt", "ca.key"];
 // These tests are about the CA + API server flow: --only apiserver keeps each
 // init to two keys, and writes no kubeconfigs into the shared temp root.
 // The full set is test/cli/init-full.test.ts's.
 const ONLY = ["--only", "apiserver"];
-const base = (dir: string) => ["init", "--master-ip", "192.0.2.10", "--dir", dir, ...ONLY];
+const base = (dir: string) => ["init", "--master-ip", "192.0.2.10", "--dir", path.dirname(dir), ...ONLY];
 
 /** Runs init, expecting success and a quiet stderr. */
 async function init(dir: string, ...extra: string[]) {
@@ -94,9 +94,15 @@ describe("kpki init on a PKI that is already there", () => {
     expect(both.stderr).toContain("IP:2001:db8::7");
     expect(await snapshot(dir)).toEqual(before);
 
-    // A dry run says the same and writes nothing either.
+    // A dry run prints the whole plan, what needs --force and why, writes nothing, and exits 0: the plan was made.
     const dry = await runCli([...base(dir), "--san", "extra.example.com", "--dry-run"]);
-    expect(dry.exitCode).toBe(3);
+    expect(dry.exitCode).toBe(0);
+    expect(dry.stderr).toBe("");
+    expect(dry.stdout).toMatch(/^\s+kept\s+ca\b/m);
+    expect(dry.stdout).toMatch(/^\s+needs --force\s+apiserver\b/m);
+    expect(dry.stdout).toMatch(/would stop here[^]*apiserver: it lacks DNS:extra\.example\.com[^]*--force/);
+    const dryJson = JSON.parse((await runCli([...base(dir), "--san", "extra.example.com", "--dry-run", "-o", "json"])).stdout);
+    expect(dryJson.problems).toEqual([expect.stringContaining("DNS:extra.example.com")]);
     expect(await snapshot(dir)).toEqual(before);
     expect(readdirSync(dir).sort()).toEqual(PKI_FILES);
   });
@@ -173,7 +179,7 @@ describe("kpki init --dry-run", () => {
 
   it("(d) leaves an existing empty folder empty (no lock file, no temp files)", async () => {
     const dir = newDir("dry-empty");
-    mkdirSync(dir);
+    mkdirSync(dir, { recursive: true });
     const report = await initJson(dir, "--dry-run", "--emit-openssl-conf");
     expect(report.dryRun).toBe(true);
     expect(report.entries.every((e) => e.action === "created")).toBe(true);
@@ -311,11 +317,33 @@ describe("kpki init --output json", () => {
     expect(caCertHash(new X509Certificate(bytes(dir, "ca.crt")).raw)).toBe(report.caCertHash);
   });
 
-  it("(h) prints errors on stderr, not as JSON on stdout", async () => {
-    const result = await runCli(["init", "--master-ip", "300.1.1.1", "--dir", newDir("bad-ip"), ...ONLY, "--output", "json"]);
-    expect(result.exitCode).toBe(2);
-    expect(result.stdout).toBe("");
-    expect(result.stderr).toMatch(/^kpki: --master-ip "300\.1\.1\.1"/);
+  it("(h) with -o json, prints an error as one JSON object on stderr, stdout left empty", async () => {
+    for (const flags of [["--output", "json"], ["-o", "json"], ["--output=json"]]) {
+      const result = await runCli(["init", "--master-ip", "300.1.1.1", "--dir", newDir("bad-ip"), ...ONLY, ...flags]);
+      expect(result.exitCode).toBe(2);
+      expect(result.stdout).toBe("");
+      expect(result.stderr.endsWith("\n")).toBe(true);
+      expect(result.stderr.trimEnd().split("\n")).toHaveLength(1);
+      const error = JSON.parse(result.stderr);
+      expect(error).toEqual({ error: expect.stringMatching(/^--master-ip "300\.1\.1\.1"/), exitCode: 2 });
+    }
+    // A usage error yargs finds is one too.
+    const unknown = await runCli(["init", "--bogus", "-o", "json"]);
+    expect(unknown.exitCode).toBe(2);
+    expect(JSON.parse(unknown.stderr)).toMatchObject({ error: expect.stringContaining("bogus"), exitCode: 2 });
+  });
+});
+
+describe("kubeadm's lists and dual-stack service subnet", () => {
+  it("--san a,b is --san a --san b, and a dual-stack --service-cidr gives both first IPs as SANs", async () => {
+    const dir = newDir("dual-stack");
+    const report = await initJson(dir, "--san", "a.example.com,192.0.2.9", "--san", "b.example.com", "--service-cidr", "10.96.0.0/12,fd00::/108");
+    const cert = new X509Certificate(readFileSync(path.join(dir, "apiserver.crt")));
+    for (const host of ["a.example.com", "b.example.com"]) expect(cert.checkHost(host), host).toBe(host);
+    for (const ip of ["192.0.2.9", "10.96.0.1", "fd00::1", "192.0.2.10"]) expect(cert.checkIP(ip), ip).toBe(ip);
+    expect(entry(report, "apiserver").altNames).toEqual(expect.arrayContaining(["IP:10.96.0.1", "IP:fd00::1", "DNS:a.example.com", "DNS:b.example.com"]));
+    // The same again: everything kept, the list read the same way.
+    expect((await initJson(dir, "--san", "a.example.com,192.0.2.9", "--san", "b.example.com", "--service-cidr", "10.96.0.0/12,fd00::/108")).changed).toBe(false);
   });
 });
 
@@ -325,8 +353,9 @@ describe("the library face", () => {
     const spec = resolveClusterSpec({ masterIp: "2001:DB8::10", nodeName: "CP-1", keyType: "ecdsa-p256", sans: ["api.example.com"] });
     expect(spec.masterIp).toBe("2001:db8::10");
     expect(spec.serviceIp).toBe("10.96.0.1");
-    const report = await initPki({ spec, dir, only: ["apiserver"] });
+    const report = await initPki({ spec, dir: path.dirname(dir), only: ["apiserver"] });
     expect(report.changed).toBe(true);
+    expect(report).toMatchObject({ clusterDir: path.dirname(dir), dir, kubeconfigDir: path.dirname(dir) });
     expect(report.entries.map((e) => [e.name, e.action])).toEqual([["ca", "created"], ["apiserver", "created"]]);
 
     const cert = parseCertificate(readFileSync(path.join(dir, "apiserver.crt")), "apiserver.crt");
@@ -343,9 +372,9 @@ describe("the library face", () => {
     expect(ca.spkiHash).toBe(report.caCertHash);
 
     // Second call: kept. A call that would need --force throws a KpkiError, not a process exit.
-    expect((await initPki({ spec, dir, only: ["apiserver"] })).changed).toBe(false);
+    expect((await initPki({ spec, dir: path.dirname(dir), only: ["apiserver"] })).changed).toBe(false);
     const wider = resolveClusterSpec({ masterIp: "2001:db8::10", nodeName: "cp-1", keyType: "ecdsa-p256", sans: ["api.example.com", "more.example.com"] });
-    const error = await initPki({ spec: wider, dir, only: ["apiserver"] }).catch((caught: unknown) => caught);
+    const error = await initPki({ spec: wider, dir: path.dirname(dir), only: ["apiserver"] }).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(KpkiError);
     expect((error as KpkiError).kind).toBe("conflict");
     expect((error as KpkiError).exitCode).toBe(3);
@@ -389,9 +418,8 @@ describe("kpki init as separate processes (the built bin)", () => {
 
   it("prints the same report from the bin as in-process, for the full set (keys started before the CLI loads)", async () => {
     // No --only: the bin's prestart guesses the missing keys of the whole set. Its own parent, for the kubeconfigs.
-    const parent = newDir("bin");
-    const dir = path.join(parent, "pki");
-    const full = ["init", "--master-ip", "192.0.2.10", "--dir", dir, "--node-name", "cp-1"];
+    const parent = path.dirname(newDir("bin"));
+    const full = ["init", "--master-ip", "192.0.2.10", "--dir", parent, "--node-name", "cp-1"];
     const made = await runBin([...full, "--key-type", "ecdsa-p256"]);
     expect(made.stderr).toBe("");
     expect(made.exitCode).toBe(0);
@@ -416,11 +444,11 @@ describe("kpki init as separate processes (the built bin)", () => {
       import { initPki, resolveClusterSpec, parseCertificate, caCertHash } from ${JSON.stringify(path.join(repoRoot, "dist/index.js"))};
       const dir = process.argv[1];
       const report = await initPki({ spec: resolveClusterSpec({ masterIp: "192.0.2.10" }), dir, only: ["apiserver"] });
-      const cert = parseCertificate(readFileSync(dir + "/apiserver.crt"), "apiserver.crt");
-      const ca = parseCertificate(readFileSync(dir + "/ca.crt"), "ca.crt");
+      const cert = parseCertificate(readFileSync(dir + "/pki/apiserver.crt"), "apiserver.crt");
+      const ca = parseCertificate(readFileSync(dir + "/pki/ca.crt"), "ca.crt");
       process.stdout.write(JSON.stringify({ subject: cert.subject, same: caCertHash(ca.der) === report.caCertHash }));
     `;
-    const result = await execa("node", ["--input-type=module", "-e", script, dir], { reject: false });
+    const result = await execa("node", ["--input-type=module", "-e", script, path.dirname(dir)], { reject: false });
     expect(result.stderr).toBe("");
     expect(result.exitCode).toBe(0);
     expect(JSON.parse(result.stdout)).toEqual({ subject: "CN=kube-apiserver", same: true });

@@ -20,7 +20,8 @@ mkdirSync(out);
 let files = 0;
 const newFile = (name: string) => path.join(out, `${++files}-${name}`);
 
-const create = (...args: string[]) => runCli(["kubeconfig", "create", "--dir", pki, ...args]);
+const cluster = path.dirname(pki);
+const create = (...args: string[]) => runCli(["kubeconfig", "create", "--dir", cluster, ...args]);
 
 async function kubectl(args: string[]) {
   return execa("kubectl", args, { reject: false, env: { HOME: home, KUBECONFIG: "" } });
@@ -38,7 +39,7 @@ const pem = (data: string) => Buffer.from(data, "base64").toString();
 describe.skipIf(!hasOpenssl)("kpki kubeconfig create", () => {
   beforeAll(async () => {
     // --only: the kubernetes and etcd CAs, without making the whole set.
-    const result = await runCli(["init", "--master-ip", "192.0.2.10", "--dir", pki, "--node-name", "cp-1", "--only", "apiserver", "--only", "etcd-healthcheck-client"]);
+    const result = await runCli(["init", "--master-ip", "192.0.2.10", "--dir", cluster, "--node-name", "cp-1", "--only", "apiserver", "--only", "etcd-healthcheck-client"]);
     expect(result.stderr).toBe("");
     expect(result.exitCode).toBe(0);
   });
@@ -187,11 +188,11 @@ describe.skipIf(!hasOpenssl)("kpki kubeconfig create", () => {
     const noCa = await runCli(["kubeconfig", "create", "--dir", path.join(root, "no-pki"), "--user", "jane", "--server", "https://192.0.2.10:6443", "--out", file]);
     expect(noCa.exitCode).not.toBe(0);
     expect(noCa.stderr.trim().split("\n")).toHaveLength(1);
-    expect(noCa.stderr).toMatch(/no-pki\/ca\.crt is missing/);
+    expect(noCa.stderr).toMatch(/no-pki\/pki\/ca\.crt is missing/);
     // ca.crt without ca.key: an externally managed CA kpki cannot sign with.
     const external = path.join(root, "external-pki");
-    mkdirSync(external);
-    writeFileSync(path.join(external, "ca.crt"), readFileSync(path.join(pki, "ca.crt")));
+    mkdirSync(path.join(external, "pki"), { recursive: true });
+    writeFileSync(path.join(external, "pki", "ca.crt"), readFileSync(path.join(pki, "ca.crt")));
     const noKey = await runCli(["kubeconfig", "create", "--dir", external, "--user", "jane", "--server", "https://192.0.2.10:6443", "--out", file]);
     expect(noKey.exitCode).toBe(2);
     expect(noKey.stderr.trim().split("\n")).toHaveLength(1);

@@ -56,13 +56,13 @@ beforeAll(async () => {
   api = await startApiServer({ now: () => new Date(Date.now() + skew) });
   noBootstrap = await startApiServer({ bootstrapTokenAuth: false, anonymousAuth: false });
   v1beta1Only = await startApiServer({ selfSubjectReviewVersions: ["v1beta1"] });
-  const init = await runCli(["init", "--master-ip", "127.0.0.1", "--apiserver-port", String(api.port), "--dir", pki, "--node-name", "n1"]);
+  const init = await runCli(["init", "--master-ip", "127.0.0.1", "--apiserver-port", String(api.port), "--dir", clusterDir, "--node-name", "n1"]);
   expect(init.stderr).toBe("");
   expect(init.exitCode).toBe(0);
   // The serving certificate names 127.0.0.1, not a port: the other servers can present it too.
   for (const server of [api, noBootstrap, v1beta1Only]) server.usePki(pki);
   // Another cluster's admin.conf: a client certificate from a CA this server does not trust.
-  const other = await runCli(["init", "--master-ip", "127.0.0.1", "--apiserver-port", String(api.port), "--dir", path.join(root, "other", "pki"), "--node-name", "n1", "--only", "admin.conf"]);
+  const other = await runCli(["init", "--master-ip", "127.0.0.1", "--apiserver-port", String(api.port), "--dir", path.join(root, "other"), "--node-name", "n1", "--only", "admin.conf"]);
   expect(other.exitCode).toBe(0);
   const extract = (conf: string, cert: string, key: string) => {
     const config = parse(readFileSync(conf, "utf8")) as { users: { user: Record<string, string> }[] };

@@ -27,7 +27,7 @@ async function certtool(args: readonly string[]) {
 const INIT = ["init", "--master-ip", "192.0.2.10", "--only", "apiserver", "--node-name", "cp-1"];
 
 async function init(dir: string, ...extra: string[]) {
-  const result = await runCli([...INIT, "--dir", dir, ...extra]);
+  const result = await runCli([...INIT, "--dir", path.dirname(dir), ...extra]);
   expect(result.stderr).toBe("");
   expect(result.exitCode).toBe(0);
 }
@@ -44,7 +44,7 @@ const keyDescription: Record<(typeof KEY_TYPES)[number], RegExp> = {
   "ecdsa-p384": /Public Key Algorithm: EC\/ECDSA[\s\S]*SECP384R1/,
 };
 
-const otherCaDir = path.join(root, "other-ca");
+const otherCaDir = path.join(root, "other-ca", "pki");
 
 describe.skipIf(!hasCerttool)("certtool (GnuTLS) accepts kpki init output", () => {
   beforeAll(async () => {
@@ -53,7 +53,7 @@ describe.skipIf(!hasCerttool)("certtool (GnuTLS) accepts kpki init output", () =
   });
 
   describe.each(KEYGEN_CASES)("%s, --keygen %s", (keyType, keygen) => {
-    const dir = path.join(root, `${keyType}-${keygen}`);
+    const dir = path.join(root, `${keyType}-${keygen}`, "pki");
     const file = (name: string) => path.join(dir, name);
     const verify = (...extra: string[]) =>
       certtool(["--verify", "--load-ca-certificate", file("ca.crt"), "--infile", file("apiserver.crt"), ...extra]);
@@ -118,7 +118,7 @@ describe.skipIf(!hasCerttool)("certtool (GnuTLS) accepts kpki init output", () =
       ]);
       expect(text).toMatch(keyType === "ecdsa-p384" ? /Signature Algorithm: ECDSA-SHA384/ : keyType.startsWith("rsa") ? /Signature Algorithm: RSA-SHA256/ : /Signature Algorithm: ECDSA-SHA256/);
       // certtool's SHA-256 fingerprint is the one kpki reports
-      const report = JSON.parse((await runCli([...INIT, "--dir", dir, "--key-type", keyType, "--output", "json"])).stdout);
+      const report = JSON.parse((await runCli([...INIT, "--dir", path.dirname(dir), "--key-type", keyType, "--output", "json"])).stdout);
       const apiserver = report.entries.find((entry: { name: string }) => entry.name === "apiserver");
       const fingerprint = text.match(/sha256:([0-9a-f]{64})/)![1]!;
       expect(apiserver.sha256Fingerprint.replaceAll(":", "").toLowerCase()).toBe(fingerprint);

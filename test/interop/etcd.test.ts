@@ -208,11 +208,11 @@ const rejectedConnections = () => members.reduce((sum, member) => sum + (readLog
 
 describe.skipIf(!hasEtcdctl)("a two-member etcd with kpki's etcd certificates", () => {
   beforeAll(async () => {
-    const init = await runCli(["init", "--master-ip", "127.0.0.1", "--node-name", NODE, "--etcd-san", EXTRA_SAN, "--dir", pki]);
+    const init = await runCli(["init", "--master-ip", "127.0.0.1", "--node-name", NODE, "--etcd-san", EXTRA_SAN, "--dir", path.dirname(pki)]);
     expect(init.stderr).toBe("");
     expect(init.exitCode).toBe(0);
     // Another etcd CA with the same name (CN=etcd-ca), and a healthcheck client it signed.
-    const other = await runCli(["init", "--master-ip", "127.0.0.1", "--node-name", NODE, "--only", "etcd-healthcheck-client", "--dir", otherPki]);
+    const other = await runCli(["init", "--master-ip", "127.0.0.1", "--node-name", NODE, "--only", "etcd-healthcheck-client", "--dir", path.dirname(otherPki)]);
     expect(other.stderr).toBe("");
     expect(other.exitCode).toBe(0);
     await startCluster();

@@ -50,7 +50,7 @@ const CAS = ["ca.crt", "front-proxy-ca.crt", "etcd/ca.crt"];
 let api: TestApiServer | undefined;
 
 async function init(dir: string, port: number, ...extra: string[]) {
-  const result = await runCli(["init", "--master-ip", "127.0.0.1", "--apiserver-port", String(port), "--node-name", NODE, "--dir", dir, ...extra]);
+  const result = await runCli(["init", "--master-ip", "127.0.0.1", "--apiserver-port", String(port), "--node-name", NODE, "--dir", path.dirname(dir), ...extra]);
   expect(result.stderr).toBe("");
   expect(result.exitCode).toBe(0);
 }

@@ -1,23 +1,24 @@
-import { readFileSync, writeFileSync } from "node:fs";
+import { cpSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { execa } from "execa";
 import { describe, expect, it, beforeAll } from "vitest";
 import { runCli } from "../support/cli.js";
 import { openssl } from "../support/openssl.js";
 import { KEYGEN_CASES } from "../support/keygens.js";
 import { havePeer } from "../support/peers.js";
-import { tempDir } from "../support/tmp.js";
+import { snapshot, tempDir } from "../support/tmp.js";
 
 const root = tempDir();
 const hasOpenssl = await havePeer("openssl", "apt-get install -y openssl");
 
 describe.skipIf(!hasOpenssl).each(KEYGEN_CASES)("openssl accepts kpki init output (%s, --keygen %s)", (keyType, keygen) => {
-  const dir = path.join(root, `${keyType}-${keygen}`);
+  const dir = path.join(root, `${keyType}-${keygen}`, "pki");
   const file = (name: string) => path.join(dir, name);
 
   beforeAll(async () => {
     const result = await runCli([
       // --only apiserver: this suite is about the CA + API server pair, per key type.
-      "init", "--master-ip", "192.0.2.10", "--dir", dir, "--only", "apiserver", "--key-type", keyType, "--keygen", keygen,
+      "init", "--master-ip", "192.0.2.10", "--dir", path.dirname(dir), "--only", "apiserver", "--key-type", keyType, "--keygen", keygen,
       "--node-name", "cp-1", "--san", "api.example.com", "--san", "2001:db8::7", "--emit-openssl-conf",
     ]);
     expect(result.stderr).toBe("");
@@ -107,28 +108,30 @@ describe.skipIf(!hasOpenssl).each(KEYGEN_CASES)("openssl accepts kpki init outpu
     expect(result.stdout.trim()).toBe(expected);
   });
 
-  it("emits an openssl csr.conf with which openssl reproduces the same extensions", async () => {
+  it("emits an openssl csr.conf whose own instructions reproduce the same extensions, never touching the live files", async () => {
+    // The commands the file's header gives, run as written in a copy of the PKI folder.
     const work = path.join(root, `${keyType}-${keygen}-reproduce`);
-    const { mkdirSync } = await import("node:fs");
-    mkdirSync(work);
-    const conf = file("apiserver.csr.conf");
-    await openssl(["req", "-new", "-key", file("apiserver.key"), "-out", path.join(work, "r.csr"), "-config", conf]);
-    const signed = await openssl(["x509", "-req", "-in", path.join(work, "r.csr"), "-CA", file("ca.crt"), "-CAkey", file("ca.key"),
-      "-CAcreateserial", "-CAserial", path.join(work, "ca.srl"), "-out", path.join(work, "r.crt"), "-days", "365", "-sha256",
-      "-extensions", "v3_ext", "-extfile", conf]);
-    expect(signed.exitCode, signed.stderr).toBe(0);
+    cpSync(dir, work, { recursive: true });
+    const header = readFileSync(file("apiserver.csr.conf"), "utf8").split("\n").filter((line) => line.startsWith("#   ")).map((line) => line.slice(4)).join("\n");
+    expect(header).toContain("openssl x509 -req");
+    const before = await snapshot(work);
+    const ran = await execa("sh", ["-ec", header.replace(/\\\n/g, " ")], { cwd: work, reject: false });
+    expect(ran.exitCode, ran.stderr).toBe(0);
+    const after = await snapshot(work);
+    // Only the two new files: apiserver.crt, apiserver.csr and the CA as they were, no ca.srl.
+    expect(Object.keys(after).filter((name) => after[name] !== before[name]).sort()).toEqual(["apiserver-openssl.crt", "apiserver-openssl.csr"]);
     // Same extensions with the same values; openssl orders them as its config lists them.
     const extensions = async (cert: string) =>
       (await openssl(["x509", "-in", cert, "-noout", "-ext", "subjectAltName,keyUsage,extendedKeyUsage,basicConstraints,authorityKeyIdentifier,subjectKeyIdentifier"]))
         .stdout.split(/\n(?=X509v3)/).map((block) => block.trim()).sort();
-    expect(await extensions(path.join(work, "r.crt"))).toEqual(await extensions(file("apiserver.crt")));
+    expect(await extensions(path.join(work, "apiserver-openssl.crt"))).toEqual(await extensions(file("apiserver.crt")));
   });
 });
 
 describe.skipIf(!hasOpenssl)("kpki cert sign signs a CSR that openssl made", () => {
-  const dir = path.join(root, "sign");
+  const dir = path.join(root, "sign", "pki");
   beforeAll(async () => {
-    expect((await runCli(["init", "--master-ip", "192.0.2.10", "--dir", dir, "--only", "apiserver"])).exitCode).toBe(0);
+    expect((await runCli(["init", "--master-ip", "192.0.2.10", "--dir", path.dirname(dir), "--only", "apiserver"])).exitCode).toBe(0);
   });
 
   it("copies the SANs, applies the profile's usages and verifies", async () => {
@@ -140,7 +143,7 @@ describe.skipIf(!hasOpenssl)("kpki cert sign signs a CSR that openssl made", () 
     ].join("\n"));
     const made = await openssl(["req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", path.join(dir, "w.key"), "-out", path.join(dir, "w.csr"), "-config", conf]);
     expect(made.exitCode, made.stderr).toBe(0);
-    const signed = await runCli(["cert", "sign", "--csr", path.join(dir, "w.csr"), "--profile", "peer", "--dir", dir, "--out", path.join(dir, "w.crt")]);
+    const signed = await runCli(["cert", "sign", "--csr", path.join(dir, "w.csr"), "--profile", "peer", "--dir", path.dirname(dir), "--out", path.join(dir, "w.crt")]);
     expect(signed.stderr).toBe("");
     expect(signed.exitCode).toBe(0);
     const verify = await openssl(["verify", "-x509_strict", "-purpose", "sslclient", "-CAfile", path.join(dir, "ca.crt"), "-verify_ip", "192.0.2.21", path.join(dir, "w.crt")]);
@@ -158,7 +161,7 @@ describe.skipIf(!hasOpenssl)("kpki cert sign signs a CSR that openssl made", () 
     const caCsr = await openssl(["req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", path.join(dir, "c.key"), "-out", path.join(dir, "c.csr"),
       "-subj", "/CN=sub-ca", "-addext", "basicConstraints=critical,CA:TRUE"]);
     expect(caCsr.exitCode).toBe(0);
-    const refused = await runCli(["cert", "sign", "--csr", path.join(dir, "c.csr"), "--profile", "server", "--dir", dir]);
+    const refused = await runCli(["cert", "sign", "--csr", path.join(dir, "c.csr"), "--profile", "server", "--dir", path.dirname(dir)]);
     expect(refused.exitCode).toBe(2);
     expect(refused.stderr).toMatch(/CA:TRUE/);
     expect(refused.stderr.trim().split("\n")).toHaveLength(1);
@@ -168,7 +171,7 @@ describe.skipIf(!hasOpenssl)("kpki cert sign signs a CSR that openssl made", () 
     body[body.length - 10]! ^= 0xff; // flip bits in the signature
     const broken = `-----BEGIN CERTIFICATE REQUEST-----\n${body.toString("base64").match(/.{1,64}/g)!.join("\n")}\n-----END CERTIFICATE REQUEST-----\n`;
     writeFileSync(path.join(dir, "broken.csr"), broken);
-    const rejected = await runCli(["cert", "sign", "--csr", path.join(dir, "broken.csr"), "--profile", "client", "--dir", dir]);
+    const rejected = await runCli(["cert", "sign", "--csr", path.join(dir, "broken.csr"), "--profile", "client", "--dir", path.dirname(dir)]);
     expect(rejected.exitCode).toBe(2);
     expect(rejected.stderr).toMatch(/signature does not verify/);
   });

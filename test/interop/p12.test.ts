@@ -1,5 +1,5 @@
 import { createPrivateKey, createPublicKey, X509Certificate } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { createSecureContext } from "node:tls";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -64,13 +64,13 @@ describe.skipIf(!hasOpenssl)("kpki cert export: PKCS#12 that openssl reads", () 
 
   beforeAll(async () => {
     for (const [cluster, keyType] of [[rsa, "rsa-2048"], [ecdsa, "ecdsa-p256"]] as const) {
-      const result = await runCli(["init", "--master-ip", "192.0.2.10", "--dir", path.join(cluster, "pki"), "--node-name", "cp-1", "--key-type", keyType, ...only]);
+      const result = await runCli(["init", "--master-ip", "192.0.2.10", "--dir", cluster, "--node-name", "cp-1", "--key-type", keyType, ...only]);
       expect(result.stderr).toBe("");
       expect(result.exitCode).toBe(0);
     }
   });
 
-  const exportOf = (cluster: string, name: string, ...args: string[]) => kpki(["cert", "export", name, "--dir", path.join(cluster, "pki"), ...args]);
+  const exportOf = (cluster: string, name: string, ...args: string[]) => kpki(["cert", "export", name, "--dir", cluster, ...args]);
 
   describe("admin.conf with --password-file", () => {
     const file = newFile("admin.p12");
@@ -82,7 +82,7 @@ describe.skipIf(!hasOpenssl)("kpki cert export: PKCS#12 that openssl reads", () 
     it("writes a 0600 file and says what is in it", () => {
       expect(result.stderr).toBe("");
       expect(result.exitCode).toBe(0);
-      expect(result.stdout).toBe(`wrote ${file}: O=kubeadm:cluster-admins, CN=kubernetes-admin, with its key and CA (AES-256)\n`);
+      expect(result.stdout).toBe(`wrote ${file}: O=kubeadm:cluster-admins, CN=kubernetes-admin, with its key and CA (AES-256, PBKDF2-HMAC-SHA256, SHA-256 MAC)\n`);
       expect(statSync(file).mode & 0o777).toBe(0o600);
     });
 
@@ -93,8 +93,9 @@ describe.skipIf(!hasOpenssl)("kpki cert export: PKCS#12 that openssl reads", () 
       expect(info.stdout).toMatch(/subject=CN = kubernetes\nissuer=CN = kubernetes/);
       expect(info.stdout).toContain("friendlyName: kubernetes-admin");
       expect(info.stdout).toMatch(/localKeyID: [0-9A-F ]+/);
-      expect(info.stderr).toMatch(/Shrouded Keybag: PBES2, PBKDF2, AES-256-CBC/);
-      expect(info.stderr).toMatch(/MAC: sha\w+/);
+      // OpenSSL 3's defaults: PBKDF2 with HMAC-SHA256, AES-256-CBC, and a SHA-256 MAC.
+      expect(info.stderr).toMatch(/Shrouded Keybag: PBES2, PBKDF2, AES-256-CBC, Iteration 2048, PRF hmacWithSHA256/);
+      expect(info.stderr).toMatch(/MAC: sha256, Iteration 2048/);
       // The same certificates as admin.conf holds, byte for byte, client first.
       const certs = blocks(info.stdout, "CERTIFICATE");
       expect(certs).toHaveLength(2);
@@ -163,7 +164,7 @@ describe.skipIf(!hasOpenssl)("kpki cert export: PKCS#12 that openssl reads", () 
     expect(result.exitCode).toBe(2);
     expect(existsSync(file)).toBe(false);
 
-    const piped = await kpki(["cert", "export", "admin.conf", "--dir", path.join(rsa, "pki"), "--password-stdin", "--out", file], { stdin: `${PASSWORD}\r\n` });
+    const piped = await kpki(["cert", "export", "admin.conf", "--dir", rsa, "--password-stdin", "--out", file], { stdin: `${PASSWORD}\r\n` });
     expect(piped.stderr).toBe("");
     expect(piped.exitCode).toBe(0);
     const info = await pkcs12(file, "-nokeys", "-clcerts");
@@ -175,11 +176,12 @@ describe.skipIf(!hasOpenssl)("kpki cert export: PKCS#12 that openssl reads", () 
     const file = newFile("legacy.p12");
     const result = await exportOf(rsa, "admin.conf", "--password-file", passwordFile, "--out", file, "--legacy");
     expect(result.exitCode, result.stderr).toBe(0);
-    expect(result.stdout).toContain("(3DES)");
+    expect(result.stdout).toContain("(3DES, SHA-1 MAC (legacy))");
     const info = await pkcs12(file, "-info", "-nokeys");
     expect(info.exitCode, info.stderr).toBe(0);
     expect(info.stderr).toContain("Shrouded Keybag: pbeWithSHA1And3-KeyTripleDES-CBC");
     expect(info.stderr).not.toContain("AES");
+    expect(info.stderr).toMatch(/MAC: sha1,/);
     expect(info.stdout).toContain("subject=O = kubeadm:cluster-admins, CN = kubernetes-admin");
     const key = blocks((await pkcs12(file, "-nocerts", "-nodes")).stdout, "PRIVATE KEY")[0]!;
     expect(spki(key)).toEqual(spki(kubeconfigCredentials(path.join(rsa, "admin.conf")).cert));
@@ -238,7 +240,7 @@ describe.skipIf(!hasOpenssl)("kpki cert export: PKCS#12 that openssl reads", () 
       [["scheduler.conf", "--password-file", passwordFile], {}, 2, /scheduler\.conf: no such file/],
     ];
     for (const [args, options, code, message] of cases) {
-      const result = await kpki(["cert", "export", ...args, "--dir", path.join(rsa, "pki"), "--out", file], options);
+      const result = await kpki(["cert", "export", ...args, "--dir", rsa, "--out", file], options);
       expect(result.exitCode, args.join(" ")).toBe(code);
       expect(result.stdout, args.join(" ")).toBe("");
       expect(result.stderr.trim().split("\n"), args.join(" ")).toHaveLength(1);
@@ -252,7 +254,7 @@ describe.skipIf(!hasOpenssl)("kpki cert export: PKCS#12 that openssl reads", () 
 
     it("without a password source and no terminal, says how to give one and writes nothing", async () => {
       const file = newFile("no-tty.p12");
-      const result = await runBin(["cert", "export", "admin.conf", "--dir", path.join(rsa, "pki"), "--out", file]);
+      const result = await runBin(["cert", "export", "admin.conf", "--dir", rsa, "--out", file]);
       outputs.push(result);
       expect(result.exitCode).toBe(2);
       expect(result.stdout).toBe("");
@@ -260,16 +262,19 @@ describe.skipIf(!hasOpenssl)("kpki cert export: PKCS#12 that openssl reads", () 
       expect(existsSync(file)).toBe(false);
     });
 
-    it("reads the password from a pipe, and names the file after the kubeconfig by default", async () => {
+    it("reads the password from a pipe, and names the file after the kubeconfig, in the cluster folder, by default", async () => {
       const cwd = newFile("cwd");
       mkdirSync(cwd);
-      const result = await runBin(["cert", "export", "admin.conf", "--dir", path.join(rsa, "pki"), "--password-stdin"], { cwd, input: `${PASSWORD}\n` });
+      const result = await runBin(["cert", "export", "admin.conf", "--dir", rsa, "--password-stdin"], { cwd, input: `${PASSWORD}\n` });
       outputs.push(result);
       expect(result.stderr).toBe("");
       expect(result.exitCode).toBe(0);
-      const file = path.join(cwd, "admin.p12");
+      // Nothing lands outside the cluster folder: not in the current directory.
+      expect(existsSync(path.join(cwd, "admin.p12"))).toBe(false);
+      const file = path.join(rsa, "admin.p12");
       expect(statSync(file).mode & 0o777).toBe(0o600);
       expect((await pkcs12(file, "-nokeys", "-clcerts")).stdout).toContain("CN = kubernetes-admin");
+      rmSync(file);
     });
   });
 

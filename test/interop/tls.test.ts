@@ -15,7 +15,7 @@ import { tempDir } from "../support/tmp.js";
 const root = tempDir();
 const hasCurl = await havePeer("curl", "apt-get install -y curl");
 const KEY_TYPES_UNDER_TEST: KeyType[] = ["rsa-2048", "ecdsa-p256", "ecdsa-p384"];
-const otherCaDir = path.join(root, "other");
+const otherCaDir = path.join(root, "other", "pki");
 
 const servers: https.Server[] = [];
 afterAll(async () => {
@@ -32,7 +32,7 @@ afterAll(async () => {
 
 /** The CA + API server pair only: two keys, and no kubeconfigs in the shared root. */
 async function init(dir: string, ...extra: string[]) {
-  const result = await runCli(["init", "--master-ip", "192.0.2.10", "--dir", dir, "--only", "apiserver", ...extra]);
+  const result = await runCli(["init", "--master-ip", "192.0.2.10", "--dir", path.dirname(dir), "--only", "apiserver", ...extra]);
   expect(result.stderr).toBe("");
   expect(result.exitCode).toBe(0);
 }
@@ -90,7 +90,7 @@ beforeAll(async () => {
 });
 
 describe.each(KEY_TYPES_UNDER_TEST)("a TLS server with kpki's API server certificate (%s)", (keyType) => {
-  const dir = path.join(root, keyType);
+  const dir = path.join(root, keyType, "pki");
   const file = (name: string) => path.join(dir, name);
   let ca: Buffer;
   let otherCa: Buffer;

@@ -65,10 +65,10 @@ beforeAll(async () => {
   for (const dir of [home, scratch]) mkdirSync(dir, { recursive: true });
   [api, noBootstrap, noAnonymous] = await Promise.all([startApiServer(), startApiServer({ bootstrapTokenAuth: false }), startApiServer({ anonymousAuth: false })]);
   // Only what these commands need: the CA, the serving certificate, sa.key for TokenRequest, and admin.conf.
-  const init = await runCli(["init", "--master-ip", "127.0.0.1", "--apiserver-port", String(api.port), "--dir", pki, "--node-name", "n1", "--only", "admin.conf", "--only", "apiserver", "--only", "sa"]);
+  const init = await runCli(["init", "--master-ip", "127.0.0.1", "--apiserver-port", String(api.port), "--dir", clusterDir, "--node-name", "n1", "--only", "admin.conf", "--only", "apiserver", "--only", "sa"]);
   expect(init.stderr).toBe("");
   expect(init.exitCode).toBe(0);
-  const other = await runCli(["init", "--master-ip", "127.0.0.1", "--dir", path.dirname(foreignCa), "--only", "ca"]);
+  const other = await runCli(["init", "--master-ip", "127.0.0.1", "--dir", path.dirname(path.dirname(foreignCa)), "--only", "ca"]);
   expect(other.exitCode).toBe(0);
   for (const server of [api, noBootstrap, noAnonymous]) server.usePki(pki);
 
@@ -120,14 +120,25 @@ function expectNoSecretHalf(result: CliResult, extra: readonly string[] = []) {
   expect(`${result.stdout}\n${result.stderr}`.replaceAll("e.g. 07401b.f395accd246ae52d", "")).not.toMatch(/(?<![a-z0-9])[a-z0-9]{6}\.[a-z0-9]{16}(?![a-z0-9])/);
 }
 
-/** A failure as a user sees it: the exit code, one line "kpki: …" on stderr, no stack, no secret half. */
+/**
+ * A failure as a user sees it: the exit code, one line "kpki: …" on stderr
+ * (with -o json, one JSON object {error, exitCode} saying the same), no
+ * stack, no secret half.
+ */
 function expectFailure(result: CliResult, exitCode: number, says: readonly RegExp[] = [], secrets: readonly string[] = []) {
   const context = `exit ${result.exitCode}\nstderr: ${JSON.stringify(result.stderr)}\nstdout: ${JSON.stringify(result.stdout.slice(0, 600))}`;
   expect(result.exitCode, context).toBe(exitCode);
-  expect(result.stderr, context).toMatch(/^kpki: [^\n]+\n$/);
-  expect(result.stderr, context).not.toMatch(/^\s+at /m);
-  expect(result.stderr, context).not.toMatch(/internal error|\bundefined\b|\[object /i);
-  for (const pattern of says) expect(result.stderr, context).toMatch(pattern);
+  let line = result.stderr;
+  if (line.startsWith("{")) {
+    expect(line, context).toMatch(/^\{[^\n]+\}\n$/);
+    const error = JSON.parse(line) as { error: string; exitCode: number };
+    expect(error.exitCode, context).toBe(exitCode);
+    line = `kpki: ${error.error}\n`;
+  }
+  expect(line, context).toMatch(/^kpki: [^\n]+\n$/);
+  expect(line, context).not.toMatch(/^\s+at /m);
+  expect(line, context).not.toMatch(/internal error|\bundefined\b|\[object /i);
+  for (const pattern of says) expect(line, context).toMatch(pattern);
   expectNoSecretHalf(result, secrets);
 }
 
@@ -499,6 +510,10 @@ describe.skipIf(!hasCurl)("discovery verify: kubeadm join's token discovery, ste
       expect(marks(result)).toEqual(STEPS.map((step) => [step, "ok"]));
       expect(result.stdout).toContain(`kubeadm join 127.0.0.1:${api.port} with this token and pin would pass discovery; it then talks to ${api.url}\n`);
     }
+    // host:port, as kubeadm join takes it.
+    const bare = await runCli(["discovery", "verify", "--server", `127.0.0.1:${api.port}`, "--token", tokenOf(VALID), "--ca-hash", pin]);
+    expect(bare.exitCode, bare.stderr).toBe(0);
+    expect(marks(bare)).toEqual(STEPS.map((step) => [step, "ok"]));
     const report = json(await discovery(api, tokenOf(SIGNING_ONLY), "--ca-hash", pin, "-o", "json"));
     expect(report).toMatchObject({ server: api.url, ok: true, clusterServer: api.url, caPin: pin, caSubject: "CN=kubernetes" });
     expect((report.steps as { step: string; ok: boolean }[]).map(({ step, ok }) => [step, ok])).toEqual(STEPS.map((step) => [step, true]));
@@ -740,7 +755,8 @@ describe("bad input: one line on stderr, a non-zero exit, the secret half never 
     ["--ca-hash of the wrong length", () => verifyArgs(tokenOf(VALID), "--ca-hash", pin.slice(0, -2)), 2, [/--ca-hash must be sha256: and 64 hex digits .*this has 62 characters after it/]],
     ["discovery --ca-hash without sha256:", () => ["discovery", "verify", "--server", server(), "--token", tokenOf(VALID), "--ca-hash", "md5:abc"], 2, [/--ca-hash "md5:abc" must start with "sha256:"/]],
     ["a server URL without https (token verify)", () => ["token", "verify", "--server", server().replace("https:", "http:"), "--token", tokenOf(VALID), "--ca", ca], 2, [/--server "http:\/\/127\.0\.0\.1:\d+" is not https: the API server only speaks TLS; give https:\/\/HOST:PORT/]],
-    ["a server URL without https (discovery verify)", () => ["discovery", "verify", "--server", "127.0.0.1:6443", "--token", tokenOf(VALID), "--ca-hash", pin], 2, [/--server "127\.0\.0\.1:6443" is not (https|a URL)/]],
+    ["a server URL without https (discovery verify)", () => ["discovery", "verify", "--server", "http://127.0.0.1:6443", "--token", tokenOf(VALID), "--ca-hash", pin], 2, [/--server "http:\/\/127\.0\.0\.1:6443" is not https/]],
+    ["a server that is no host:port (discovery verify)", () => ["discovery", "verify", "--server", "127.0.0.1:99999", "--token", tokenOf(VALID), "--ca-hash", pin], 2, [/--server: port "99999" is not a number from 1 to 65535/]],
     ["a kubeconfig with no current context (token list)", () => ["token", "list", "--kubeconfig", noCurrentContextConf], 2, [/no-current-context\.conf has no current-context: set one \(kubectl config use-context NAME\) or pick one with --context/]],
     ["a kubeconfig with no current context (token create)", () => ["token", "create", tokenOf(VALID), "--kubeconfig", noCurrentContextConf], 2, [/has no current-context/]],
     ["a kubeconfig with no current context (token verify --kubeconfig)", () => [...verifyArgs(tokenOf(VALID)), "--kubeconfig", noCurrentContextConf], 2, [/has no current-context/]],

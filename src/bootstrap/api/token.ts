@@ -1,3 +1,4 @@
+import { durationOrProblem } from "../../duration.js";
 import { KpkiError } from "../../errors.js";
 import { CHARSETS, randomString } from "./random.js";
 
@@ -41,16 +42,11 @@ export function generateToken(): BootstrapToken {
   return { id: randomString(6, CHARSETS.token), secret: randomString(16, CHARSETS.token) };
 }
 
-/** "24h", "30m", "2h30m", "1d", "0" (never expires) → milliseconds, as kubeadm's --ttl reads. */
-export function parseTtl(text: string): number {
-  const value = text.trim();
-  if (value === "0" || value === "0s") return 0;
-  const parts = [...value.matchAll(/(\d+)(d|h|m|s)/g)];
-  if (parts.length === 0 || parts.map((part) => part[0]).join("") !== value) {
-    throw new KpkiError("usage", `--ttl "${text}" is not a duration: use e.g. 24h, 90m, 2h30m, 1d, or 0 for a token that never expires`);
-  }
-  const unit = { d: 86_400_000, h: 3_600_000, m: 60_000, s: 1000 };
-  return parts.reduce((total, part) => total + Number(part[1]) * unit[part[2] as keyof typeof unit], 0);
+/** "24h", "1.5h", "2h30m", "1d", "0" (never expires) → milliseconds, as kubeadm's --ttl reads (Go's syntax). */
+export function parseTtl(text: string, flag = "--ttl"): number {
+  const result = durationOrProblem(flag, text, "24h, 1.5h, 2h30m, or 0 for a token that never expires");
+  if ("message" in result) throw new KpkiError("usage", result.message);
+  return result.ms;
 }
 
 export function checkUsages(usages: readonly string[]): TokenUsage[] {

@@ -23,7 +23,7 @@ export async function collectPkiFiles(dir: string, only: readonly string[] | und
   try {
     await fs.access(path.join(root, "ca.crt"));
   } catch {
-    throw new KpkiError("input", `${path.join(root, "ca.crt")} is missing: give the PKI folder with --dir (kpki init makes it)`);
+    throw new KpkiError("input", `${path.join(root, "ca.crt")} is missing: give the cluster folder with --dir (kpki init makes it)`);
   }
   const entries = await fs.readdir(root, { recursive: true, withFileTypes: true });
   let files = entries

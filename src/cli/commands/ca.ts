@@ -1,5 +1,7 @@
 import path from "node:path";
 import type { Argv } from "yargs";
+import { KpkiError } from "../../errors.js";
+import { clusterLayoutOf, pkiDirOptions } from "../clusterdir.js";
 import { readInput } from "../files.js";
 import { printJson, type Io } from "../io.js";
 
@@ -11,12 +13,16 @@ export function caCommand(cli: Argv, io: Io): Argv {
         "print kubeadm's CA pin (sha256:<hex> of the CA's SubjectPublicKeyInfo)",
         (command) =>
           command
-            .positional("file", { type: "string", describe: "CA certificate (default: <dir>/ca.crt)" })
-            .option("dir", { type: "string", default: "./pki", describe: "the PKI folder" }),
+            .positional("file", { type: "string", describe: "CA certificate [default: the cluster's pki/ca.crt]" })
+            .options(pkiDirOptions)
+            .example("$0 ca hash", "the pin of ./kubernetes/pki/ca.crt")
+            .example("$0 ca hash --dir /etc/kubernetes", "the pin of a kubeadm control plane's CA"),
         async (args) => {
-          const file = args.file ?? path.join(args.dir, "ca.crt");
+          const file = args.file ?? path.join((await clusterLayoutOf(args)).certDir, "ca.crt");
           const { parseCertificate } = await import("../../pki/certinfo.js");
           const cert = parseCertificate(await readInput(file, io), file);
+          // A pin of a leaf would make kubeadm join refuse the real CA: say so now.
+          if (!cert.isCA) throw new KpkiError("input", `${file} is not a CA certificate (${cert.subject}, no CA:TRUE): give the cluster CA, e.g. the cluster's pki/ca.crt`);
           if (args.output === "json") printJson(io, { file, caCertHash: cert.spkiHash, subject: cert.subject, isCA: cert.isCA });
           else io.stdout(`${cert.spkiHash}\n`);
         },

@@ -4,6 +4,7 @@ import { KpkiError } from "../../errors.js";
 import { KEY_TYPES, type KeyType } from "../../pki/keys.js";
 import { SIGNING_PROFILES, PROFILES, type ProfileName } from "../../pki/profiles.js";
 import { checkDays, DEFAULTS } from "../../pki/spec.js";
+import { clusterDirOptions, clusterLayoutOf, pkiDirOptions, refuseSystemMasters, systemMastersOption } from "../clusterdir.js";
 import { inputLabel, readInput, readOptional } from "../files.js";
 import { printJson, table, type Io } from "../io.js";
 import { keygenOption } from "../keygenoption.js";
@@ -23,7 +24,8 @@ export function certCommand(cli: Argv, io: Io): Argv {
             .option("key-type", { choices: KEY_TYPES, default: "rsa-2048" as KeyType, describe: "key algorithm" })
             .option("keygen", keygenOption)
             .option("dir", { type: "string", default: ".", describe: "folder to write the files to" })
-            .option("force", { type: "boolean", default: false, describe: "replace an existing key" }),
+            .option("force", { type: "boolean", default: false, describe: "replace an existing key" })
+            .example("$0 cert csr --name node-1 --cn system:node:node-1 --org system:nodes --san 192.0.2.21", "node-1.key and node-1.csr for an external CA"),
         async (args) => {
           const { createCsrFiles } = await import("../../pki/csrfiles.js");
           const result = await createCsrFiles({
@@ -46,21 +48,26 @@ export function certCommand(cli: Argv, io: Io): Argv {
           command
             .option("csr", { type: "string", demandOption: "give --csr FILE (or - for standard input)", describe: "the CSR to sign" })
             .option("profile", { choices: SIGNING_PROFILES, demandOption: "give --profile server, client or peer", describe: "usages to grant" })
-            .option("dir", { type: "string", default: "./pki", describe: "PKI folder whose ca.crt/ca.key sign" })
-            .option("ca-cert", { type: "string", describe: "CA certificate (default: <dir>/ca.crt)" })
-            .option("ca-key", { type: "string", describe: "CA private key (default: <dir>/ca.key)" })
+            .options(pkiDirOptions)
+            .option("ca-cert", { type: "string", describe: "CA certificate [default: the cluster's pki/ca.crt]" })
+            .option("ca-key", { type: "string", describe: "CA private key [default: the cluster's pki/ca.key]" })
+            .options(systemMastersOption)
             .option("days", { type: "number", default: DEFAULTS.days, describe: "validity in days" })
-            .option("out", { type: "string", describe: "write the certificate here instead of standard output" }),
+            .option("out", { type: "string", describe: "write the certificate here instead of standard output" })
+            .example("$0 cert sign --csr node-1.csr --profile peer --out node-1.crt", "signed by ./kubernetes/pki/ca.key")
+            .example("$0 cert sign --csr etcd-client.csr --profile client --ca-cert kubernetes/pki/etcd/ca.crt --ca-key kubernetes/pki/etcd/ca.key", "by another CA"),
         async (args) => {
           const days = checkDays(args.days, "--days");
-          const caCertPath = args.caCert ?? path.join(args.dir, "ca.crt");
-          const caKeyPath = args.caKey ?? path.join(args.dir, "ca.key");
+          const certDir = args.caCert && args.caKey ? "" : (await clusterLayoutOf(args)).certDir;
+          const caCertPath = args.caCert ?? path.join(certDir, "ca.crt");
+          const caKeyPath = args.caKey ?? path.join(certDir, "ca.key");
           const [{ parseCsr }, { signCsr }, { loadSigner }] = await Promise.all([
             import("../../pki/csr.js"),
             import("../../pki/sign.js"),
             import("../../pki/signer.js"),
           ]);
           const csr = await parseCsr(await readInput(args.csr, io), inputLabel(args.csr));
+          if (args.profile !== "server") refuseSystemMasters(csr.subjectName.getField("O"), args.allowSystemMasters, `${inputLabel(args.csr)} asks for a client certificate that`);
           const signer = await loadSigner(
             { cert: await readOptional(caCertPath, io), key: await readOptional(caKeyPath, io) },
             { cert: caCertPath, key: caKeyPath },
@@ -84,11 +91,33 @@ export function certCommand(cli: Argv, io: Io): Argv {
       )
       .command(
         "inspect <file>",
-        "show a certificate, CSR or key (never the key itself)",
-        (command) => command.positional("file", { type: "string", demandOption: true, describe: "PEM or DER file, - for standard input" }),
+        "show a certificate, CSR, key or kubeconfig's certificates (never key material), or the chain https://HOST:PORT presents",
+        (command) =>
+          command
+            .positional("file", { type: "string", demandOption: true, describe: "PEM or DER file, a kubeconfig, https://HOST:PORT, or - for standard input" })
+            .option("servername", { type: "string", describe: "with https://: the TLS server name (SNI) to ask for, and that the certificate must cover" })
+            .option("ca", { type: "string", describe: "with https://: say whether the chain verifies against this CA, and why not" })
+            .option("out", { type: "string", describe: "with https://: save the chain (or --save root: its CA) as PEM" })
+            .option("save", { choices: ["chain", "root"] as const, default: "chain" as const, describe: "with --out: the whole chain, or only its CA certificate" })
+            .option("timeout", { type: "number", default: 10, describe: "with https://: seconds to wait for the server" })
+            .example("$0 cert inspect kubernetes/pki/apiserver.crt", "subject, SANs, usages, validity, fingerprint")
+            .example("$0 cert inspect https://192.0.2.10:6443 --ca kubernetes/pki/ca.crt", "the chain the API server presents, and whether it verifies")
+            .example("$0 cert inspect kubernetes/admin.conf", "a kubeconfig's embedded CA and client certificate"),
         async (args) => {
+          if (/^https:\/\//.test(args.file)) {
+            const { inspectServer } = await import("../inspectremote.js");
+            return inspectServer({ url: args.file, servername: args.servername, ca: args.ca, out: args.out, save: args.save, timeout: args.timeout, output: args.output as string }, io);
+          }
+          if (args.servername || args.ca || args.out) throw new KpkiError("usage", "--servername, --ca and --out go with cert inspect https://HOST:PORT; for a file, use cert verify FILE --ca CA");
+          const data = await readInput(args.file, io);
           const { inspect } = await import("../../pki/inspect.js");
-          const results = await inspect(await readInput(args.file, io), inputLabel(args.file));
+          const { looksLikeKubeconfig, inspectKubeconfig } = await import("../inspectremote.js");
+          if (looksLikeKubeconfig(data)) {
+            const parts = await inspectKubeconfig(data.toString(), inputLabel(args.file));
+            if (args.output === "json") return printJson(io, parts.map((part) => ({ role: part.role, ...part.items[0] })));
+            return io.stdout(parts.map((part) => `${part.role}:\n${part.items.map(formatInspection).join("\n")}`).join("\n"));
+          }
+          const results = await inspect(data, inputLabel(args.file));
           if (args.output === "json") return printJson(io, results.length === 1 ? results[0] : results);
           io.stdout(results.map(formatInspection).join("\n"));
         },
@@ -102,7 +131,9 @@ export function certCommand(cli: Argv, io: Io): Argv {
             .option("ca", { type: "string", demandOption: "give --ca FILE, the CA certificate to verify against", describe: "CA certificate" })
             .option("host", { type: "string", describe: "DNS name or IP the certificate must cover" })
             .option("key", { type: "string", describe: "private key that must belong to the certificate" })
-            .option("purpose", { choices: ["server", "client"] as const, describe: "usage the certificate must allow" }),
+            .option("purpose", { choices: ["server", "client", "peer"] as const, describe: "usage the certificate must allow (peer: both, as sign --profile peer gives)" })
+            .example("$0 cert verify kubernetes/pki/apiserver.crt --ca kubernetes/pki/ca.crt --host 192.0.2.10 --purpose server", "each failure named; exit 4 if any")
+            .example("$0 cert verify kubernetes/pki/etcd/peer.crt --ca kubernetes/pki/etcd/ca.crt --purpose peer", "server and client both"),
         async (args) => {
           const [{ parseCertificate }, { verifyCertificate }, { parsePrivateKeyPem }] = await Promise.all([
             import("../../pki/certinfo.js"),
@@ -112,7 +143,7 @@ export function certCommand(cli: Argv, io: Io): Argv {
           const cert = parseCertificate(await readInput(args.file, io), args.file);
           const ca = parseCertificate(await readInput(args.ca, io), args.ca);
           const key = args.key ? (await parsePrivateKeyPem(await readInput(args.key, io), args.key)).privateKeyObject : undefined;
-          const usages = args.purpose === "server" ? (["serverAuth"] as const) : args.purpose === "client" ? (["clientAuth"] as const) : [];
+          const usages = args.purpose ? PROFILES[args.purpose].extendedKeyUsages : [];
           const problems = verifyCertificate({ cert, ca, host: args.host, key, usages });
           if (args.output === "json") printJson(io, { file: args.file, ok: problems.length === 0, problems });
           else if (problems.length === 0) io.stdout(`${args.file}: OK (${cert.subject}, issued by ${ca.subject}, expires ${cert.notAfter.toISOString()})\n`);
@@ -127,21 +158,21 @@ export function certCommand(cli: Argv, io: Io): Argv {
           command
             .positional("name", { type: "string", demandOption: true, describe: "a kubeconfig (admin.conf, …) or a certificate (apiserver-kubelet-client, …) of the catalog" })
             .option("p12", { type: "boolean", default: true, describe: "PKCS#12 format (the only one)" })
-            .option("out", { type: "string", describe: "file to write [default: <name>.p12]" })
-            .option("dir", { type: "string", default: "./pki", describe: "the PKI folder" })
-            .option("kubeconfig-dir", { type: "string", describe: "where kubeconfigs are [default: the PKI folder's parent]" })
+            .option("out", { type: "string", describe: "file to write [default: <name>.p12 in the cluster folder]" })
+            .options(clusterDirOptions)
             .option("password-file", { type: "string", describe: "read the password from this file (first line)" })
             .option("password-stdin", { type: "boolean", default: false, describe: "read the password from standard input" })
             .option("legacy", { type: "boolean", default: false, describe: "3DES instead of AES-256, for old importers" })
-            .option("force", { type: "boolean", default: false, describe: "replace an existing file (it holds a key)" }),
+            .option("force", { type: "boolean", default: false, describe: "replace an existing file (it holds a key)" })
+            .example("$0 cert export admin.conf --out admin.p12", "for a browser; asks for the password")
+            .example("$0 cert export admin.conf --password-file pw.txt --legacy", "3DES and SHA-1, for old importers"),
         async (args) => {
           const { exportP12 } = await import("../export.js");
           const result = await exportP12(
             {
               name: args.name,
               out: args.out,
-              dir: args.dir,
-              kubeconfigDir: args.kubeconfigDir,
+              layout: await clusterLayoutOf(args),
               passwordFile: args.passwordFile,
               passwordStdin: args.passwordStdin,
               legacy: args.legacy,

@@ -1,16 +1,14 @@
-import path from "node:path";
 import type { Argv } from "yargs";
+import { durationOrProblem } from "../../duration.js";
 import { KpkiError } from "../../errors.js";
 import type { ExpiryReport, ExpiryRow } from "../../pki/expiry.js";
 import { KEY_TYPES } from "../../pki/keys.js";
 import { checkDays, DEFAULTS } from "../../pki/spec.js";
+import { clusterDirOptions, clusterLayoutOf } from "../clusterdir.js";
 import { printJson, table, type Io } from "../io.js";
 import { keygenOption } from "../keygenoption.js";
 
-const folderOptions = (command: Argv) =>
-  command
-    .option("dir", { type: "string", default: "./pki", describe: "the PKI folder (kubeadm: /etc/kubernetes/pki)" })
-    .option("kubeconfig-dir", { type: "string", describe: "where the kubeconfigs are [default: the PKI folder's parent]" });
+const folderOptions = (command: Argv) => command.options(clusterDirOptions);
 
 export function certsCommand(cli: Argv, io: Io): Argv {
   return cli.command("certs", "the cluster's certificates: expiry and renewal (kubeadm certs …)", (certs) =>
@@ -21,27 +19,38 @@ export function certsCommand(cli: Argv, io: Io): Argv {
         (command) =>
           folderOptions(command).option("fail-within", {
             type: "string",
-            describe: "exit 4 if anything expires within this time (e.g. 30d, 12h, 2w), is missing or unreadable: for cron and monitoring",
-          }),
+            describe: "exit 4 if anything expires within this time (Go durations: 720h, 1.5h; also 30d, 2w), or is missing: for cron and monitoring",
+          })
+          .example("$0 certs check-expiration --dir /etc/kubernetes", "kubeadm's two tables")
+          .example("$0 certs check-expiration --fail-within 720h -o json", "for cron: exit 4 within 30 days; kubeadm's JSON"),
         async (args) => {
-          const { parseDuration, expiryReport, formatExpiry } = await import("../../pki/expiry.js");
-          const failWithin = args.failWithin === undefined ? undefined : parseDuration(args.failWithin);
-          if (failWithin === undefined && args.failWithin !== undefined) {
-            throw new KpkiError("usage", `--fail-within "${args.failWithin}" is not a duration: use a number and s, m, h, d, w or y, e.g. 30d`);
+          const { expiryReport, formatExpiry, kubeadmExpirationInfo } = await import("../../pki/expiry.js");
+          let failWithin: number | undefined;
+          if (args.failWithin !== undefined) {
+            const parsed = durationOrProblem("--fail-within", args.failWithin, "30d, 720h, 1.5h");
+            if ("message" in parsed) throw new KpkiError("usage", parsed.message);
+            failWithin = parsed.ms;
           }
           const { PkiStore } = await import("../../pki/store.js");
           const { readInventory } = await import("../../pki/inventory.js");
-          const store = new PkiStore(args.dir);
-          if ((await store.checkFolder()) === "missing") throw new KpkiError("input", `${store.dir} does not exist: give the PKI folder with --dir`);
-          const inventory = await readInventory(store, new PkiStore(args.kubeconfigDir ?? path.dirname(store.dir)));
+          const layout = await clusterLayoutOf(args);
+          const store = new PkiStore(layout.certDir);
+          if ((await store.checkFolder()) === "missing") throw new KpkiError("input", `${store.dir} does not exist: give the cluster folder with --dir (kpki init makes it)`);
+          const inventory = await readInventory(store, new PkiStore(layout.kubeconfigDir));
           const report = expiryReport(inventory, new Date(), failWithin ?? 0);
-          if (args.output === "json") printJson(io, report);
+          // kubeadm's printer indents JSON by four spaces.
+          if (args.output === "json") io.stdout(`${JSON.stringify(kubeadmExpirationInfo(report), null, 4)}\n`);
           else io.stdout(formatExpiryTables(report, formatExpiry));
           const rows = [...report.certificates, ...report.certificateAuthorities];
+          // A check that failed (4): damaged files (ours, so init --force may re-issue them), and another cluster's (never).
           const unreadable = rows.filter((row) => row.error);
-          if (unreadable.length > 0) {
-            throw new KpkiError("input", `${unreadable.map((row) => row.error).join("; ")}: restore ${unreadable.length === 1 ? "it" : "them"} from a backup, or re-issue with kpki init --force --only ${unreadable.map((row) => row.name).join(" ")}`);
-          }
+          const broken = [
+            ...(unreadable.length > 0
+              ? [`${unreadable.map((row) => row.error).join("; ")}: restore ${unreadable.length === 1 ? "it" : "them"} from a backup, or re-issue with kpki init --force --only ${unreadable.map((row) => row.name).join(" ")}`]
+              : []),
+            ...rows.flatMap((row) => (row.anotherCluster ? [row.anotherCluster] : [])),
+          ];
+          if (broken.length > 0) throw new KpkiError("verify", broken.join("; "));
           const attention = rows.filter((row) => row.needsAttention);
           if (failWithin !== undefined && attention.length > 0) {
             throw new KpkiError("verify", `${attention.length} need attention within ${args.failWithin}: ${attention.map((row) => row.name).join(", ")}`);
@@ -56,14 +65,16 @@ export function certsCommand(cli: Argv, io: Io): Argv {
             .positional("names", { type: "string", array: true, describe: "catalog names (apiserver, admin.conf, …) or all" })
             .option("days", { type: "number", default: DEFAULTS.days, describe: "validity of the renewed certificates in days" })
             .option("key-type", { choices: KEY_TYPES, describe: "key algorithm for the new keys [default: that of each key being replaced]" })
-            .option("keygen", keygenOption),
+            .option("keygen", keygenOption)
+            .example("$0 certs renew all --dir /etc/kubernetes", "every certificate and kubeconfig kubeadm renews")
+            .example("$0 certs renew apiserver admin.conf", "just these two, in ./kubernetes"),
         async (args) => {
           const days = checkDays(args.days, "--days");
           const { renewCerts } = await import("../../pki/renew.js");
-          const dir = path.resolve(args.dir);
           const report = await renewCerts({
-            dir,
-            kubeconfigDir: args.kubeconfigDir ?? path.dirname(dir),
+            dir: args.dir,
+            certDir: args.certDir,
+            kubeconfigDir: args.kubeconfigDir,
             names: (args.names ?? []).map(String),
             days,
             keyType: args.keyType,
@@ -72,7 +83,9 @@ export function certsCommand(cli: Argv, io: Io): Argv {
           if (args.output === "json") return printJson(io, report);
           const lines = [
             table(report.renewed.map((item) => [`  renewed`, item.name, `expires ${item.notAfter.slice(0, 10)}`, item.file])),
-          ];
+            // kubeadm's words for what it leaves alone.
+            ...report.skipped.map((item) => (item.reason === "missing" ? `MISSING! ${item.name} (${item.file})` : `Detected external ${item.ca}, ${item.name} can't be renewed`)),
+          ].filter(Boolean);
           if (report.restart.length > 0) {
             lines.push(
               `Restart ${report.restart.join(", ")} so ${report.restart.length === 1 ? "it loads" : "they load"} the new certificates ` +
@@ -88,19 +101,18 @@ export function certsCommand(cli: Argv, io: Io): Argv {
 
 function formatExpiryTables(report: ExpiryReport, formatDate: (date: Date) => string): string {
   const managed = (row: ExpiryRow) => (row.externallyManaged ? "yes" : "no");
-  const cells = (row: ExpiryRow) =>
-    row.expires
-      ? [formatDate(new Date(row.expires)), row.residual ?? ""]
-      : [row.missing ? "!MISSING!" : "!UNREADABLE!", ""];
+  // kubeadm's "!MISSING! name" row; kpki tells an unreadable file apart.
+  const named = (row: ExpiryRow) => (row.expires ? row.name : `${row.missing ? "!MISSING!" : "!UNREADABLE!"} ${row.name}`);
+  const cells = (row: ExpiryRow) => (row.expires ? [formatDate(new Date(row.expires)), row.residual ?? ""] : ["", ""]);
   return (
     table([
       ["CERTIFICATE", "EXPIRES", "RESIDUAL TIME", "CERTIFICATE AUTHORITY", "EXTERNALLY MANAGED"],
-      ...report.certificates.map((row) => [row.name, ...cells(row), row.certificateAuthority ?? "", managed(row)]),
+      ...report.certificates.map((row) => [named(row), ...cells(row), row.expires ? (row.certificateAuthority ?? "") : "", row.expires ? managed(row) : ""]),
     ]) +
     "\n\n" +
     table([
       ["CERTIFICATE AUTHORITY", "EXPIRES", "RESIDUAL TIME", "EXTERNALLY MANAGED"],
-      ...report.certificateAuthorities.map((row) => [row.name, ...cells(row), managed(row)]),
+      ...report.certificateAuthorities.map((row) => [named(row), ...cells(row), row.expires ? managed(row) : ""]),
     ]) +
     "\n"
   );

@@ -3,6 +3,7 @@ import { KpkiError } from "../../errors.js";
 import type { FleetHost, HostReport } from "../../bootstrap/node/fleet.js";
 import { OS_FAMILIES, ROLES, RUNTIMES, type OsFamily, type Role, type Runtime } from "../../bootstrap/node/steps.js";
 import { NEWEST_MINOR, resolveKubernetesVersion } from "../../bootstrap/node/versions.js";
+import { clusterLayoutOf, pkiDirOptions } from "../clusterdir.js";
 import { readInput } from "../files.js";
 import { printJson, table, type Io } from "../io.js";
 import { parseHostSpec, sshOptions, sshSettings, type SshArgs } from "../sshoptions.js";
@@ -36,13 +37,18 @@ const fleetOptions = (command: Argv) =>
 export function nodeCommand(cli: Argv, io: Io): Argv {
   return cli.command("node", "prepare hosts for kubeadm over SSH: swap, forwarding, modules, SELinux, firewall, runtime, kubelet", (node) =>
     node
-      .command("check [hosts..]", "read-only preflight of every step on every host; exit 4 if any host is not ready", fleetOptions, async (args) => {
+      .command("check [hosts..]", "read-only preflight of every step on every host; exit 4 if any host is not ready", (command) =>
+        fleetOptions(command).example("$0 node check root@192.0.2.21 root@192.0.2.22 --role worker", "a table per host").example("$0 node check --inventory hosts.yaml -o json", "for scripts"), async (args) => {
         await runNodes(io, args as unknown as NodeArgs, "check");
       })
       .command(
         "prep [hosts..]",
         "make every host ready (for good: survives a reboot); --dry-run shows what would change",
-        (command) => fleetOptions(command).option("dry-run", { type: "boolean", default: false, describe: "show what each host would change; change nothing" }),
+        (command) =>
+          fleetOptions(command)
+            .option("dry-run", { type: "boolean", default: false, describe: "show what each host would change; change nothing (exit 0 unless a host cannot be reached or a step would fail)" })
+            .example("$0 node prep --inventory hosts.yaml --dry-run", "what each host would change")
+            .example("$0 node prep root@192.0.2.21 --runtime containerd", "make it ready for kubeadm join"),
         async (args) => {
           await runNodes(io, args as unknown as NodeArgs, args.dryRun ? "dry-run" : "apply");
         },
@@ -53,33 +59,35 @@ export function nodeCommand(cli: Argv, io: Io): Argv {
         (command) =>
           command
             .positional("hosts", { type: "string", array: true, describe: "[user@]host[:port] …" })
-            .option("dir", { type: "string", default: "./pki", describe: "the local PKI folder" })
+            .options(pkiDirOptions)
             .option("role", { choices: ROLES, default: "control-plane" as Role, describe: "worker: ca.crt only; control-plane: the whole folder" })
-            .option("only", { type: "string", array: true, describe: "push just these files (paths under --dir, e.g. etcd/ca.crt), repeatable" })
+            .option("only", { type: "string", array: true, describe: "push just these files (paths under the cluster's pki/, e.g. etcd/ca.crt), repeatable" })
             .option("target", { type: "string", default: "/etc/kubernetes/pki", describe: "folder on the host" })
             .option("force", { type: "boolean", default: false, describe: "replace keys that differ" })
-            .options(sshOptions),
+            .options(sshOptions)
+            .example("$0 node push-pki root@192.0.2.11 --dir ./kubernetes", "a second control plane's /etc/kubernetes/pki")
+            .example("$0 node push-pki root@192.0.2.21 --role worker", "ca.crt only"),
         async (args) => {
           const [{ collectPkiFiles, pushPki }, { SshSession }] = await Promise.all([import("../../bootstrap/node/pushpki.js"), import("../../bootstrap/node/ssh.js")]);
           const settings = sshSettings(args as unknown as SshArgs);
           const hosts = (args.hosts ?? []).map((spec) => parseHostSpec(String(spec), args as unknown as SshArgs));
           if (!args.target.startsWith("/")) throw new KpkiError("usage", `--target "${args.target}" must be an absolute path`);
-          const files = await collectPkiFiles(args.dir, args.only?.map(String) ?? (args.role === "worker" ? ["ca.crt"] : undefined));
+          const files = await collectPkiFiles((await clusterLayoutOf(args)).certDir, args.only?.map(String) ?? (args.role === "worker" ? ["ca.crt"] : undefined));
           const session = new SshSession(settings);
-          const results: { host: string; files?: unknown; error?: string }[] = [];
+          const results: { host: string; files?: unknown; error?: string; kind?: string }[] = [];
           try {
             for (const host of hosts) {
               try {
                 results.push({ host: host.address, files: await pushPki(session, host, files, { target: args.target, force: args.force }) });
               } catch (error) {
                 if (!(error instanceof KpkiError)) throw error;
-                results.push({ host: host.address, error: error.message });
+                results.push({ host: host.address, error: error.message, kind: error.kind });
               }
             }
           } finally {
             await session.close();
           }
-          if (args.output === "json") printJson(io, results);
+          if (args.output === "json") printJson(io, results.map(({ kind: _kind, ...result }) => result));
           else {
             for (const result of results) {
               if (result.error) io.stdout(`${result.host}: FAILED: ${result.error}\n`);
@@ -87,7 +95,9 @@ export function nodeCommand(cli: Argv, io: Io): Argv {
             }
           }
           const failed = results.filter((result) => result.error);
-          if (failed.length > 0) throw new KpkiError("conflict", `${failed.length} of ${results.length} host(s) not updated: ${failed.map((result) => result.host).join(", ")}`);
+          // A key that would need --force is 3; a host that cannot be reached is 4, as node check says it.
+          const kind = failed.some((result) => result.kind === "conflict") ? "conflict" : "verify";
+          if (failed.length > 0) throw new KpkiError(kind, `${failed.length} of ${results.length} host(s) not updated: ${failed.map((result) => result.host).join(", ")}`);
         },
       )
       .demandCommand(1, "give a node command: check, prep, push-pki"),
@@ -140,9 +150,10 @@ async function runNodes(io: Io, args: NodeArgs, mode: "check" | "dry-run" | "app
     if (defaulted) io.stdout(`no --kubernetes-version given: Kubernetes ${kubernetes.minor}, the newest minor kpki knows\n\n`);
     io.stdout(reports.map((report) => formatReport(report, mode)).join("\n"));
   }
-  const bad = reports.filter((report) => !report.ok);
+  // A dry run that could make its plan succeeds: pending changes are its answer, not a failure.
+  const bad = reports.filter((report) => (mode === "dry-run" ? !plannable(report) : !report.ok));
   if (bad.length > 0) {
-    const what = mode === "apply" ? "could not be prepared" : mode === "dry-run" ? "would change or cannot be prepared" : "not ready";
+    const what = mode === "apply" ? "could not be prepared" : mode === "dry-run" ? "cannot be prepared (unreachable, or a step would fail)" : "not ready";
     throw new KpkiError("verify", `${bad.length} of ${reports.length} host(s) ${what}: ${bad.map((report) => report.host).join(", ")}`);
   }
 }
@@ -152,8 +163,12 @@ function formatReport(report: HostReport, mode: "check" | "dry-run" | "apply"): 
   if (report.error && report.steps.length === 0) return `${title}: FAILED: ${report.error.message}\n`;
   const verdict = report.ok
     ? mode === "apply" ? (report.changed > 0 ? `prepared (${report.changed} changed)` : "prepared (nothing to change)") : mode === "dry-run" ? "nothing would change" : "ready"
-    : mode === "apply" ? "NOT prepared" : mode === "dry-run" ? "would change" : "NOT ready";
-  const label = (state: string) => (mode === "dry-run" && state === "would-change" ? "would change" : state);
+    : mode === "apply" ? "NOT prepared" : mode === "dry-run" ? (plannable(report) ? "would change" : "CANNOT be prepared") : "NOT ready";
+  // The same words in check and dry-run.
+  const label = (state: string) => (state === "would-change" ? "would change" : state);
   const rows = report.steps.map((step) => [`  ${label(step.state)}`, step.step, step.detail]);
   return `${title}: ${verdict}\n${table(rows)}\n${report.error ? `  error: ${report.error.message}\n` : ""}`;
 }
+
+/** Reached, and no step would fail: what prep would do is known. */
+const plannable = (report: HostReport) => !report.error && report.steps.every((step) => step.state !== "failed");

@@ -1,5 +1,6 @@
 import type { Argv } from "yargs";
 import { KpkiError } from "../../errors.js";
+import { printManifest } from "../manifests.js";
 import { printJson, type Io } from "../io.js";
 import { kubeconfigOptions, resolveKubeconfigPath } from "../kubeconfigs.js";
 
@@ -16,7 +17,9 @@ export function saCommand(cli: Argv, io: Io): Argv {
             .option("clusterrole", { type: "string", describe: "bind this ClusterRole (view, edit, admin, cluster-admin, …)" })
             .option("namespaced", { type: "boolean", default: false, describe: "bind in the account's namespace only (RoleBinding), not cluster-wide" })
             .option("dry-run", { type: "boolean", default: false, describe: "print the manifests instead of applying them" })
-            .options(kubeconfigOptions),
+            .options(kubeconfigOptions)
+            .example("$0 sa create dashboard-reader -n kube-system --clusterrole view", "the account and its ClusterRoleBinding")
+            .example("$0 sa create ci --clusterrole edit --dry-run -o json", "the manifests, as JSON"),
         async (args) => {
           const [{ checkObjectName, createServiceAccount }, { serviceAccountManifest }] = await Promise.all([
             import("../../bootstrap/api/serviceaccounts.js"),
@@ -28,7 +31,7 @@ export function saCommand(cli: Argv, io: Io): Argv {
             clusterRole: args.clusterrole === undefined ? undefined : checkObjectName(args.clusterrole, "--clusterrole"),
             namespaced: args.namespaced,
           };
-          if (args.dryRun) return io.stdout(serviceAccountManifest(spec));
+          if (args.dryRun) return printManifest(io, serviceAccountManifest(spec), args.output as string);
           const { targetFromKubeconfig } = await import("../../bootstrap/api/cluster.js");
           const results = await createServiceAccount(targetFromKubeconfig(resolveKubeconfigPath(args.kubeconfig), args.context), spec);
           if (args.output === "json") return printJson(io, results);
@@ -46,7 +49,8 @@ export function saCommand(cli: Argv, io: Io): Argv {
             .option("audience", { type: "string", array: true, describe: "audiences (default: the API server's)" })
             .option("path", { type: "string", default: "/api/v1/namespaces", describe: "what to GET with the token to check it" })
             .option("print", { type: "boolean", default: false, describe: "print the token on standard output" })
-            .options(kubeconfigOptions),
+            .options(kubeconfigOptions)
+            .example("$0 sa token dashboard-reader -n kube-system --duration 1h --print", "a token, checked against the API, then printed"),
         async (args) => {
           const [{ checkObjectName, requestServiceAccountToken }, { targetFromKubeconfig }, { parseTtl }, { verifyToken, OUTCOME_EXIT_CODES }] = await Promise.all([
             import("../../bootstrap/api/serviceaccounts.js"),
@@ -56,7 +60,7 @@ export function saCommand(cli: Argv, io: Io): Argv {
           ]);
           const name = checkObjectName(args.name, "NAME");
           const namespace = checkObjectName(args.namespace, "--namespace");
-          const seconds = Math.round(parseTtl(args.duration) / 1000);
+          const seconds = Math.round(parseTtl(args.duration, "--duration") / 1000);
           if (seconds < 600) throw new KpkiError("usage", `--duration ${args.duration} is too short: the API server issues tokens for at least 10m`);
           const target = targetFromKubeconfig(resolveKubeconfigPath(args.kubeconfig), args.context);
           const { token, expires } = await requestServiceAccountToken(target, namespace, name, seconds, args.audience?.map(String));

@@ -1,5 +1,6 @@
 import type { Argv } from "yargs";
 import { KpkiError } from "../../errors.js";
+import { printManifest } from "../manifests.js";
 import { printJson, type Io } from "../io.js";
 import { kubeconfigOptions, resolveKubeconfigPath } from "../kubeconfigs.js";
 
@@ -17,7 +18,9 @@ export function secretCommand(cli: Argv, io: Io): Argv {
             .option("charset", { choices: ["alnum", "hex", "base64url"] as const, default: "alnum" as const, describe: "characters to draw from" })
             .option("namespace", { alias: "n", type: "string", default: "default" })
             .option("apply", { type: "boolean", default: false, describe: "create it through the API instead of printing it" })
-            .options(kubeconfigOptions),
+            .options(kubeconfigOptions)
+            .example("$0 secret generate db-credentials --key password --key api-key -n app", "the manifest, values never logged")
+            .example("$0 secret generate db-credentials --key password --apply", "created through the API"),
         async (args) => {
           const [{ CHARSETS, randomString }, { opaqueSecretManifest, manifestObjects }, { checkObjectName }] = await Promise.all([
             import("../../bootstrap/api/random.js"),
@@ -35,7 +38,7 @@ export function secretCommand(cli: Argv, io: Io): Argv {
           }
           const values = Object.fromEntries(keys.map((key) => [key, randomString(args.length, CHARSETS[args.charset])]));
           const manifest = opaqueSecretManifest(name, namespace, values);
-          if (!args.apply) return io.stdout(manifest);
+          if (!args.apply) return printManifest(io, manifest, args.output as string);
           const [{ targetFromKubeconfig, api, expectStatus }] = await Promise.all([import("../../bootstrap/api/cluster.js")]);
           const target = targetFromKubeconfig(resolveKubeconfigPath(args.kubeconfig), args.context);
           const response = await api.post(target, `/api/v1/namespaces/${namespace}/secrets`, manifestObjects(manifest)[0]);

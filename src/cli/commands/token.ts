@@ -1,6 +1,9 @@
+import path from "node:path";
 import type { Argv } from "yargs";
 import { KpkiError } from "../../errors.js";
+import { clusterDirOptions, clusterLayoutOf } from "../clusterdir.js";
 import { readTokenArg, tokenOptions } from "../files.js";
+import { printManifest } from "../manifests.js";
 import { printJson, table, type Io } from "../io.js";
 import { kubeconfigOptions, resolveKubeconfigPath } from "../kubeconfigs.js";
 import { sshOptions } from "../sshoptions.js";
@@ -11,14 +14,18 @@ export function tokenCommand(cli: Argv, io: Io): Argv {
       .command(
         "generate",
         "print a new random token (offline), or with --manifest its Secret manifest",
-        (command) => spec(command).option("manifest", { type: "boolean", default: false, describe: "print the bootstrap-token Secret manifest (holds the secret)" }),
+        (command) =>
+          spec(command)
+            .option("manifest", { type: "boolean", default: false, describe: "print the bootstrap-token Secret manifest (holds the secret)" })
+            .example("$0 token generate", "a token such as kubeadm token generate prints")
+            .example("$0 token generate --ttl 2h --manifest", "its Secret, to kubectl apply -f -"),
         async (args) => {
           const { tokenSpecFrom } = await import("../tokens.js");
           const tokenSpec = tokenSpecFrom(args);
           const { tokenText } = await import("../../bootstrap/api/token.js");
           if (args.manifest) {
             const { tokenSecretManifest } = await import("../../bootstrap/api/manifests.js");
-            return io.stdout(tokenSecretManifest(tokenSpec));
+            return printManifest(io, tokenSecretManifest(tokenSpec), args.output as string);
           }
           if (args.output === "json") return printJson(io, { token: tokenText(tokenSpec.token), expires: tokenSpec.expires?.toISOString() ?? null });
           io.stdout(`${tokenText(tokenSpec.token)}\n`);
@@ -31,7 +38,9 @@ export function tokenCommand(cli: Argv, io: Io): Argv {
           spec(command)
             .positional("token", { type: "string", describe: "use this token instead of a random one" })
             .options(kubeconfigOptions)
-            .option("print-join-command", { type: "boolean", default: false, describe: "print the kubeadm join command (with --discovery-token-ca-cert-hash)" }),
+            .options(clusterDirOptions)
+            .option("print-join-command", { type: "boolean", default: false, describe: "print the kubeadm join command (with --discovery-token-ca-cert-hash)" })
+            .example("$0 token create --print-join-command --dir ./kubernetes", "through the cluster's admin.conf; the pin from its pki/ca.crt"),
         async (args) => {
           const [{ tokenSpecFrom }, { createTokenSecret }, { targetFromKubeconfig }, { tokenText }] = await Promise.all([
             import("../tokens.js"),
@@ -40,14 +49,26 @@ export function tokenCommand(cli: Argv, io: Io): Argv {
             import("../../bootstrap/api/token.js"),
           ]);
           const tokenSpec = tokenSpecFrom(args, args.token);
-          const target = targetFromKubeconfig(resolveKubeconfigPath(args.kubeconfig), args.context);
+          // With --dir, the cluster's own admin.conf and CA; else kubectl's kubeconfig.
+          const layout = args.dir || args.certDir || args.kubeconfigDir ? await clusterLayoutOf(args) : undefined;
+          const target = targetFromKubeconfig(args.kubeconfig ?? (layout ? path.join(layout.kubeconfigDir, "admin.conf") : resolveKubeconfigPath(undefined)), args.context);
+          let caPem = target.caPem;
+          if (layout && args.printJoinCommand) {
+            const [{ readCaFile }, { caOf }] = await Promise.all([import("../tokens.js"), import("../../bootstrap/api/trust.js")]);
+            const caFile = path.join(layout.certDir, "ca.crt");
+            const own = await readCaFile(caFile, io);
+            if (target.caPem && caOf(target.caPem).pin !== own.pin) {
+              throw new KpkiError("input", `the kubeconfig trusts another cluster's CA than ${caFile}: give that cluster's --dir, or its own --kubeconfig`);
+            }
+            caPem = own.pem;
+          }
           await createTokenSecret(target, tokenSpec);
           const text = tokenText(tokenSpec.token);
           let join: string | undefined;
           if (args.printJoinCommand) {
             const { caOf } = await import("../../bootstrap/api/trust.js");
-            if (!target.caPem) throw new KpkiError("input", "the kubeconfig names no CA, so there is no --discovery-token-ca-cert-hash to print");
-            join = `kubeadm join ${new URL(target.server).host} --token ${text} --discovery-token-ca-cert-hash ${caOf(target.caPem).pin}`;
+            if (!caPem) throw new KpkiError("input", "the kubeconfig names no CA, so there is no --discovery-token-ca-cert-hash to print: give the cluster's --dir");
+            join = `kubeadm join ${new URL(target.server).host} --token ${text} --discovery-token-ca-cert-hash ${caOf(caPem).pin}`;
           }
           if (args.output === "json") return printJson(io, { token: text, expires: tokenSpec.expires?.toISOString() ?? null, joinCommand: join ?? null });
           io.stdout(`${join ?? text}\n`);
@@ -56,7 +77,7 @@ export function tokenCommand(cli: Argv, io: Io): Argv {
       .command(
         "list",
         "list the cluster's bootstrap tokens (kubeadm token list's columns)",
-        (command) => command.options(kubeconfigOptions),
+        (command) => command.options(kubeconfigOptions).example("$0 token list --kubeconfig kubernetes/admin.conf", "kubeadm token list's columns"),
         async (args) => {
           const [{ listTokens }, { targetFromKubeconfig }, { formatTokenTable }] = await Promise.all([
             import("../../bootstrap/api/tokens.js"),
@@ -73,7 +94,8 @@ export function tokenCommand(cli: Argv, io: Io): Argv {
       .command(
         "delete <ids..>",
         "delete bootstrap tokens (by id or whole token)",
-        (command) => command.positional("ids", { type: "string", array: true, describe: "token ids or tokens" }).options(kubeconfigOptions),
+        (command) =>
+          command.positional("ids", { type: "string", array: true, describe: "token ids or tokens" }).options(kubeconfigOptions).example("$0 token delete abcdef", "by its id"),
         async (args) => {
           const [{ deleteToken }, { targetFromKubeconfig }, { TOKEN_ID_PATTERN, parseToken }] = await Promise.all([
             import("../../bootstrap/api/tokens.js"),
@@ -108,6 +130,8 @@ export function tokenCommand(cli: Argv, io: Io): Argv {
             .option("timeout", { type: "number", default: 10, describe: "seconds to wait for the server" })
             .option("from", { type: "string", describe: "run the check on this node over SSH ([user@]host[:port]), with curl there: can it reach and authenticate before kubeadm join?" })
             .options(sshOptions)
+            .example("$0 token verify --server https://192.0.2.10:6443 --token-file token.txt --ca kubernetes/pki/ca.crt", "the seed's curl -k -H 'Authorization: Bearer …', verified")
+            .example("$0 token verify --server https://192.0.2.10:6443 --token-file token.txt --ca-hash sha256:… --from root@192.0.2.21", "from the node that will join")
             .check((argv) => {
               const sources = [argv.ca, argv.caHash, argv.insecure || undefined].filter((value) => value !== undefined);
               if (sources.length !== 1) throw new KpkiError("usage", "give exactly one of --ca FILE, --ca-hash sha256:…, --insecure");
