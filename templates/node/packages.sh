@@ -95,7 +95,9 @@ pk_fail() { pk_rollback; rm -rf "$PK_TMP"; emit packages failed "$1"; return 1; 
 # The first line of a package manager's output that says why it failed, the signature ones first.
 pk_why() {
   grep -E 'NO_PUBKEY|not signed|BADSIG|EXPKEYSIG|signatures (were invalid|couldn.t be verified)|GPG check FAILED|Public key for .* is not installed|GPG keys? .*(not correct|failed)|[Ii]mport of key.* failed|Bad GPG signature' "$1" | head -n 1 | grep . && return 0
-  grep -E '^(E:|Err:|W: Failed|Error:)|Failed to download|Curl error|Cannot download|No match for argument|Unable to locate' "$1" | head -n 1 | grep . && return 0
+  # apt's "Err:N URL" has its reason on the next line.
+  grep -A1 -E '^Err:' "$1" | head -n 2 | tr -s ' \n' '  ' | grep . && return 0
+  grep -E '^(E:|W: Failed|Error:)|Failed to download|Curl error|Cannot download|No match for argument|Unable to locate' "$1" | head -n 1 | grep . && return 0
   tail -n 1 "$1"
 }
 pk_is_signature() { grep -qE 'NO_PUBKEY|not signed|BADSIG|EXPKEYSIG|signatures (were invalid|couldn.t be verified)|GPG check FAILED|Public key for .* is not installed|GPG keys? .*(not correct|failed)|[Ii]mport of key.* failed|Bad GPG signature' "$1"; }
@@ -191,7 +193,8 @@ step_packages() {
     pk_now="$pk_now, $pk $pk_v"
   done
   pk_c=$(pk_containerd_version) && pk_now="$pk_now, $pk_c"
-  emit packages changed "${PK_REPOS:+added $PK_REPOS; }${pk_list:+installed}${pk_now#,}${PK_HOLD:+; held$PK_HOLD}"
+  pk_now=${pk_now#, }
+  emit packages changed "${PK_REPOS:+added $PK_REPOS; }${pk_list:+installed }$pk_now${PK_HOLD:+; held$PK_HOLD}"
 }
 
 pk_apply_debian() {
@@ -202,7 +205,8 @@ pk_apply_debian() {
     pk_write "$DEB_SOURCE" "$(pk_deb_source)"
   fi
   pk_versions=
-  if [ -n "$PK_INSTALL$PK_CONTAINERD" ]; then
+  # A new repository or key is proven by apt-get update even when nothing is to be installed.
+  if [ -n "$PK_INSTALL$PK_CONTAINERD$PK_REPOS" ]; then
     # --error-on=any (apt >= 2.1) turns apt's "W: GPG error" on a repository it had before into a failure.
     pk_err=; apt-get update --help 2>/dev/null | grep -q -- '--error-on' && pk_err=--error-on=any
     DEBIAN_FRONTEND=noninteractive apt-get update -q $pk_err >"$PK_TMP/out" 2>&1
@@ -211,6 +215,8 @@ pk_apply_debian() {
       if pk_is_signature "$PK_TMP/out"; then pk_fail "the signature check of $K8S_DEB_URL failed with the key $( [ -n "$PKG_MIRROR_KEY" ] && echo "given by --package-mirror-key" || echo "from $K8S_DEB_KEY"): $(pk_why "$PK_TMP/out")" || return 1; fi
       pk_fail "apt-get update failed: $(pk_why "$PK_TMP/out")" || return 1
     fi
+  fi
+  if [ -n "$PK_INSTALL$PK_CONTAINERD" ]; then
     for pk in $PK_INSTALL; do
       pk_best=
       for pk_v in $(apt-cache madison "$pk" 2>/dev/null | awk -F'|' '{ gsub(/ /, "", $2); print $2 }' | sort -rV); do
@@ -226,7 +232,7 @@ pk_apply_debian() {
       || pk_fail "apt-get install$pk_versions failed: $(pk_why "$PK_TMP/out")" || return 1
   fi
   if [ -n "$PK_HOLD" ]; then
-    apt-mark hold $PK_HOLD >"$PK_TMP/out" 2>&1 || { rm -rf "$PK_TMP"; emit packages failed "apt-mark hold$PK_HOLD failed: $(tail -n 1 "$PK_TMP/out")"; return 1; }
+    apt-mark hold $PK_HOLD >"$PK_TMP/out" 2>&1 || { pk_out=$(tail -n 1 "$PK_TMP/out"); rm -rf "$PK_TMP"; emit packages failed "apt-mark hold$PK_HOLD failed: $pk_out"; return 1; }
   fi
   return 0
 }
@@ -254,7 +260,11 @@ pk_apply_rhel() {
   pk_rc=$?
   if [ $pk_rc -ne 0 ]; then
     if pk_is_signature "$PK_TMP/out"; then
-      pk_fail "the signature check of $K8S_RPM_URL failed with the key $( [ -n "$PKG_MIRROR_KEY" ] && echo "given by --package-mirror-key" || echo "from $K8S_RPM_KEY"): $(pk_why "$PK_TMP/out")" || return 1
+      pk_url=$K8S_RPM_URL pk_keyurl=$K8S_RPM_KEY
+      if pk_why "$PK_TMP/out" | grep -q 'containerd\.io'; then
+        pk_url=$(printf '%s' "$DOCKER_RPM_URL" | sed "s|DISTRO|$PK_DOCKER_DISTRO|") pk_keyurl=$(printf '%s' "$DOCKER_RPM_KEY" | sed "s|DISTRO|$PK_DOCKER_DISTRO|")
+      fi
+      pk_fail "the signature check of $pk_url failed with the key $( [ -n "$PKG_MIRROR_KEY" ] && echo "given by --package-mirror-key" || echo "from $pk_keyurl"): $(pk_why "$PK_TMP/out")" || return 1
     fi
     pk_fail "$pk_pm $pk_verb$pk_specs failed: $(pk_why "$PK_TMP/out")" || return 1
   fi
