@@ -5,7 +5,7 @@
  * address, seeing this machine's /etc, /usr, /var, /opt through overlays
  * whose upper layer (stateDir) holds exactly what was changed on it, with
  * recording shims for what cannot be confined (swap, modules, systemd,
- * SELinux, firewalld, reboot, package managers).
+ * SELinux, firewalld, reboot), and the real apt/dpkg or dnf/rpm.
  *
  *   const lab = await startTestHosts({ flavours: ["centos7", "rocky9", "ubuntu2204"] });
  *   try {
