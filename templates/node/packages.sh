@@ -255,10 +255,15 @@ pk_apply_rhel() {
   if [ "$PKG_UPGRADE" = yes ] && [ -n "$PK_WRONG" ]; then
     for pk in $K8S_PKGS; do pk_v=$(pk_version "$pk"); [ -n "$pk_v" ] && [ "$(printf '%s\n%s\n' "$pk_v" "$(pk_want "$pk" | sed 's/\.x$//')" | sort -V | head -n 1)" != "$pk_v" ] && pk_verb=downgrade; done
   fi
-  # One transaction, with the repositories' signatures checked (gpgcheck=1).
+  # One transaction, with the repositories' signatures checked (gpgcheck=1). dnf imports a
+  # repository's key into the rpm database before it checks: one that failed is taken out again.
+  pk_keys=$(rpm -q gpg-pubkey 2>/dev/null | grep -v ' ')
   $pk_pm $pk_verb -y -q --disableexcludes=kubernetes $pk_specs >"$PK_TMP/out" 2>&1
   pk_rc=$?
   if [ $pk_rc -ne 0 ]; then
+    for pk_k in $(rpm -q gpg-pubkey 2>/dev/null | grep -v ' '); do
+      case " $(echo $pk_keys) " in *" $pk_k "*) ;; *) rpm -e --allmatches "$pk_k" >/dev/null 2>&1 ;; esac
+    done
     if pk_is_signature "$PK_TMP/out"; then
       pk_url=$K8S_RPM_URL pk_keyurl=$K8S_RPM_KEY
       if pk_why "$PK_TMP/out" | grep -q 'containerd\.io'; then

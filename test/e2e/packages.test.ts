@@ -250,8 +250,23 @@ describe.skipIf(Boolean(skip))("kpki node prep installs the packages with real a
     expect((await Promise.all(targets.map(installed))).slice(0, 2)).toEqual(start.slice(0, 2));
     expect(await run(targets[0]!, "ls /etc/apt/sources.list.d /etc/apt/keyrings 2>&1")).not.toMatch(/kubernetes/);
     expect(await run(targets[1]!, "ls /etc/yum.repos.d /etc/pki/rpm-gpg 2>&1")).not.toMatch(/kubernetes|docker-ce|kpki/);
+    // The wrong key dnf imported to check the packages is not left trusted.
+    expect(await run(targets[1]!, "rpm -q gpg-pubkey")).toMatch(/package gpg-pubkey is not installed/);
     // The other steps of the failed hosts still ran.
     for (const report of reports.slice(0, 2)) expect(report.steps.find((line) => line.step === "sysctl")?.state).toBe("changed");
+
+    // Without --package-mirror-key the keys come from the mirror's copies of upstream's key paths: the next run finishes the job.
+    server.clearLog();
+    const fixed = await node("prep", targets.slice(0, 2), "--kubernetes-version", "1.33", "--package-mirror", server.url);
+    expect(fixed.result.exitCode, JSON.stringify(fixed.reports.map(packagesStep))).toBe(0);
+    expect(await run(targets[0]!, "cat /etc/apt/keyrings/kubernetes-apt-keyring.asc")).toBe(repos.key.trim());
+    expect(await run(targets[1]!, "grep gpgkey /etc/yum.repos.d/kubernetes.repo /etc/yum.repos.d/docker-ce.repo")).toBe(
+      `/etc/yum.repos.d/kubernetes.repo:gpgkey=${server.url}/kubernetes/core:/stable:/v1.33/rpm/repodata/repomd.xml.key\n/etc/yum.repos.d/docker-ce.repo:gpgkey=${server.url}/docker/linux/centos/gpg`,
+    );
+    const fetched = server.requests().map((request) => request.path);
+    expect(fetched).toContain("/kubernetes/core:/stable:/v1.33/deb/Release.key");
+    // dnf fetches a repository's key when a package from it needs it (one key signs both here).
+    expect(fetched.some((file) => file === "/kubernetes/core:/stable:/v1.33/rpm/repodata/repomd.xml.key" || file === "/docker/linux/centos/gpg")).toBe(true);
   }, 120_000);
 
   it("an unreachable mirror fails the step with the URL and leaves nothing behind", async () => {
