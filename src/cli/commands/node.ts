@@ -43,7 +43,7 @@ const fleetOptions = (command: Argv) =>
     .options(sshOptions);
 
 export function nodeCommand(cli: Argv, io: Io): Argv {
-  return cli.command("node", "prepare hosts for kubeadm over SSH: swap, forwarding, modules, SELinux, firewall, runtime, kubelet", (node) =>
+  return cli.command("node", "prepare hosts for kubeadm over SSH: swap, forwarding, modules, SELinux, firewall, packages, runtime, kubelet", (node) =>
     node
       .command("check [hosts..]", "read-only preflight of every step on every host; exit 4 if any host is not ready", fleetOptions, async (args) => {
         await runNodes(io, args as unknown as NodeArgs, "check");
