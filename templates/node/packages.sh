@@ -91,7 +91,7 @@ pk_rollback() {
     if [ -n "$pk_new" ]; then rm -f "$pk_f"; else cp -p "$PK_TMP/old.$pk_i" "$pk_f"; fi
   done <"$PK_TMP/written"
 }
-pk_fail() { pk_rollback; rm -rf "$PK_TMP"; emit packages failed "$1"; return 1; }
+pk_fail() { [ -n "$PK_TMP" ] && { pk_rollback; rm -rf "$PK_TMP"; }; emit packages failed "$1"; return 1; }
 # The first line of a package manager's output that says why it failed, the signature ones first.
 pk_why() {
   grep -E 'NO_PUBKEY|not signed|BADSIG|EXPKEYSIG|signatures (were invalid|couldn.t be verified)|GPG check FAILED|Public key for .* is not installed|GPG keys? .*(not correct|failed)|[Ii]mport of key.* failed|Bad GPG signature' "$1" | head -n 1 | grep . && return 0
@@ -103,8 +103,7 @@ pk_why() {
 pk_is_signature() { grep -qE 'NO_PUBKEY|not signed|BADSIG|EXPKEYSIG|signatures (were invalid|couldn.t be verified)|GPG check FAILED|Public key for .* is not installed|GPG keys? .*(not correct|failed)|[Ii]mport of key.* failed|Bad GPG signature' "$1"; }
 
 step_packages() {
-  PK_TMP=$(mktemp -d /tmp/kpki-packages.XXXXXX) || { emit packages failed "cannot make a temporary folder in /tmp"; return 1; }
-  pk_n=0
+  PK_TMP= pk_n=0
   # What is there now.
   PK_HAVE= PK_WRONG= PK_INSTALL= PK_HOLD= PK_MISSING=
   for pk in $K8S_PKGS; do
@@ -132,14 +131,12 @@ step_packages() {
   PK_HAVE=${PK_HAVE#, } PK_WRONG=${PK_WRONG#, }
 
   if [ "$PKG_INSTALL" = no ]; then
-    rm -rf "$PK_TMP"
     if [ -n "$PK_WRONG" ]; then emit packages warn "installed at another version than Kubernetes $(pk_want kubelet): $PK_WRONG (--no-install: left to you)"
     elif [ -n "$PK_MISSING" ]; then emit packages warn "not installed:$PK_MISSING (--no-install: add the Kubernetes $K8S_MINOR repository and install them yourself, or drop --no-install)"
     else emit packages ok "installed: ${PK_HAVE:-nothing} (--no-install)"; fi
     return 0
   fi
   if [ -n "$PK_WRONG" ] && [ "$PKG_UPGRADE" != yes ]; then
-    rm -rf "$PK_TMP"
     emit packages failed "$PK_WRONG installed, but the target is Kubernetes $(pk_want kubelet): kpki changes an installed version only with --upgrade (kpki node prep --upgrade --kubernetes-version ${K8S_PATCH:-$K8S_MINOR})"
     return 1
   fi
@@ -175,12 +172,14 @@ step_packages() {
   [ -n "$PK_WRONG" ] && PK_PLAN="$PK_PLAN (--upgrade: from $PK_WRONG)"
 
   if [ -z "$PK_PLAN" ]; then
-    rm -rf "$PK_TMP"
     if [ "$FAMILY" = debian ]; then emit packages ok "$PK_HAVE; held: $K8S_PKGS"
     else emit packages ok "$PK_HAVE; held by the exclude line of $RPM_REPO"; fi
     return 0
   fi
-  if [ "$MODE" = check ]; then rm -rf "$PK_TMP"; emit packages would-change "$PK_PLAN"; return 0; fi
+  if [ "$MODE" = check ]; then emit packages would-change "$PK_PLAN"; return 0; fi
+
+  # Apply: package managers' output and the repository files' old contents go to a scratch folder.
+  PK_TMP=$(mktemp -d /tmp/kpki-packages.XXXXXX) || { emit packages failed "cannot make a temporary folder in /tmp"; return 1; }
 
   if [ "$FAMILY" = debian ]; then pk_apply_debian || return 1; else pk_apply_rhel || return 1; fi
   rm -rf "$PK_TMP"
