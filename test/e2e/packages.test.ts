@@ -229,7 +229,14 @@ describe.skipIf(Boolean(skip))("kpki node prep installs the packages with real a
     expect(now[0]).toMatch(/cri-tools 1\.33\.0-1\.1 hold ok installed/);
     expect(now[1]).toMatch(/kubelet 1\.33\.2-150500\.1\.1/);
     expect(await run(targets[1]!, "grep baseurl /etc/yum.repos.d/kubernetes.repo")).toBe(`baseurl=${server.url}/kubernetes/core:/stable:/v1.33/rpm/`);
-  }, 120_000);
+
+    // Back to an older patch: a downgrade, also only with --upgrade.
+    const down = await node("prep", targets, "--kubernetes-version", "1.33.1", "--upgrade", ...mirror());
+    expect(down.result.exitCode, JSON.stringify(down.reports.map(packagesStep))).toBe(0);
+    const older = await Promise.all(targets.map(installed));
+    expect(older[0]).toMatch(/kubelet 1\.33\.1-1\.1 hold ok installed/);
+    expect(older[1]).toMatch(/kubelet 1\.33\.1-150500\.1\.1/);
+  }, 180_000);
 
   it("a wrong key fails the step naming the URL, installs nothing and takes its repository files back; the other hosts finish", async () => {
     const targets = hosts("wrongkey-deb", "wrongkey-rpm", "debian12");
