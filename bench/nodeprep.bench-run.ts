@@ -36,10 +36,12 @@ const kex = (lab: TestHosts) => lab.hosts[0]!.sshOptions.find((option) => option
 const kpkiArgs = (lab: TestHosts) => [
   binPath, "node", "prep", ...lab.hosts.map((host) => host.address), "--parallel", "20",
   "--user", "root", "--identity", lab.identityFile, "--ssh-option", `UserKnownHostsFile=${lab.knownHostsFile}`, "--ssh-option", kex(lab), "-o", "json",
+  // No package repositories here: bench/packages.bench-run.ts measures installs from local ones.
+  "--no-install",
 ];
 
 it.skipIf(Boolean(await testHostsAvailable()))("node prep: kpki, the plain-ssh floor and Ansible", async () => {
-  const script = renderNodeScript({ mode: "apply", role: "worker", runtime: "auto", firewall: true, ipv6: false, kubernetes: resolveKubernetesVersion(undefined) });
+  const script = renderNodeScript({ mode: "apply", role: "worker", runtime: "auto", firewall: true, ipv6: false, kubernetes: resolveKubernetesVersion(undefined), packages: { install: false, upgrade: false } });
   const lines: string[] = [];
   for (const size of sizes) {
     const times: Record<string, number[]> = { kpki: [], floor: [], ansible: [] };

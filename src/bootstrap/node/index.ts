@@ -20,3 +20,12 @@ export {
 export { runFleet, type FleetHost, type HostReport } from "./fleet.js";
 export { collectPkiFiles, pushPki, fetchFile, type PkiFile, type PushResult } from "./pushpki.js";
 export { KUBERNETES_MINORS, NEWEST_MINOR, resolveKubernetesVersion, type KubernetesMinor, type KubernetesTarget } from "./versions.js";
+export {
+  KUBERNETES_PACKAGES,
+  DEFAULT_PACKAGE_OPTIONS,
+  packageSources,
+  checkMirrorUrl,
+  checkMirrorKey,
+  type PackageOptions,
+  type PackageSources,
+} from "./packages.js";

@@ -1,4 +1,5 @@
 import { loadTemplate, renderTemplate } from "../../templates.js";
+import { DEFAULT_PACKAGE_OPTIONS, packageSources, type PackageOptions } from "./packages.js";
 import type { KubernetesTarget } from "./versions.js";
 
 export const ROLES = ["control-plane", "worker"] as const;
@@ -31,6 +32,7 @@ export const STEPS = [
   { name: "sysctl", description: "net.ipv4.ip_forward=1 and bridge-nf-call-iptables/ip6tables=1 now and in /etc/sysctl.d", families: ["rhel", "debian"] },
   { name: "selinux", description: "SELinux permissive now (setenforce 0) and in /etc/selinux/config", families: ["rhel"] },
   { name: "firewall", description: "firewalld, when running, opens the role's ports (or --no-firewall reports them)", families: ["rhel"] },
+  { name: "packages", description: "the Kubernetes repository of the target minor (with its key), kubelet kubeadm kubectl cri-tools at the target version and held, containerd (RHEL: containerd.io from Docker's repository)", families: ["rhel", "debian"] },
   { name: "runtime", description: "the container runtime (containerd or docker) enabled and started", families: ["rhel", "debian"] },
   { name: "kubelet", description: "kubelet enabled and started (it restarts until kubeadm init/join: expected)", families: ["rhel", "debian"] },
   { name: "resources", description: "CPUs and memory (a control plane needs 2 CPUs, 1700 MB)", families: ["rhel", "debian"], readOnly: true },
@@ -57,6 +59,8 @@ export interface NodeScriptOptions {
   ipv6: boolean;
   /** What the packages, the repository and the sandbox image are chosen for. */
   kubernetes: KubernetesTarget;
+  /** Where packages come from and whether to install them (default: install from upstream, no version changes). */
+  packages?: PackageOptions;
 }
 
 const ALL_FAMILIES = OS_FAMILIES.length;
@@ -64,6 +68,8 @@ const ALL_FAMILIES = OS_FAMILIES.length;
 /** The one script a host runs: lib.sh, every step's file, and a driver in the table's order. */
 export function renderNodeScript(options: NodeScriptOptions): string {
   const trim = (text: string) => text.replace(/\n+$/, "");
+  const packages = options.packages ?? DEFAULT_PACKAGE_OPTIONS;
+  const sources = packageSources(options.kubernetes, packages.mirror);
   const values = {
     mode: options.mode,
     role: options.role,
@@ -73,6 +79,15 @@ export function renderNodeScript(options: NodeScriptOptions): string {
     k8s_minor: options.kubernetes.minor,
     k8s_patch: options.kubernetes.patch ?? "",
     pause_image: options.kubernetes.pauseImage,
+    pkg_install: packages.install ? "yes" : "no",
+    pkg_upgrade: packages.upgrade ? "yes" : "no",
+    k8s_deb_url: sources.kubernetesDeb.url,
+    k8s_deb_key: sources.kubernetesDeb.key,
+    k8s_rpm_url: sources.kubernetesRpm.url,
+    k8s_rpm_key: sources.kubernetesRpm.key,
+    docker_rpm_url: sources.dockerRpm.url,
+    docker_rpm_key: sources.dockerRpm.key,
+    mirror_key: packages.mirrorKey ?? "",
     sysctl_file: trim(renderTemplate(loadTemplate("node/sysctl-kubernetes.conf"), { ipv6: options.ipv6 ? "yes" : "" })),
     modules_file: trim(loadTemplate("node/modules-kubernetes.conf")),
   };

@@ -5,6 +5,13 @@ import { KpkiError } from "../../errors.js";
  * on the node: the package repository (one per minor on pkgs.k8s.io) and
  * the sandbox (pause) image kubeadm expects (kubeadm's constants.PauseVersion
  * of that release; kubeadm warns when the runtime's differs).
+ *
+ * Read in kubeadm's cmd/kubeadm/app/constants/constants.go: 3.10 in the 1.31
+ * and 1.32 trees (SupportedEtcdVersion up to 31 and 32); 3.10.1 in 1.35's
+ * (as a tool's test fixture copies v1.35.8's constants). The rows for 1.30,
+ * 1.33 and 1.34 were not read in kubeadm's source here. A newer minor is added
+ * only once its constant has been read the same way: a wrong pause image is
+ * only a kubeadm warning, a wrong repository URL a failed install.
  */
 export const KUBERNETES_MINORS = [
   { minor: "1.30", pause: "3.9" },

@@ -4,6 +4,7 @@ import type { FleetHost, HostReport } from "../../bootstrap/node/fleet.js";
 import { OS_FAMILIES, ROLES, RUNTIMES, type OsFamily, type Role, type Runtime } from "../../bootstrap/node/steps.js";
 import { NEWEST_MINOR, resolveKubernetesVersion } from "../../bootstrap/node/versions.js";
 import { clusterLayoutOf, pkiDirOptions } from "../clusterdir.js";
+import { checkMirrorKey, checkMirrorUrl, type PackageOptions } from "../../bootstrap/node/packages.js";
 import { readInput } from "../files.js";
 import { printJson, table, type Io } from "../io.js";
 import { parseHostSpec, sshOptions, sshSettings, type SshArgs } from "../sshoptions.js";
@@ -17,6 +18,10 @@ interface NodeArgs extends SshArgs {
   firewall: boolean;
   osFamily?: OsFamily;
   kubernetesVersion?: string;
+  install: boolean;
+  upgrade: boolean;
+  packageMirror?: string;
+  packageMirrorKey?: string;
   parallel: number;
   output: string;
 }
@@ -31,11 +36,15 @@ const fleetOptions = (command: Argv) =>
     .option("firewall", { type: "boolean", default: true, describe: "open the role's ports in a running firewalld (--no-firewall: leave it, report it)" })
     .option("os-family", { choices: OS_FAMILIES, describe: "treat an unknown distribution as this family" })
     .option("kubernetes-version", { type: "string", describe: `the Kubernetes version to prepare for: 1.33 (newest patch) or 1.33.2 [the newest minor kpki knows, ${NEWEST_MINOR}]` })
+    .option("install", { type: "boolean", default: true, describe: "install and hold the Kubernetes packages and containerd (--no-install: only report what is missing)" })
+    .option("upgrade", { type: "boolean", default: false, describe: "change installed Kubernetes packages to the target version (never done without it)" })
+    .option("package-mirror", { type: "string", describe: "base URL replacing every upstream repository: MIRROR/kubernetes/core:/stable:/v1.33/{deb,rpm}/, MIRROR/docker/linux/…" })
+    .option("package-mirror-key", { type: "string", describe: "the mirror's ASCII-armored signing key (a local file) [the keys at the mirror's upstream paths]" })
     .option("parallel", { type: "number", default: 10, describe: "hosts worked on at once" })
     .options(sshOptions);
 
 export function nodeCommand(cli: Argv, io: Io): Argv {
-  return cli.command("node", "prepare hosts for kubeadm over SSH: swap, forwarding, modules, SELinux, firewall, runtime, kubelet", (node) =>
+  return cli.command("node", "prepare hosts for kubeadm over SSH: swap, forwarding, modules, SELinux, firewall, packages, runtime, kubelet", (node) =>
     node
       .command("check [hosts..]", "read-only preflight of every step on every host; exit 4 if any host is not ready", (command) =>
         fleetOptions(command).example("$0 node check root@192.0.2.21 root@192.0.2.22 --role worker", "a table per host").example("$0 node check --inventory hosts.yaml -o json", "for scripts"), async (args) => {
@@ -131,13 +140,14 @@ async function runNodes(io: Io, args: NodeArgs, mode: "check" | "dry-run" | "app
   if (!Number.isInteger(args.parallel) || args.parallel < 1) throw new KpkiError("usage", "--parallel must be a whole number of hosts, at least 1");
   const settings = sshSettings(args);
   const kubernetes = resolveKubernetesVersion(args.kubernetesVersion);
+  const packages = await packageOptions(io, args);
   const hosts = await loadHosts(io, args);
   const defaulted = kubernetes.defaulted && hosts.some((host) => !host.kubernetes);
   const { runFleet } = await import("../../bootstrap/node/fleet.js");
   let done = 0;
   const reports = await runFleet(
     hosts,
-    { mode: mode === "apply" ? "apply" : "check", kubernetes, runtime: args.runtime, osFamily: args.osFamily, firewall: args.firewall, ipv6: args.ipv6, parallel: args.parallel, ssh: settings },
+    { mode: mode === "apply" ? "apply" : "check", kubernetes, packages, runtime: args.runtime, osFamily: args.osFamily, firewall: args.firewall, ipv6: args.ipv6, parallel: args.parallel, ssh: settings },
     (report) => {
       done++;
       if (io.isTTY && args.output !== "json") {
@@ -156,6 +166,15 @@ async function runNodes(io: Io, args: NodeArgs, mode: "check" | "dry-run" | "app
     const what = mode === "apply" ? "could not be prepared" : mode === "dry-run" ? "cannot be prepared (unreachable, or a step would fail)" : "not ready";
     throw new KpkiError("verify", `${bad.length} of ${reports.length} host(s) ${what}: ${bad.map((report) => report.host).join(", ")}`);
   }
+}
+
+async function packageOptions(io: Io, args: NodeArgs): Promise<PackageOptions> {
+  if (args.packageMirrorKey !== undefined && args.packageMirror === undefined) {
+    throw new KpkiError("usage", "--package-mirror-key needs --package-mirror: the key signs the mirror's repositories");
+  }
+  const mirror = args.packageMirror === undefined ? undefined : checkMirrorUrl(args.packageMirror);
+  const mirrorKey = args.packageMirrorKey === undefined ? undefined : checkMirrorKey((await readInput(args.packageMirrorKey, io)).toString(), `--package-mirror-key ${args.packageMirrorKey}`);
+  return { install: args.install, upgrade: args.upgrade, mirror, mirrorKey };
 }
 
 function formatReport(report: HostReport, mode: "check" | "dry-run" | "apply"): string {

@@ -20,8 +20,10 @@ export interface Flavour {
   family: Family;
   /** systemd's version: a few outputs differ (list-unit-files exit status). */
   systemdVersion: number;
-  /** Package manager commands, each installed as the package shim. */
-  packageManagers: string[];
+  /** The real package manager the host runs (yum is Debian's dnf under that name: Debian has no yum). */
+  packageManager: "apt" | "dnf" | "yum";
+  /** RHEL family: $releasever, from the base package in the host's rpm database. */
+  releasever?: string;
   /** Where this distribution's unit files live (targets of enable symlinks). */
   unitDir: "/usr/lib/systemd/system" | "/lib/systemd/system";
   /** The OpenSSH unit's name (reported active; the real sshd is PID 1). */
@@ -98,7 +100,8 @@ export const FLAVOURS: Record<FlavourName, Flavour> = {
     name: "centos7",
     family: "rhel",
     systemdVersion: 219,
-    packageManagers: ["yum"],
+    packageManager: "yum",
+    releasever: "7",
     unitDir: "/usr/lib/systemd/system",
     sshUnit: "sshd.service",
     swapLine: "/dev/mapper/centos-swap swap                    swap    defaults        0 0",
@@ -147,7 +150,8 @@ net.bridge.bridge-nf-call-arptables = 0
     name: "rocky9",
     family: "rhel",
     systemdVersion: 252,
-    packageManagers: ["dnf", "yum"],
+    packageManager: "dnf",
+    releasever: "9",
     unitDir: "/usr/lib/systemd/system",
     sshUnit: "sshd.service",
     swapLine: "/dev/mapper/rl-swap     none                    swap    defaults        0 0",
@@ -186,7 +190,8 @@ REDHAT_SUPPORT_PRODUCT_VERSION="9.4"
     name: "centos-stream9",
     family: "rhel",
     systemdVersion: 252,
-    packageManagers: ["dnf", "yum"],
+    packageManager: "dnf",
+    releasever: "9",
     unitDir: "/usr/lib/systemd/system",
     sshUnit: "sshd.service",
     swapLine: "/dev/mapper/cs-swap     none                    swap    defaults        0 0",
@@ -225,7 +230,7 @@ REDHAT_SUPPORT_PRODUCT_VERSION="CentOS Stream"
     name: "ubuntu2204",
     family: "debian",
     systemdVersion: 249,
-    packageManagers: ["apt-get", "apt"],
+    packageManager: "apt",
     unitDir: "/lib/systemd/system",
     sshUnit: "ssh.service",
     swapLine: "/swap.img\tnone\tswap\tsw\t0\t0",
@@ -267,7 +272,7 @@ UBUNTU_CODENAME=jammy
     name: "debian12",
     family: "debian",
     systemdVersion: 252,
-    packageManagers: ["apt-get", "apt"],
+    packageManager: "apt",
     unitDir: "/lib/systemd/system",
     sshUnit: "ssh.service",
     swapLine: "UUID=8d1c3f0e-5a27-4b9e-a3c2-71f0e4d6b5a8 none            swap    sw              0       0",
@@ -367,16 +372,41 @@ export const SOFTWARE: Record<KnownUnit, UnitTemplate> = {
   },
 };
 
-/** Package names the package-manager shim "installs", per piece of software. */
-export const PACKAGES: Record<string, KnownUnit> = {
-  kubelet: "kubelet",
-  containerd: "containerd",
-  "containerd.io": "containerd",
-  docker: "docker",
-  "docker-ce": "docker",
-  "docker.io": "docker",
-  firewalld: "firewalld",
+/**
+ * What makes this machine's real apt/dpkg or dnf/rpm a host's own: its own
+ * (empty) package database and caches, no inherited sources (the machine's
+ * debian.sources would make apt wait on DNS), RHEL's dnf settings, and on
+ * RHEL-likes an rpm database at /var/lib/rpm (Debian's default is ~/.rpmdb).
+ * files: laid out in the flavour layer; opaque: folders that start empty;
+ * hidden: whiteouts.
+ */
+export const PACKAGE_MANAGER_LAYER: Record<Family, { files: Record<string, string>; opaque: string[]; hidden: string[] }> = {
+  debian: {
+    files: { "/var/lib/dpkg/status": "", "/var/lib/dpkg/available": "" },
+    opaque: ["/var/lib/dpkg/info", "/var/lib/dpkg/updates", "/var/lib/dpkg/triggers", "/var/lib/apt", "/var/cache/apt", "/etc/apt/sources.list.d"],
+    hidden: ["/etc/apt/sources.list", "/var/lib/dpkg/status-old", "/var/lib/dpkg/available-old"],
+  },
+  rhel: {
+    files: {
+      "/etc/rpm/macros.dbpath": "%_dbpath /var/lib/rpm\n",
+      // Debian's dnf turns on its "local" plugin and skips unreachable repositories; RHEL's does neither.
+      "/etc/dnf/plugins/local.conf": "[main]\nenabled = 0\n",
+      "/etc/dnf/dnf.conf": "[main]\ngpgcheck=1\ninstallonly_limit=3\nclean_requirements_on_remove=True\nbest=True\nskip_if_unavailable=False\n",
+    },
+    opaque: ["/etc/yum.repos.d", "/var/lib/rpm", "/var/lib/dnf", "/var/cache/dnf"],
+    hidden: [],
+  },
 };
+
+/** This machine's containerd (Debian's package, carried by the test repositories' packages): hidden where a host has none. */
+export const MACHINE_CONTAINERD = [
+  "/usr/bin/containerd",
+  "/usr/bin/containerd-shim",
+  "/usr/bin/containerd-shim-runc-v1",
+  "/usr/bin/containerd-shim-runc-v2",
+  "/usr/bin/ctr",
+  "/etc/containerd",
+];
 
 export function unitFile(template: UnitTemplate): string {
   return `[Unit]

@@ -5,7 +5,7 @@
  * address, seeing this machine's /etc, /usr, /var, /opt through overlays
  * whose upper layer (stateDir) holds exactly what was changed on it, with
  * recording shims for what cannot be confined (swap, modules, systemd,
- * SELinux, firewalld, reboot, package managers).
+ * SELinux, firewalld, reboot), and the real apt/dpkg or dnf/rpm.
  *
  *   const lab = await startTestHosts({ flavours: ["centos7", "rocky9", "ubuntu2204"] });
  *   try {
@@ -61,6 +61,16 @@ export { FLAVOURS, type Family, type FlavourName, type KnownUnit, type UnitSetup
 export type { FailureOptions, ShimState } from "./shims/index.js";
 export { testHostsAvailable } from "./requirements.js";
 export { clientOptions, ed25519KeyPair } from "./sshd.js";
+
+/**
+ * rpm's sqlite database keeps a shared-memory index (rpmdb.sqlite-shm) and a
+ * write-ahead log beside it that every reader, even `rpm -q`, touches, as on a
+ * real EL9 host: "nothing changed" checks leave these two out (the database
+ * file itself still counts).
+ */
+export function isRpmScratch(file: string): boolean {
+  return /(^|\/)var\/lib\/rpm\/rpmdb\.sqlite-(shm|wal)$/.test(file);
+}
 export { leftovers, machineChanges, snapshotMachine, type MachineSnapshot, type RunFootprint } from "./isolation.js";
 
 export interface HostSpec {

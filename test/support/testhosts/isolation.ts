@@ -16,7 +16,7 @@ import { linkExists, listNetns, netnsInode } from "./network.js";
 import { processGone } from "./process.js";
 
 export interface MachineSnapshot {
-  /** path → sha256 (or "missing"), for /etc/fstab and every file in /etc/sysctl.d, /etc/modules-load.d, /etc/selinux. */
+  /** path → sha256 (or "missing"), for /etc/fstab, dpkg's status, every file in /etc/sysctl.d, /etc/modules-load.d, /etc/selinux, apt's sources… */
   files: Record<string, string>;
   /** /proc/sys entries: net.ipv4.ip_forward and the global ones hosts get copies of. */
   sysctls: Record<string, string>;
@@ -34,8 +34,18 @@ async function hashFile(file: string): Promise<string> {
 }
 
 export async function snapshotMachine(): Promise<MachineSnapshot> {
-  const files = ["/etc/fstab", "/etc/modules", "/etc/sysctl.conf"];
-  for (const dir of ["/etc/sysctl.d", "/etc/modules-load.d", "/etc/selinux", "/etc/systemd/system/multi-user.target.wants"]) {
+  // The package managers the hosts run are this machine's: its dpkg database, apt sources and keyrings,
+  // and rpm's default database (~/.rpmdb on Debian) must stay as they are.
+  const files = ["/etc/fstab", "/etc/modules", "/etc/sysctl.conf", "/var/lib/dpkg/status", "/root/.rpmdb/rpmdb.sqlite", "/etc/containerd/config.toml"];
+  for (const dir of [
+    "/etc/sysctl.d",
+    "/etc/modules-load.d",
+    "/etc/selinux",
+    "/etc/systemd/system/multi-user.target.wants",
+    "/etc/apt/sources.list.d",
+    "/etc/apt/keyrings",
+    "/etc/yum.repos.d",
+  ]) {
     for (const name of await fs.readdir(dir).catch(() => [] as string[])) files.push(path.join(dir, name));
   }
   const sysctlFiles = ["/proc/sys/net/ipv4/ip_forward", ...PER_HOST_SYSCTLS];

@@ -13,6 +13,11 @@ const PROGRAMS: Record<string, string> = {
   "/usr/bin/ssh-keygen": "openssh-client",
   "/usr/bin/perl": "perl-base",
   "/usr/bin/unshare": "util-linux",
+  // The hosts' real package managers: this machine's apt/dpkg, and Debian's rpm and dnf for the RHEL family.
+  "/usr/bin/apt-get": "apt",
+  "/usr/bin/rpm": "rpm",
+  "/usr/bin/rpmbuild": "rpm",
+  "/usr/bin/dnf": "dnf",
 };
 
 let cached: Promise<string | undefined> | undefined;

@@ -21,7 +21,19 @@ import { existsSync, promises as fs } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
-import { HIDDEN, OPAQUE_ALWAYS, SOFTWARE, selinuxConfig, unitFile, type Flavour, type KnownUnit, type UnitSetup } from "../flavours.js";
+import {
+  HIDDEN,
+  MACHINE_CONTAINERD,
+  OPAQUE_ALWAYS,
+  PACKAGE_MANAGER_LAYER,
+  SOFTWARE,
+  selinuxConfig,
+  unitFile,
+  type Flavour,
+  type KnownUnit,
+  type UnitSetup,
+} from "../flavours.js";
+import { buildRpm, rhelBase } from "../../repos/index.js";
 import { sshdConfig } from "../sshd.js";
 import { SHIM_LIB_DIR, SHIM_MOUNT, SHIM_SOURCES, shimDirs, shimInstalls, sysctlFile, type ShimDirs } from "../shims/index.js";
 
@@ -118,11 +130,15 @@ async function runLayerPlan(dir: string, lines: string[]): Promise<void> {
   await fs.rm(plan);
 }
 
-/** The shared flavour layer: release files, shims, whiteouts of Debian markers, opaque unit folders. */
+/** The shared flavour layer: release files, shims, the real package manager's own state, whiteouts of Debian markers, opaque unit folders. */
 export async function prepareFlavourLayer(runDir: string, flavour: Flavour): Promise<string> {
   const layer = path.join(runDir, "layers", flavour.name);
+  const manager = PACKAGE_MANAGER_LAYER[flavour.family];
   await Promise.all(OVERLAID.map((dir) => fs.mkdir(under(layer, dir), { recursive: true })));
-  await writeTree(layer, { ...flavour.files, "/etc/os-release": "-> ../usr/lib/os-release" });
+  const links: Record<string, string> = {};
+  // EL's yum is dnf's link (EL8+); CentOS 7 has yum alone, here Debian's dnf under that name.
+  if (flavour.packageManager !== "apt") links["/usr/bin/yum"] = "-> dnf-3";
+  await writeTree(layer, { ...flavour.files, ...manager.files, ...links, "/etc/os-release": "-> ../usr/lib/os-release" });
   const dirs = ["/etc/sysctl.d", "/etc/modules-load.d", ...(flavour.family === "rhel" ? ["/etc/firewalld/zones"] : [])];
   await Promise.all(dirs.map((dir) => fs.mkdir(under(layer, dir), { recursive: true })));
   for (const [source, targets] of Object.entries(shimInstalls(flavour))) {
@@ -132,13 +148,27 @@ export async function prepareFlavourLayer(runDir: string, flavour: Flavour): Pro
       await fs.writeFile(under(layer, target), text, { mode: 0o755 });
     }
   }
-  const hidden = HIDDEN[flavour.family].filter((file) => existsSync(file));
-  await Promise.all([...hidden, ...OPAQUE_ALWAYS].map((file) => fs.mkdir(path.dirname(under(layer, file)), { recursive: true })));
-  await runLayerPlan(layer, [
-    ...hidden.map((file) => `whiteout\t${under(layer, file)}`),
-    ...OPAQUE_ALWAYS.map((dir) => `opaque\t${under(layer, dir)}`),
-  ]);
+  const hidden = [...HIDDEN[flavour.family], ...manager.hidden, ...(flavour.packageManager === "yum" ? ["/usr/bin/dnf"] : [])].filter((file) => existsSync(file));
+  const opaque = [...OPAQUE_ALWAYS, ...manager.opaque];
+  await Promise.all([...hidden, ...opaque].map((file) => fs.mkdir(path.dirname(under(layer, file)), { recursive: true })));
+  await runLayerPlan(layer, [...hidden.map((file) => `whiteout\t${under(layer, file)}`), ...opaque.map((dir) => `opaque\t${under(layer, dir)}`)]);
+  if (flavour.family === "debian") {
+    await Promise.all(["/var/lib/apt/lists/partial", "/var/cache/apt/archives/partial", "/var/lib/dpkg/updates", "/var/lib/dpkg/info"].map((dir) => fs.mkdir(under(layer, dir), { recursive: true })));
+  }
+  if (flavour.releasever) await seedRpmDatabase(runDir, layer, flavour);
   return layer;
+}
+
+/** The host's rpm database holds one file-less package providing $releasever, /bin/sh, bash and glibc. */
+async function seedRpmDatabase(runDir: string, layer: string, flavour: Flavour): Promise<void> {
+  const work = path.join(runDir, "rpm-base", flavour.name);
+  await fs.mkdir(work, { recursive: true });
+  const dbpath = under(layer, "/var/lib/rpm");
+  const defines = ["--define", `_dbpath ${dbpath}`];
+  const rpm = await buildRpm(work, work, rhelBase(flavour.releasever!, flavour.name.replace(/\d+$/, "")), defines);
+  await execa("rpm", [...defines, "--initdb"]);
+  await execa("rpm", [...defines, "-i", "--justdb", "--nodeps", "--noscripts", "--nosignature", rpm]);
+  await fs.rm(work, { recursive: true, force: true });
 }
 
 export interface HostFiles {
@@ -193,6 +223,12 @@ export async function prepareHostDirs(layout: HostLayout, host: HostFiles): Prom
     if (unit.program) programs[unit.program.path] = `#!/bin/sh\necho "${unit.program.version}"\n`;
   }
   await writeTree(layout.base, { ...files, ...host.files });
+  // A host without containerd must not see this machine's (Debian's package): its package manager installs one.
+  if (host.units.containerd === "absent") {
+    const hidden = MACHINE_CONTAINERD.filter((file) => existsSync(file));
+    await Promise.all(hidden.map((file) => fs.mkdir(path.dirname(under(layout.base, file)), { recursive: true })));
+    if (hidden.length) await runLayerPlan(layout.dir, hidden.map((file) => `whiteout\t${under(layout.base, file)}`));
+  }
   await writeTree(layout.base, programs, 0o755);
   await fs.writeFile(under(layout.base, "/etc/ssh/ssh_host_ed25519_key"), host.hostKey.privateKey, { mode: 0o600 });
 }

@@ -1,6 +1,6 @@
 /**
  * The recording shims: what cannot be confined to a host (swap, kernel
- * modules, systemd units, SELinux, firewalld, reboot, package managers) is
+ * modules, systemd units, SELinux, firewalld, reboot) is
  * replaced by small bash scripts at the real paths, keeping per-host state in
  * the host's shim folder (bound at /run/testhost inside the host).
  *
@@ -10,7 +10,7 @@
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { FLAVOURS, PACKAGES, SOFTWARE, unitFile, type Flavour, type FlavourName } from "../flavours.js";
+import { FLAVOURS, SOFTWARE, unitFile, type Flavour, type FlavourName } from "../flavours.js";
 
 export const SHIM_SOURCES = path.dirname(fileURLToPath(import.meta.url));
 /** Where lib.sh and boot.sh live inside a host. */
@@ -27,7 +27,6 @@ export function shimInstalls(flavour: Flavour): Record<string, string[]> {
     swap: ["/usr/sbin/swapon", "/usr/sbin/swapoff"],
     modules: ["/usr/sbin/modprobe", "/usr/sbin/lsmod"],
     reboot: ["/usr/sbin/reboot", "/usr/sbin/shutdown", "/usr/sbin/poweroff"],
-    pkg: flavour.packageManagers.map((name) => `/usr/bin/${name}`),
   };
   if (flavour.family === "rhel") {
     installs.selinux = ["/usr/sbin/setenforce", "/usr/sbin/getenforce", "/usr/sbin/selinuxenabled"];
@@ -64,7 +63,7 @@ export interface ShimConfig {
 /** Writes conf/ (env, crash loops, known packages and their unit files) and empty faults/. */
 export async function writeShimConfig(dirs: ShimDirs, config: ShimConfig): Promise<void> {
   const flavour = FLAVOURS[config.flavour];
-  await Promise.all(["crashloop", "packages", "units"].map((sub) => fs.mkdir(path.join(dirs.conf, sub), { recursive: true })));
+  await Promise.all(["crashloop", "units"].map((sub) => fs.mkdir(path.join(dirs.conf, sub), { recursive: true })));
   await fs.mkdir(dirs.faults, { recursive: true });
   const env = {
     FLAVOUR: flavour.name,
@@ -81,14 +80,6 @@ export async function writeShimConfig(dirs: ShimDirs, config: ShimConfig): Promi
   ];
   for (const [unit, condition] of Object.entries(config.crashLoops)) {
     writes.push(fs.writeFile(path.join(dirs.conf, "crashloop", unit), `${condition}\n`));
-  }
-  for (const [pkg, software] of Object.entries(PACKAGES)) {
-    const template = SOFTWARE[software];
-    const program = template.program;
-    writes.push(fs.writeFile(path.join(dirs.conf, "packages", pkg), `${template.unit} ${program?.path ?? "-"} ${program?.version ?? "-"}\n`));
-  }
-  for (const pkg of ["zram-generator-defaults", "zram-generator"]) {
-    writes.push(fs.writeFile(path.join(dirs.conf, "packages", pkg), "- - - /usr/lib/systemd/zram-generator.conf\n"));
   }
   for (const template of Object.values(SOFTWARE)) {
     writes.push(fs.writeFile(path.join(dirs.conf, "units", template.unit), unitFile(template)));
