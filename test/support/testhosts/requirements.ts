@@ -13,6 +13,8 @@ const PROGRAMS: Record<string, string> = {
   "/usr/bin/ssh-keygen": "openssh-client",
   "/usr/bin/perl": "perl-base",
   "/usr/bin/unshare": "util-linux",
+  // The hosts run the machine's real containerd (runtime.ts).
+  "/usr/bin/containerd": "containerd",
 };
 
 let cached: Promise<string | undefined> | undefined;

@@ -22,6 +22,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
 import { HIDDEN, OPAQUE_ALWAYS, SOFTWARE, selinuxConfig, unitFile, type Flavour, type KnownUnit, type UnitSetup } from "../flavours.js";
+import { REAL_PROGRAMS, runtimeFiles } from "../runtime.js";
 import { sshdConfig } from "../sshd.js";
 import { SHIM_LIB_DIR, SHIM_MOUNT, SHIM_SOURCES, shimDirs, shimInstalls, sysctlFile, type ShimDirs } from "../shims/index.js";
 
@@ -151,6 +152,8 @@ export interface HostFiles {
   authorizedKey: string;
   /** Extra files for the base layer: absolute path → content ("-> target" for a symlink). */
   files: Record<string, string>;
+  /** /etc/containerd/config.toml over the packaged one (runtime.ts); null: none. */
+  containerdConfig?: string | null;
 }
 
 /** This host's base layer, /root and /tmp. */
@@ -190,10 +193,11 @@ export async function prepareHostDirs(layout: HostLayout, host: HostFiles): Prom
     if (unit.setup === "absent") continue;
     files[`/usr/lib/systemd/system/${unit.unit}`] = unitFile(unit);
     if (unit.setup === "enabled") files[`/etc/systemd/system/multi-user.target.wants/${unit.unit}`] = `-> ${flavour.unitDir}/${unit.unit}`;
-    if (unit.program) programs[unit.program.path] = `#!/bin/sh\necho "${unit.program.version}"\n`;
+    if (unit.program && !REAL_PROGRAMS.has(unit.program.path)) programs[unit.program.path] = `#!/bin/sh\necho "${unit.program.version}"\n`;
   }
-  await writeTree(layout.base, { ...files, ...host.files });
-  await writeTree(layout.base, programs, 0o755);
+  const runtime = runtimeFiles(flavour.family, host.units, host.containerdConfig);
+  await writeTree(layout.base, { ...files, ...runtime.files, ...host.files });
+  await writeTree(layout.base, { ...programs, ...runtime.programs }, 0o755);
   await fs.writeFile(under(layout.base, "/etc/ssh/ssh_host_ed25519_key"), host.hostKey.privateKey, { mode: 0o600 });
 }
 
