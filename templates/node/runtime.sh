@@ -60,17 +60,22 @@ step_runtime() {
       ;;
     *) emit runtime failed "unknown runtime $runtime"; return 1 ;;
   esac
-  if [ "$runtime" = containerd ]; then service_ensure containerd "$hint" || { emit runtime failed "$SERVICE_DETAIL"; return 1; }; fi
+  if [ "$runtime" = containerd ]; then
+    cri_unit=containerd
+    service_ensure containerd "$hint" || { emit runtime failed "$SERVICE_DETAIL"; return 1; }
+  fi
   state=$SERVICE_STATE detail=$SERVICE_DETAIL
 
   if ! have crictl; then
     emit runtime failed "$detail; but crictl is not installed, so kpki cannot ask $runtime on its CRI socket: install cri-tools (kubeadm needs crictl too)"; return 1
   fi
-  if [ "$state" = would-change ]; then
+  # A running runtime is asked even in check mode (crictl info changes nothing).
+  if [ "$(systemctl is-active "$cri_unit" 2>/dev/null)" != active ]; then
     detail="$detail; then it must answer crictl info on $socket"
   elif ! cri_status "$socket"; then
-    # Tried again for a few seconds: a runtime just (re)started may not listen yet.
+    # Tried again for a few seconds after a (re)start: it may not listen yet.
     tries=0
+    [ "$MODE" = check ] && tries=5
     while [ $tries -lt 5 ] && ! cri_status "$socket"; do sleep 1; tries=$((tries + 1)); done
     if [ $tries -ge 5 ]; then
       if [ "$MODE" = check ] && [ -n "$CONTAINERD_PENDING" ]; then state=would-change detail="$detail; it does not answer on $socket yet ($CRI_DETAIL): its new configuration needs a restart"

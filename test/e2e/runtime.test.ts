@@ -85,6 +85,16 @@ describe.skipIf(Boolean(skip))("containerd, runtime and kubelet steps with the r
     if (lab) expect(await leftovers(lab.footprint())).toEqual([]);
   }, 120_000);
 
+  it("containerd.io's packaged configuration serves no CRI: crictl info says so, as the real one does", async () => {
+    const host = lab.byName("packaged");
+    expect((await ssh(host, "systemctl start containerd")).exitCode).toBe(0);
+    const info = await ssh(host, "crictl --runtime-endpoint unix:///run/containerd/containerd.sock info");
+    expect(info.exitCode).toBe(1);
+    expect(String(info.stderr)).toMatch(
+      /^time="[^"]+" level=fatal msg="validate service connection: validate CRI v1 runtime API for endpoint \\"unix:\/\/\/run\/containerd\/containerd\.sock\\": rpc error: code = Unimplemented desc = unknown service runtime\.v1\.RuntimeService"$/m,
+    );
+  });
+
   it("check names what is wrong with each host's containerd configuration and changes no byte", async () => {
     const before = await Promise.all(configHosts().map(changedFiles));
     const { result, reports } = await node("check", configHosts());
@@ -97,6 +107,8 @@ describe.skipIf(Boolean(skip))("containerd, runtime and kubelet steps with the r
     expect(packaged.detail).toMatch(/the CRI plugin is disabled \(disabled_plugins: cri\)/);
     expect(nottoml).toMatchObject({ state: "would-change" });
     expect(nottoml.detail).toMatch(/is not a configuration containerd can load \(containerd: failed to load TOML.*\): kpki would back it up/);
+    // The running containerd without CRI: the runtime step sees that the pending change (and a restart) fixes it.
+    expect(stepOf(reportOf(reports, lab.byName("packaged")), "runtime")?.detail).toMatch(/does not answer on unix:\/\/\/run\/containerd\/containerd\.sock yet \(.*unknown service runtime\.v1\.RuntimeService.*\): its new configuration needs a restart/);
     expect(await Promise.all(configHosts().map(changedFiles))).toEqual(before);
   });
 
@@ -136,6 +148,9 @@ describe.skipIf(Boolean(skip))("containerd, runtime and kubelet steps with the r
     expect((await backups(lab.byName("nottoml"))).map(([, text]) => text)).toEqual([NOT_TOML]);
     expect((await backups(lab.byName("packaged")))[0]?.[1]).toMatch(/^disabled_plugins = \["cri"\]$/m);
     expect(stepOf(reportOf(reports, lab.byName("nottoml")), "containerd")?.detail).toMatch(/was not a configuration containerd can load \(containerd: failed to load TOML.*\): replaced; .*backup \/etc\/containerd\/config\.toml\.kpki-\d{14}/);
+    // Restarted only where it was running: packaged (started above); nottoml's had failed at boot.
+    expect(stepOf(reportOf(reports, lab.byName("packaged")), "containerd")?.detail).toMatch(/; containerd restarted$/);
+    expect(stepOf(reportOf(reports, lab.byName("nottoml")), "containerd")?.detail).not.toMatch(/restarted/);
     // rocky9's kubelet was only installed: now enabled but not running (kubeadm starts it).
     expect((await shimState(lab.byName("packaged"))).units["kubelet.service"]).toBeUndefined();
   });
