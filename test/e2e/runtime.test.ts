@@ -133,6 +133,15 @@ describe.skipIf(Boolean(skip))("containerd, runtime and kubelet steps with the r
       expect(info.exitCode, String(info.stderr)).toBe(0);
       const conditions = JSON.parse(String(info.stdout)).status.conditions as Array<{ type: string; status: boolean }>;
       expect(conditions.find((condition) => condition.type === "RuntimeReady")?.status).toBe(true);
+      // crictl's shape: the verbose info map merged in (containerd's "config" among it), keys sorted as Go prints maps.
+      const keys = Object.keys(JSON.parse(String(info.stdout)));
+      expect(keys).toEqual([...keys].sort());
+      expect(keys).toEqual(expect.arrayContaining(["config", "status"]));
+      if (host.name === "noconfig") {
+        const version = await ssh(host, "crictl version; containerd --version");
+        const [, , release] = String(version.stdout).split("\n").at(-1)!.split(" ");
+        expect(String(version.stdout).split("\n").slice(0, 4)).toEqual(["Version:  0.1.0", "RuntimeName:  containerd", `RuntimeVersion:  ${release}`, "RuntimeApiVersion:  v1"]);
+      }
       expect(stepOf(report, "runtime")?.detail).toMatch(/answers on unix:\/\/\/run\/containerd\/containerd\.sock \(crictl info: RuntimeReady/);
       expect(report.facts["cri-socket"]).toBe("unix:///run/containerd/containerd.sock");
       const files = await changedFiles(host);
