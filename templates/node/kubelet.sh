@@ -39,6 +39,16 @@ step_kubelet() {
   fi
   versions="kubelet v$kubelet_version${kubeadm_version:+, kubeadm v$kubeadm_version}"
 
+  # Once kubeadm init/join has configured it, kubelet must run (a joined node's kubelet stopped).
+  if [ -e /var/lib/kubelet/config.yaml ]; then
+    if service_ensure kubelet "$hint"; then
+      emit kubelet "$SERVICE_STATE" "$versions; kubeadm has configured it (/var/lib/kubelet/config.yaml): $SERVICE_DETAIL"
+    else
+      emit kubelet failed "$SERVICE_DETAIL"; return 1
+    fi
+    [ -n "$notes" ] && emit kubelet warn "$notes"
+    return 0
+  fi
   enabled=$(systemctl is-enabled kubelet 2>/dev/null)
   if [ "$enabled" != enabled ]; then
     if [ "$MODE" = check ]; then

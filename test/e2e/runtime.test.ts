@@ -74,6 +74,13 @@ describe.skipIf(Boolean(skip))("containerd, runtime and kubelet steps with the r
         { flavour: "rocky9", name: "packaged" },
         // Not TOML; containerd enabled, so it failed to start at boot.
         { flavour: "ubuntu2204", name: "nottoml", containerdConfig: NOT_TOML },
+        // A drop-in the operator imports sets SystemdCgroup = false again: kpki cannot win over it.
+        {
+          flavour: "debian12",
+          name: "dropin",
+          containerdConfig: 'version = 2\nimports = ["/etc/containerd/conf.d/*.toml"]\n',
+          files: { "/etc/containerd/conf.d/10-cgroupfs.toml": 'version = 2\n[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]\n  SystemdCgroup = false\n' },
+        },
         // Docker Engine only, no cri-dockerd.
         { flavour: "centos7", name: "dockeronly", units: { containerd: "absent", docker: "enabled" } },
       ],
@@ -202,6 +209,24 @@ describe.skipIf(Boolean(skip))("containerd, runtime and kubelet steps with the r
     expect(stepOf(reports[0]!, "kubelet")).toEqual({ step: "kubelet", state: "failed", detail: "kubelet is v1.30.2, the target is 1.33: install kubelet, kubeadm and kubectl 1.33" });
     // The sandbox image follows the target too: pause:3.10 for 1.33.
     expect(stepOf(reports[0]!, "containerd")?.detail).toMatch(/sandbox image is registry\.k8s\.io\/pause:3\.\d+ \(kubeadm 1\.33 expects registry\.k8s\.io\/pause:3\.10\)/);
+  });
+
+  it("a configuration that still does not verify after kpki's changes fails the step and leaves the file as it was", async () => {
+    const host = lab.byName("dropin");
+    const { result, reports } = await node("prep", [host]);
+    expect(result.exitCode).toBe(4);
+    expect(stepOf(reports[0]!, "containerd")).toMatchObject({ state: "failed" });
+    expect(stepOf(reports[0]!, "containerd")?.detail).toMatch(/^after kpki's changes containerd still reports: SystemdCgroup is false .* \(set by an imports = file\?\); \/etc\/containerd\/config\.toml left as it was$/);
+    expect(Object.keys(await changedFiles(host)).filter((file) => file.startsWith("etc/containerd/"))).toEqual([]);
+  });
+
+  it("starts kubelet once kubeadm has configured it", async () => {
+    const host = lab.byName("packaged");
+    await ssh(host, "mkdir -p /var/lib/kubelet && echo 'kind: KubeletConfiguration' >/var/lib/kubelet/config.yaml");
+    const { reports } = await node("prep", [host]);
+    expect(stepOf(reports[0]!, "kubelet")).toMatchObject({ state: "changed" });
+    expect(stepOf(reports[0]!, "kubelet")?.detail).toMatch(/kubeadm has configured it \(\/var\/lib\/kubelet\/config\.yaml\): kubelet enabled and started$/);
+    expect((await shimState(host)).units["kubelet.service"]).toBe("active");
   });
 
   it("--runtime docker without cri-dockerd: one clear line naming the step, the other steps and hosts finish", async () => {
