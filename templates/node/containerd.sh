@@ -14,7 +14,8 @@ CRI_SOCKET=
 CONTAINERD_PENDING=
 
 # One awk program reads containerd's canonical TOML (its dump or defaults):
-#   mode=check: prints socket=ADDRESS, then one line per problem;
+#   mode=check: prints one line: the gRPC socket's path, a space, and the
+#               problems found, joined by "; " (none: nothing after the space);
 #   mode=write: prints the first file with the fixes, then the sections of the
 #               second file that the first lacks (fixed too), then any section
 #               still missing.
@@ -88,11 +89,11 @@ END {
     for (i = 1; i <= 2; i++) if (!found[i]) { print ""; print "[" sec[i] "]"; print "  " key[i] " = " want[i] }
     exit
   }
-  print "socket=" address
-  printf "%s", problems
-  if (!has_cri && problems == "") print "the CRI plugin is not loaded (no " cri " section)"
-  if (value_of[2] != "true") print "SystemdCgroup is " (value_of[2] == "" ? "not set" : value_of[2]) " (kubeadm gives the kubelet the systemd cgroup driver)"
-  if (value_of[1] != image) print "the sandbox image is " (value_of[1] == "" ? "not set" : value_of[1]) " (kubeadm " minor " expects " image ")"
+  if (!has_cri && problems == "") problems = "the CRI plugin is not loaded (no " cri " section)\n"
+  if (value_of[2] != "true") problems = problems "SystemdCgroup is " (value_of[2] == "" ? "not set" : value_of[2]) " (kubeadm gives the kubelet the systemd cgroup driver)\n"
+  if (value_of[1] != image) problems = problems "the sandbox image is " (value_of[1] == "" ? "not set" : value_of[1]) " (kubeadm " minor " expects " image ")\n"
+  sub(/\n$/, "", problems); gsub(/\n/, "; ", problems)
+  print address " " problems
 }'
 
 # containerd_read FILE OUT: OUT gets FILE's effective configuration (defaults
@@ -103,11 +104,24 @@ containerd_read() {
     CTD_ERROR=$(grep -v '^time=.*level=warning' "$2.err" | tail -n 1)
     return 1
   fi
-  cp "$CTD_TMP/default" "$2"
+  containerd_default && cp "$CTD_TMP/default" "$2"
 }
 
-containerd_check() { awk -v mode=check -v version="$CTD_VERSION" -v image="$PAUSE_IMAGE" -v minor="$K8S_MINOR" "$CONTAINERD_AWK" "$1"; }
-containerd_problems() { containerd_check "$1" | grep -v '^socket=' | awk 'NR > 1 { printf "; " } { printf "%s", $0 }'; }
+# $CTD_TMP/default: `containerd config default`, made once, only when needed.
+containerd_default() {
+  [ -e "$CTD_TMP/default" ] && return 0
+  containerd config default >"$CTD_TMP/default" 2>"$CTD_TMP/default.err" && return 0
+  CTD_ERROR="containerd config default failed: $(tail -n 1 "$CTD_TMP/default.err")"
+  rm -f "$CTD_TMP/default"
+  return 1
+}
+
+# containerd_check DUMP: CTD_SOCKET and CTD_PROBLEMS ("" when all is as kubeadm needs).
+containerd_check() {
+  out=$(awk -v mode=check -v version="$CTD_VERSION" -v image="$PAUSE_IMAGE" -v minor="$K8S_MINOR" "$CONTAINERD_AWK" "$1")
+  CTD_SOCKET=unix://${out%% *} CTD_PROBLEMS=${out#* }
+  [ -n "$out" ] || CTD_PROBLEMS="awk could not read containerd's configuration dump"
+}
 
 step_containerd() {
   CRI_SOCKET=unix:///run/containerd/containerd.sock
@@ -133,14 +147,13 @@ step_containerd() {
 
 containerd_step_in() {
   release=$1 file=$CONTAINERD_CONFIG tmp=$CTD_TMP
-  if ! containerd config default >"$tmp/default" 2>"$tmp/default.err"; then
-    emit containerd failed "containerd config default failed: $(tail -n 1 "$tmp/default.err")"; return 1
-  fi
   broken=
   if containerd_read "$file" "$tmp/current"; then
     base=$tmp/current
-    problems=$(containerd_problems "$tmp/current")
-    CRI_SOCKET=unix://$(containerd_check "$tmp/current" | sed -n 's/^socket=//p')
+    containerd_check "$tmp/current"
+    problems=$CTD_PROBLEMS CRI_SOCKET=$CTD_SOCKET
+  elif [ ! -e "$file" ]; then
+    emit containerd failed "$CTD_ERROR"; return 1
   else
     broken=$CTD_ERROR base=$tmp/default
     problems="$file is not a configuration containerd can load ($broken)"
@@ -155,14 +168,15 @@ containerd_step_in() {
   fi
 
   # The new file, checked by containerd itself before it replaces the old one.
+  containerd_default || { emit containerd failed "$CTD_ERROR"; return 1; }
   { printf '# Written by kpki node prep from containerd'"'"'s effective configuration:\n# %s.\n' "$wanted"
     awk -v mode=write -v version="$CTD_VERSION" -v image="$PAUSE_IMAGE" -v self="$file" "$CONTAINERD_AWK" "$base" "$tmp/default"; } >"$tmp/new"
   if ! containerd_read "$tmp/new" "$tmp/verify"; then
     emit containerd failed "the configuration kpki made does not load ($CTD_ERROR); $file left as it was"; return 1
   fi
-  left=$(containerd_problems "$tmp/verify")
-  if [ -n "$left" ]; then emit containerd failed "after kpki's changes containerd still reports: $left (set by an imports = file?); $file left as it was"; return 1; fi
-  CRI_SOCKET=unix://$(containerd_check "$tmp/verify" | sed -n 's/^socket=//p')
+  containerd_check "$tmp/verify"
+  if [ -n "$CTD_PROBLEMS" ]; then emit containerd failed "after kpki's changes containerd still reports: $CTD_PROBLEMS (set by an imports = file?); $file left as it was"; return 1; fi
+  CRI_SOCKET=$CTD_SOCKET
 
   backup=
   if [ -e "$file" ]; then
