@@ -27,6 +27,20 @@ cri_status() {
   return 0
 }
 
+# cri_answers SOCKET: cri_status, retried for 5 s in apply mode (a runtime
+# kpki just started or restarted may not listen yet).
+cri_answers() {
+  cri_status "$1" && return 0
+  [ "$MODE" = check ] && return 1
+  tries=0
+  while [ $tries -lt 5 ]; do
+    sleep 1
+    cri_status "$1" && return 0
+    tries=$((tries + 1))
+  done
+  return 1
+}
+
 # crictl_config SOCKET: /etc/crictl.yaml names it; sets CRICTL_STATE.
 crictl_config() {
   want="runtime-endpoint: $1
@@ -72,17 +86,12 @@ step_runtime() {
   # A running runtime is asked even in check mode (crictl info changes nothing).
   if [ "$(systemctl is-active "$cri_unit" 2>/dev/null)" != active ]; then
     detail="$detail; then it must answer crictl info on $socket"
-  elif ! cri_status "$socket"; then
-    # Tried again for a few seconds after a (re)start: it may not listen yet.
-    tries=0
-    [ "$MODE" = check ] && tries=5
-    while [ $tries -lt 5 ] && ! cri_status "$socket"; do sleep 1; tries=$((tries + 1)); done
-    if [ $tries -ge 5 ]; then
-      if [ "$MODE" = check ] && [ -n "$CONTAINERD_PENDING" ]; then state=would-change detail="$detail; it does not answer on $socket yet ($CRI_DETAIL): its new configuration needs a restart"
-      else emit runtime failed "$runtime does not answer on its CRI socket $socket: $CRI_DETAIL"; return 1; fi
-    else detail="$detail; answers on $socket ($CRI_DETAIL)"; fi
-  else
+  elif cri_answers "$socket"; then
     detail="$detail; answers on $socket ($CRI_DETAIL)"
+  elif [ "$MODE" = check ] && [ -n "$CONTAINERD_PENDING" ]; then
+    state=would-change detail="$detail; it does not answer on $socket yet ($CRI_DETAIL): its new configuration needs a restart"
+  else
+    emit runtime failed "$runtime does not answer on its CRI socket $socket: $CRI_DETAIL"; return 1
   fi
 
   crictl_config "$socket"
