@@ -211,6 +211,27 @@ describe.skipIf(Boolean(skip))("containerd, runtime and kubelet steps with the r
     expect(stepOf(reports[0]!, "containerd")?.detail).toMatch(/sandbox image is registry\.k8s\.io\/pause:3\.\d+ \(kubeadm 1\.33 expects registry\.k8s\.io\/pause:3\.10\)/);
   });
 
+  it("checks kubelet's version against the installed kubeadm's", async () => {
+    const host = lab.byName("noconfig");
+    const kubeadm = async (version: string) => {
+      // kubeadm as the test packages make it: `kubeadm version -o short` prints vX.Y.Z.
+      await ssh(host, `printf '#!/bin/sh\\necho ${version}\\n' >/usr/bin/kubeadm && chmod 755 /usr/bin/kubeadm`);
+      return steps((await node("check", [host])).reports[0]!, "kubelet");
+    };
+    try {
+      expect(await kubeadm("v1.29.4")).toEqual([
+        { step: "kubelet", state: "failed", detail: "kubelet v1.30.2 is newer than kubeadm v1.29.4: kubeadm's preflight refuses it (KubeletVersion); install both at 1.30" },
+      ]);
+      const differ = await kubeadm("v1.30.5");
+      expect(differ[0]).toMatchObject({ state: "ok" });
+      expect(differ[0]!.detail).toMatch(/^kubelet v1\.30\.2, kubeadm v1\.30\.5; enabled/);
+      expect(differ[1]).toEqual({ step: "kubelet", state: "warn", detail: "kubelet v1.30.2 and kubeadm v1.30.5 differ: install both at 1.30" });
+      expect(steps((await node("check", [host], "--kubernetes-version", "1.30.2")).reports[0]!, "kubelet")[1]?.detail).toBe("kubelet v1.30.2 and kubeadm v1.30.5 differ: install both at 1.30.2");
+    } finally {
+      await ssh(host, "rm -f /usr/bin/kubeadm");
+    }
+  });
+
   it("a configuration that still does not verify after kpki's changes fails the step and leaves the file as it was", async () => {
     const host = lab.byName("dropin");
     const { result, reports } = await node("prep", [host]);
