@@ -90,6 +90,10 @@ END {
     exit
   }
   if (!has_cri && problems == "") problems = "the CRI plugin is not loaded (no " cri " section)\n"
+  # Without the CRI plugin its settings are missing too: only wrong values are worth naming then.
+  cri_off = problems != ""
+  if (cri_off && value_of[2] == "") value_of[2] = "true"
+  if (cri_off && value_of[1] == "") value_of[1] = image
   if (value_of[2] != "true") problems = problems "SystemdCgroup is " (value_of[2] == "" ? "not set" : value_of[2]) " (kubeadm gives the kubelet the systemd cgroup driver)\n"
   if (value_of[1] != image) problems = problems "the sandbox image is " (value_of[1] == "" ? "not set" : value_of[1]) " (kubeadm " minor " expects " image ")\n"
   sub(/\n$/, "", problems); gsub(/\n/, "; ", problems)

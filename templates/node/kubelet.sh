@@ -60,11 +60,11 @@ step_kubelet() {
     state=changed
   fi
   case "$(systemctl is-active kubelet 2>/dev/null)" in
-    active) running="and running" ;;
-    activating) running="and restarting until kubeadm init/join gives it a config (expected)" ;;
-    *) running="not started: kubeadm init/join starts it once it has written its config" ;;
+    active) running=" and running" ;;
+    activating) running=" and restarting until kubeadm init/join gives it a config (expected)" ;;
+    *) running=", not started: kubeadm init/join starts it once it has written its config" ;;
   esac
-  emit kubelet "$state" "$versions; enabled $running"
+  emit kubelet "$state" "$versions; enabled$running"
   [ -n "$notes" ] && emit kubelet warn "$notes"
   return 0
 }

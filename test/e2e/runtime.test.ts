@@ -111,7 +111,7 @@ describe.skipIf(Boolean(skip))("containerd, runtime and kubelet steps with the r
     expect(noconfig.detail).toMatch(/SystemdCgroup is false/);
     expect(noconfig.detail).toMatch(/sandbox image is registry\.k8s\.io\/pause:3\.6 \(kubeadm 1\.30 expects registry\.k8s\.io\/pause:3\.9\)/);
     expect(packaged).toMatchObject({ state: "would-change" });
-    expect(packaged.detail).toMatch(/the CRI plugin is disabled \(disabled_plugins: cri\)/);
+    expect(packaged.detail).toBe("the CRI plugin is disabled (disabled_plugins: cri)");
     expect(nottoml).toMatchObject({ state: "would-change" });
     expect(nottoml.detail).toMatch(/is not a configuration containerd can load \(containerd: failed to load TOML.*\): kpki would back it up/);
     // The running containerd without CRI: the runtime step sees that the pending change (and a restart) fixes it.
