@@ -104,11 +104,19 @@ step_runtime() {
   emit runtime "$(worse_state "$state" "$CRICTL_STATE")" "$detail"
   fact cri-socket "$socket"
 
-  # kubeadm refuses a host with several CRI sockets unless --cri-socket picks one.
-  found=
-  for candidate in $KUBEADM_CRI_SOCKETS; do [ -S "$candidate" ] && found="$found${found:+, }unix://$candidate"; done
-  case "$found" in
-    *,*) emit runtime warn "several CRI sockets on this host ($found): kubeadm init/join needs --cri-socket $socket (or nodeRegistration.criSocket in its configuration)" ;;
-  esac
+  # kubeadm refuses a host with several CRI sockets unless --cri-socket picks
+  # one, and finds none but its own defaults (/var/run is /run).
+  found= known=
+  for candidate in $KUBEADM_CRI_SOCKETS; do
+    [ -S "$candidate" ] && found="$found${found:+, }unix://$candidate"
+    [ "unix://$candidate" = "$socket" ] || [ "unix:///run/${candidate#/var/run/}" = "$socket" ] && known=yes
+  done
+  if [ -z "$known" ]; then
+    emit runtime warn "$runtime listens on $socket, where kubeadm does not look by itself: kubeadm init/join needs --cri-socket $socket (or nodeRegistration.criSocket in its configuration)"
+  else
+    case "$found" in
+      *,*) emit runtime warn "several CRI sockets on this host ($found): kubeadm init/join needs --cri-socket $socket (or nodeRegistration.criSocket in its configuration)" ;;
+    esac
+  fi
   return 0
 }

@@ -81,6 +81,8 @@ describe.skipIf(Boolean(skip))("containerd, runtime and kubelet steps with the r
           containerdConfig: 'version = 2\nimports = ["/etc/containerd/conf.d/*.toml"]\n',
           files: { "/etc/containerd/conf.d/10-cgroupfs.toml": 'version = 2\n[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]\n  SystemdCgroup = false\n' },
         },
+        // containerd on a socket of the operator's choosing.
+        { flavour: "debian12", name: "ownsocket", containerdConfig: 'version = 2\n[grpc]\n  address = "/run/k8s/containerd.sock"\n' },
         // Docker Engine only, no cri-dockerd.
         { flavour: "centos7", name: "dockeronly", units: { containerd: "absent", docker: "enabled" } },
       ],
@@ -200,6 +202,24 @@ describe.skipIf(Boolean(skip))("containerd, runtime and kubelet steps with the r
     } finally {
       await ssh(host, "rm -f /run/cri-dockerd.sock");
     }
+  });
+
+  it("keeps the operator's socket, asks containerd there, names it in crictl.yaml and tells kubeadm's --cri-socket", async () => {
+    const host = lab.byName("ownsocket");
+    const { result, reports } = await node("prep", [host]);
+    expect(result.exitCode, JSON.stringify(reports[0]?.steps)).toBe(0);
+    expect((await effectiveConfig(host)).grpc.address).toBe("/run/k8s/containerd.sock");
+    const [runtime, warning] = steps(reports[0]!, "runtime");
+    expect(runtime?.detail).toMatch(/answers on unix:\/\/\/run\/k8s\/containerd\.sock \(crictl info: RuntimeReady/);
+    expect(warning).toEqual({
+      step: "runtime",
+      state: "warn",
+      detail: "containerd listens on unix:///run/k8s/containerd.sock, where kubeadm does not look by itself: kubeadm init/join needs --cri-socket unix:///run/k8s/containerd.sock (or nodeRegistration.criSocket in its configuration)",
+    });
+    expect(reports[0]!.facts["cri-socket"]).toBe("unix:///run/k8s/containerd.sock");
+    expect((await changedFiles(host))["etc/crictl.yaml"]).toMatch(/^runtime-endpoint: unix:\/\/\/run\/k8s\/containerd\.sock$/m);
+    // crictl with no flags reads that file.
+    expect((await ssh(host, "crictl info")).exitCode).toBe(0);
   });
 
   it("checks kubelet's version against the target", async () => {

@@ -28,9 +28,13 @@ export const CRICTL_STANDIN = path.resolve(path.dirname(fileURLToPath(import.met
 /** Programs the machine provides for real: no version-printing stub is laid over them. */
 export const REAL_PROGRAMS = new Set([CONTAINERD_BINARY]);
 
-/** Units the systemctl shim really runs: unit → [ready path, command]. */
+/**
+ * Units the systemctl shim really runs: unit → what says it is ready (a path,
+ * or log:TEXT for a line of its output) and its command. containerd logs this
+ * line once it serves, wherever its configuration puts the socket.
+ */
 export const DAEMONS: Record<string, { ready: string; command: string }> = {
-  "containerd.service": { ready: "/run/containerd/containerd.sock", command: CONTAINERD_BINARY },
+  "containerd.service": { ready: "log:containerd successfully booted", command: CONTAINERD_BINARY },
 };
 
 /** What each family's containerd package installs as /etc/containerd/config.toml. */

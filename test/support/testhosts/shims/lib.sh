@@ -252,8 +252,9 @@ unit_set_state() {
 }
 
 # ---- real daemons: units listed in conf/daemons/U really run -----------------
-# conf/daemons/U: first line the path that exists once the daemon is ready
-# (its socket; systemd would wait for sd_notify), second line the command.
+# conf/daemons/U: first line what tells the daemon is ready (systemd would
+# wait for its sd_notify): a path that exists then, or log:TEXT, a line its
+# output shows then; second line the command.
 # It runs in its own session inside the host's PID namespace (so it dies with
 # the host), its output in runtime/U.log, its PID in runtime/U.pid.
 
@@ -290,7 +291,11 @@ daemon_start() {
   pid=$!
   printf '%s\n' "$pid" >"$RT/$1.pid"
   for ((i = 0; i < 100; i++)); do
-    [[ -e $ready ]] && return 0
+    if [[ $ready == log:* ]]; then
+      [[ -r $RT/$1.log && $(<"$RT/$1.log") == *"${ready#log:}"* ]] && return 0
+    elif [[ -e $ready ]]; then
+      return 0
+    fi
     daemon_alive "$1" || break
     sleep 0.05
   done
