@@ -14,6 +14,8 @@ FIREWALL={{firewall}}
 K8S_MINOR={{k8s_minor}}
 K8S_PATCH={{k8s_patch}}
 PAUSE_IMAGE={{pause_image}}
+# yes when no version was asked for (kpki took the newest minor it knows).
+K8S_DEFAULTED={{k8s_defaulted}}
 SYSCTL_FILE=/etc/sysctl.d/99-kpki-kubernetes.conf
 MODULES_FILE=/etc/modules-load.d/kpki-kubernetes.conf
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -23,22 +25,38 @@ emit() { printf 'KPKI\t%s\t%s\t%s\n' "$1" "$2" "$(printf '%s' "$3" | tr '\t\n' '
 fact() { printf 'KPKIFACT\t%s\t%s\n' "$1" "$(printf '%s' "$2" | tr '\t\n' '  ')"; }
 have() { command -v "$1" >/dev/null 2>&1; }
 
-# A systemd service enabled and running; shared by the runtime and kubelet steps.
-unit_installed() { systemctl cat "$1.service" >/dev/null 2>&1; }
-service_step() { # step unit install-hint restarting-is-fine
-  step=$1 unit=$2 hint=$3
-  if ! have systemctl; then emit "$step" failed "no systemctl here: kpki needs systemd to run $unit"; return 1; fi
-  if ! unit_installed "$unit"; then emit "$step" failed "$unit is not installed: $hint"; return 1; fi
+unit_installed() { systemctl cat "$1.service" >/dev/null 2>&1 || systemctl cat "$1" >/dev/null 2>&1; }
+
+# The runtime this node uses: --runtime, or (auto) containerd when installed, else docker; "none" when neither.
+chosen_runtime() {
+  case "$RUNTIME" in
+    auto) if unit_installed containerd; then echo containerd; elif unit_installed docker; then echo docker; else echo none; fi ;;
+    *) echo "$RUNTIME" ;;
+  esac
+}
+
+# service_ensure UNIT HINT: the unit enabled and active (started in apply
+# mode). Reports nothing itself: sets SERVICE_STATE (ok, changed,
+# would-change, failed) and SERVICE_DETAIL for the step's one line.
+service_ensure() {
+  unit=$1
+  SERVICE_STATE=failed
+  if ! have systemctl; then SERVICE_DETAIL="no systemctl here: kpki needs systemd to run $unit"; return 1; fi
+  if ! unit_installed "$unit"; then SERVICE_DETAIL="$unit is not installed: $2"; return 1; fi
   enabled=$(systemctl is-enabled "$unit" 2>/dev/null); active=$(systemctl is-active "$unit" 2>/dev/null)
-  if [ "$enabled" = enabled ] && { [ "$active" = active ] || { [ -n "$4" ] && [ "$active" = activating ]; }; }; then
-    emit "$step" ok "$unit enabled and $active${4:+${active#active}}"; return 0
-  fi
-  if [ "$MODE" = check ]; then emit "$step" would-change "$unit is ${enabled:-not enabled} and ${active:-inactive}"; return 0; fi
-  [ "$enabled" = enabled ] || systemctl enable "$unit" >/dev/null 2>&1 || { emit "$step" failed "systemctl enable $unit failed"; return 1; }
-  [ "$active" = active ] || systemctl start "$unit" >/dev/null 2>&1 || { emit "$step" failed "systemctl start $unit failed: see journalctl -u $unit"; return 1; }
+  if [ "$enabled" = enabled ] && [ "$active" = active ]; then SERVICE_STATE=ok SERVICE_DETAIL="$unit enabled and active"; return 0; fi
+  if [ "$MODE" = check ]; then SERVICE_STATE=would-change SERVICE_DETAIL="$unit is ${enabled:-not enabled} and ${active:-inactive}"; return 0; fi
+  if [ "$enabled" != enabled ] && ! systemctl enable "$unit" >/dev/null 2>&1; then SERVICE_DETAIL="systemctl enable $unit failed"; return 1; fi
+  if [ "$active" != active ] && ! systemctl start "$unit" >/dev/null 2>&1; then SERVICE_DETAIL="systemctl start $unit failed: see journalctl -u $unit"; return 1; fi
   active=$(systemctl is-active "$unit" 2>/dev/null)
-  if [ "$active" = active ]; then emit "$step" changed "$unit enabled and started"; return 0; fi
-  if [ -n "$4" ]; then emit "$step" changed "$unit enabled and started; it restarts until kubeadm init/join gives it a config (expected)"; return 0; fi
-  emit "$step" failed "$unit did not start ($active): see journalctl -u $unit"
-  return 1
+  if [ "$active" != active ]; then SERVICE_DETAIL="$unit did not start ($active): see journalctl -u $unit"; return 1; fi
+  SERVICE_STATE=changed SERVICE_DETAIL="$unit enabled and started"
+}
+
+# The worse of two step states: failed, would-change, changed, ok.
+worse_state() {
+  for state in failed would-change changed; do
+    if [ "$1" = "$state" ] || [ "$2" = "$state" ]; then echo "$state"; return; fi
+  done
+  echo ok
 }

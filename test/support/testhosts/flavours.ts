@@ -313,6 +313,7 @@ BUG_REPORT_URL="https://bugs.debian.org/"
 /** Files every flavour of a family must not show from this (Debian) machine: made overlay whiteouts. */
 export const HIDDEN: Record<Family, string[]> = {
   rhel: [
+    "/etc/containerd",
     "/etc/debian_version",
     "/etc/apt",
     "/etc/dpkg",
@@ -332,7 +333,8 @@ export const HIDDEN: Record<Family, string[]> = {
     "/var/lib/apt",
     "/var/cache/apt",
   ],
-  debian: [],
+  // This machine's containerd configuration: a host has its package's (runtime.ts).
+  debian: ["/etc/containerd"],
 };
 
 /**

@@ -87,6 +87,8 @@ export interface HostSpec {
   kubeletCrashLoop?: boolean;
   /** Extra files of the host as it starts: absolute path → content ("-> target" for a symlink). Not in stateDir. */
   files?: Record<string, string>;
+  /** /etc/containerd/config.toml as the host starts: default the package's (runtime.ts); null: none. */
+  containerdConfig?: string | null;
 }
 
 export interface StartOptions {
@@ -284,6 +286,7 @@ class Run implements TestHosts {
       hostKey: key,
       authorizedKey,
       files: spec.files ?? {},
+      containerdConfig: spec.containerdConfig,
     });
     await writeShimConfig(layout.shim, {
       flavour: spec.flavour,

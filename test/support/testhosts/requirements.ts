@@ -18,6 +18,8 @@ const PROGRAMS: Record<string, string> = {
   "/usr/bin/rpm": "rpm",
   "/usr/bin/rpmbuild": "rpm",
   "/usr/bin/dnf": "dnf",
+  // The hosts run the machine's real containerd (runtime.ts).
+  "/usr/bin/containerd": "containerd",
 };
 
 let cached: Promise<string | undefined> | undefined;

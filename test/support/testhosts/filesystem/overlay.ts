@@ -34,6 +34,7 @@ import {
   type UnitSetup,
 } from "../flavours.js";
 import { buildRpm, rhelBase } from "../../repos/index.js";
+import { REAL_PROGRAMS, runtimeFiles } from "../runtime.js";
 import { sshdConfig } from "../sshd.js";
 import { SHIM_LIB_DIR, SHIM_MOUNT, SHIM_SOURCES, shimDirs, shimInstalls, sysctlFile, type ShimDirs } from "../shims/index.js";
 
@@ -181,6 +182,8 @@ export interface HostFiles {
   authorizedKey: string;
   /** Extra files for the base layer: absolute path → content ("-> target" for a symlink). */
   files: Record<string, string>;
+  /** /etc/containerd/config.toml over the packaged one (runtime.ts); null: none. */
+  containerdConfig?: string | null;
 }
 
 /** This host's base layer, /root and /tmp. */
@@ -220,16 +223,17 @@ export async function prepareHostDirs(layout: HostLayout, host: HostFiles): Prom
     if (unit.setup === "absent") continue;
     files[`/usr/lib/systemd/system/${unit.unit}`] = unitFile(unit);
     if (unit.setup === "enabled") files[`/etc/systemd/system/multi-user.target.wants/${unit.unit}`] = `-> ${flavour.unitDir}/${unit.unit}`;
-    if (unit.program) programs[unit.program.path] = `#!/bin/sh\necho "${unit.program.version}"\n`;
+    if (unit.program && !REAL_PROGRAMS.has(unit.program.path)) programs[unit.program.path] = `#!/bin/sh\necho "${unit.program.version}"\n`;
   }
-  await writeTree(layout.base, { ...files, ...host.files });
+  const runtime = runtimeFiles(flavour.family, host.units, host.containerdConfig);
+  await writeTree(layout.base, { ...files, ...runtime.files, ...host.files });
   // A host without containerd must not see this machine's (Debian's package): its package manager installs one.
   if (host.units.containerd === "absent") {
     const hidden = MACHINE_CONTAINERD.filter((file) => existsSync(file));
     await Promise.all(hidden.map((file) => fs.mkdir(path.dirname(under(layout.base, file)), { recursive: true })));
     if (hidden.length) await runLayerPlan(layout.dir, hidden.map((file) => `whiteout\t${under(layout.base, file)}`));
   }
-  await writeTree(layout.base, programs, 0o755);
+  await writeTree(layout.base, { ...programs, ...runtime.programs }, 0o755);
   await fs.writeFile(under(layout.base, "/etc/ssh/ssh_host_ed25519_key"), host.hostKey.privateKey, { mode: 0o600 });
 }
 

@@ -11,6 +11,7 @@ import { promises as fs } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { FLAVOURS, SOFTWARE, unitFile, type Flavour, type FlavourName } from "../flavours.js";
+import { DAEMONS } from "../runtime.js";
 
 export const SHIM_SOURCES = path.dirname(fileURLToPath(import.meta.url));
 /** Where lib.sh and boot.sh live inside a host. */
@@ -63,7 +64,7 @@ export interface ShimConfig {
 /** Writes conf/ (env, crash loops, known packages and their unit files) and empty faults/. */
 export async function writeShimConfig(dirs: ShimDirs, config: ShimConfig): Promise<void> {
   const flavour = FLAVOURS[config.flavour];
-  await Promise.all(["crashloop", "units"].map((sub) => fs.mkdir(path.join(dirs.conf, sub), { recursive: true })));
+  await Promise.all(["crashloop", "daemons", "units"].map((sub) => fs.mkdir(path.join(dirs.conf, sub), { recursive: true })));
   await fs.mkdir(dirs.faults, { recursive: true });
   const env = {
     FLAVOUR: flavour.name,
@@ -78,6 +79,9 @@ export async function writeShimConfig(dirs: ShimDirs, config: ShimConfig): Promi
     fs.writeFile(path.join(dirs.conf, "env"), Object.entries(env).map(([key, value]) => `${key}=${value}\n`).join("")),
     fs.writeFile(dirs.calls, ""),
   ];
+  for (const [unit, { ready, command }] of Object.entries(DAEMONS)) {
+    writes.push(fs.writeFile(path.join(dirs.conf, "daemons", unit), `${ready}\n${command}\n`));
+  }
   for (const [unit, condition] of Object.entries(config.crashLoops)) {
     writes.push(fs.writeFile(path.join(dirs.conf, "crashloop", unit), `${condition}\n`));
   }

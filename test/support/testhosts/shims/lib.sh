@@ -239,6 +239,7 @@ unit_state() {
     return 0
   fi
   [[ -r $RT/units/$1 ]] && read -r state <"$RT/units/$1"
+  [[ $state == active ]] && daemon_unit "$1" && ! daemon_alive "$1" && state=failed
   if [[ $state == active && -r $CONF/crashloop/$1 ]]; then
     read -r condition <"$CONF/crashloop/$1"
     [[ -e $condition ]] || state=activating
@@ -248,6 +249,60 @@ unit_state() {
 
 unit_set_state() {
   printf '%s\n' "$2" >"$RT/units/$1"
+}
+
+# ---- real daemons: units listed in conf/daemons/U really run -----------------
+# conf/daemons/U: first line what tells the daemon is ready (systemd would
+# wait for its sd_notify): a path that exists then, or log:TEXT, a line its
+# output shows then; second line the command.
+# It runs in its own session inside the host's PID namespace (so it dies with
+# the host), its output in runtime/U.log, its PID in runtime/U.pid.
+
+daemon_unit() { [[ -r $CONF/daemons/$1 ]]; }
+
+daemon_alive() {
+  local pid
+  [[ -r $RT/$1.pid ]] || return 1
+  read -r pid <"$RT/$1.pid"
+  [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null && [[ $(<"/proc/$pid/stat") != *") Z "* ]]
+}
+
+daemon_stop() {
+  local pid i
+  [[ -r $RT/$1.pid ]] || return 0
+  read -r pid <"$RT/$1.pid"
+  rm -f "$RT/$1.pid"
+  [[ -n $pid ]] && kill -TERM "$pid" 2>/dev/null || return 0
+  for ((i = 0; i < 100; i++)); do
+    kill -0 "$pid" 2>/dev/null && [[ $(<"/proc/$pid/stat" 2>/dev/null) != *") Z "* ]] || return 0
+    sleep 0.05
+  done
+  kill -KILL "$pid" 2>/dev/null
+  return 0
+}
+
+# daemon_start UNIT: starts it and waits (5 s at most) for its ready path.
+daemon_start() {
+  local ready command pid i
+  { IFS= read -r ready; IFS= read -r command; } <"$CONF/daemons/$1"
+  daemon_alive "$1" && return 0
+  # shellcheck disable=SC2086
+  (exec setsid $command </dev/null >>"$RT/$1.log" 2>&1) &
+  pid=$!
+  printf '%s\n' "$pid" >"$RT/$1.pid"
+  for ((i = 0; i < 100; i++)); do
+    if [[ $ready == log:* ]]; then
+      [[ -r $RT/$1.log && $(<"$RT/$1.log") == *"${ready#log:}"* ]] && return 0
+    elif [[ -e $ready ]]; then
+      return 0
+    fi
+    daemon_alive "$1" || break
+    sleep 0.05
+  done
+  daemon_stop "$1"
+  printf 'Job for %s failed because the control process exited with error code.\nSee "systemctl status %s" and "journalctl -xeu %s" for details.\n' "$1" "$1" "$1" >&2
+  TH_FAULT_CODE=1
+  return 1
 }
 
 # unit_start UNIT: starts an installed, unmasked unit unless a failure was injected.
@@ -273,6 +328,10 @@ See \"systemctl status $unit\" and \"journalctl -xeu $unit\" for details.
   fi
   if [[ $unit == *.swap ]]; then
     swap_unit_spec "$unit" && swaps_load && swap_on "$REPLY" && swaps_save
+  elif daemon_unit "$unit"; then
+    [[ $verb == start ]] || daemon_stop "$unit" # restart, try-restart, reload-or-restart
+    if ! daemon_start "$unit"; then unit_set_state "$unit" failed; return 1; fi
+    unit_set_state "$unit" active
   else
     unit_set_state "$unit" active
   fi
