@@ -6,12 +6,14 @@
  * and a real reboot (the container halted and booted again) must leave the
  * host ready. See test/support/nspawn/README.md.
  */
-import { promises as fs } from "node:fs";
+import { spawn } from "node:child_process";
+import { existsSync, promises as fs, readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { HostReport } from "../../src/bootstrap/node/index.js";
 import { runCli } from "../support/cli.js";
-import { nspawnAvailable, NspawnHost, nspawnLeftovers, STAND_IN_KUBELET_VERSION } from "../support/nspawn/index.js";
+import { nspawnAvailable, NspawnHost, nspawnLeftovers, reapStaleNspawnHosts, STAND_IN_KUBELET_VERSION } from "../support/nspawn/index.js";
 import { machineChanges, snapshotMachine, ssh, type MachineSnapshot } from "../support/testhosts/index.js";
+import { snapshot } from "../support/tmp.js";
 
 const skip = await nspawnAvailable();
 if (skip) console.warn(`skipping the nspawn e2e tests: ${skip}`);
@@ -31,7 +33,14 @@ describe.skipIf(Boolean(skip))("kpki node prep on Debian 12 with a real systemd 
   };
   /** One command on the host; its stdout, trimmed (the exit code is not checked: systemctl is-* exit non-zero on purpose). */
   const run = async (command: string) => String((await ssh(host, command)).stdout).trim();
-  const unitState = (unit: string) => run(`systemctl is-enabled ${unit}; systemctl is-active ${unit}`);
+  /**
+   * The host's changed files (modes and hashes), but for what the running
+   * system writes by itself: its journal, login records, services' private tmp.
+   */
+  const hostFiles = async () =>
+    Object.fromEntries(Object.entries(await snapshot(host.stateDir)).filter(([file]) => !/^var\/log\/(journal\/|wtmp|btmp|lastlog)|^var\/tmp\/systemd-private-/.test(file)));
+  /** is-enabled then is-active, a line each per unit (units: space-separated). */
+  const unitState = (units: string) => run(`systemctl is-enabled ${units}; systemctl is-active ${units}`);
 
   beforeAll(async () => {
     before = await snapshotMachine();
@@ -50,7 +59,7 @@ describe.skipIf(Boolean(skip))("kpki node prep on Debian 12 with a real systemd 
   });
 
   it("check on the fresh host: not ready, every change named, nothing changed", async () => {
-    const fresh = await fs.readdir(host.stateDir, { recursive: true });
+    const fresh = await hostFiles();
     const { result, report, step } = await node("check");
     expect(result.exitCode).toBe(4);
     expect(report.ok).toBe(false);
@@ -63,7 +72,18 @@ describe.skipIf(Boolean(skip))("kpki node prep on Debian 12 with a real systemd 
     expect(step("kubelet")).toMatchObject({ state: "would-change", detail: "kubelet is disabled and inactive" });
     // A new network namespace starts with this machine's ip_forward: 0 here, so 1 after a reboot is systemd-sysctl's doing.
     expect(await run("cat /proc/sys/net/ipv4/ip_forward")).toBe(rootForward);
-    expect(await fs.readdir(host.stateDir, { recursive: true })).toEqual(fresh);
+    expect(await hostFiles()).toEqual(fresh);
+  });
+
+  it("prep --dry-run shows the plan and changes no byte and no unit", async () => {
+    const fresh = await hostFiles();
+    const units = await unitState("containerd swapfile.swap kubelet");
+    const { result, report } = await node("prep", "--dry-run");
+    expect(result.exitCode).toBe(4);
+    expect(report.changed).toBe(0);
+    expect(report.steps.filter((line) => line.state === "would-change").map((line) => line.step)).toEqual(["swap", "modules", "sysctl", "runtime", "kubelet"]);
+    expect(await unitState("containerd swapfile.swap kubelet")).toBe(units);
+    expect(await hostFiles()).toEqual(fresh);
   });
 
   it("prep makes it ready through the real systemctl and sysctl; a second prep changes nothing", async () => {
@@ -91,12 +111,12 @@ describe.skipIf(Boolean(skip))("kpki node prep on Debian 12 with a real systemd 
     expect(await run("kubelet --version")).toBe(`Kubernetes v${STAND_IN_KUBELET_VERSION}`);
     expect(await run("sysctl -n net.ipv4.ip_forward net.bridge.bridge-nf-call-iptables | paste -sd' '")).toBe("1 1");
 
-    const snapshot = await fs.readdir(host.stateDir, { recursive: true });
+    const prepared = await hostFiles();
     const again = await node("prep");
     expect(again.result.exitCode).toBe(0);
     expect(again.report.changed).toBe(0);
     expect(again.report.steps.filter((line) => line.state !== "ok" && line.state !== "info")).toEqual([]);
-    expect(await fs.readdir(host.stateDir, { recursive: true })).toEqual(snapshot);
+    expect(await hostFiles()).toEqual(prepared);
   });
 
   it("a real reboot leaves it ready: units started at boot, sysctl.d applied by systemd-sysctl, swap units still masked", async () => {
@@ -121,4 +141,35 @@ describe.skipIf(Boolean(skip))("kpki node prep on Debian 12 with a real systemd 
     expect(host.bootMs).toHaveLength(2);
   });
 
+});
+
+describe.skipIf(Boolean(skip))("nspawn hosts of a killed run", () => {
+  it("are reaped: the processes in a dead owner's cgroups killed, the cgroups removed; a live owner's left alone", async () => {
+    const roots = ["/sys/fs/cgroup/unified", "/sys/fs/cgroup/systemd"].filter((root) => existsSync(`${root}/cgroup.procs`));
+    const gone = spawn("true");
+    await new Promise((resolve) => gone.once("exit", resolve));
+    const stale = `kpki-nspawn-${gone.pid}-1-250`;
+    const live = `kpki-nspawn-${process.pid}-${readFileSync(`/proc/${process.pid}/stat`, "utf8").split(") ")[1]!.split(" ")[19]}-251`;
+    // A stand-in for a container left running: a process in the stale run's cgroups (nested, as nspawn's payload is).
+    const orphan = spawn("sleep", ["300"], { stdio: "ignore" });
+    const exited = new Promise((resolve) => orphan.once("exit", resolve));
+    try {
+      for (const root of roots) {
+        await fs.mkdir(`${root}/${stale}/payload`, { recursive: true });
+        await fs.mkdir(`${root}/${live}`);
+        await fs.writeFile(`${root}/${stale}/payload/cgroup.procs`, String(orphan.pid));
+      }
+      const reaped = await reapStaleNspawnHosts();
+      expect(reaped.sort()).toEqual(roots.map((root) => `${root}/${stale}`).sort());
+      await exited;
+      expect(orphan.signalCode).toBe("SIGKILL");
+      for (const root of roots) {
+        expect(existsSync(`${root}/${stale}`)).toBe(false);
+        expect(existsSync(`${root}/${live}`)).toBe(true);
+      }
+    } finally {
+      orphan.kill("SIGKILL");
+      for (const root of roots) for (const dir of [`${stale}/payload`, stale, live]) await fs.rmdir(`${root}/${dir}`).catch(() => undefined);
+    }
+  });
 });

@@ -52,8 +52,13 @@ export interface NspawnFootprint {
   addresses: string[];
 }
 
-function processStart(pid: number): string {
-  return readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")[19]!;
+/** A process's start time (field 22 of its stat), which tells it from a later process with the same PID. */
+function processStart(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")[19];
+  } catch {
+    return undefined;
+  }
 }
 
 /** The hierarchies nspawn places itself in: cgroup v2 (unified) and v1's name=systemd, whichever this machine mounts. */
@@ -78,6 +83,22 @@ function cgroupPids(dir: string): number[] {
       .filter(Boolean)
       .map(Number),
   );
+}
+
+/** Kills every process in a cgroup tree, then removes it, deepest first; returns the PIDs that were still there. */
+async function clearCgroup(dir: string): Promise<number[]> {
+  const pids = cgroupPids(dir).filter((pid) => !processGone(pid));
+  for (const pid of pids) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const deadline = Date.now() + 5000;
+  while (pids.some((pid) => !processGone(pid)) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  for (const folder of cgroupTree(dir)) await fs.rmdir(folder).catch(() => undefined);
+  return pids;
 }
 
 /** The shell between unshare and nspawn: its own cgroup, the overlay, then exec. Paths come in the environment. */
@@ -125,6 +146,7 @@ export class NspawnHost {
   /** Builds (or reuses) the rootfs, claims a bridge, writes the host's own files and boots it. Call stop() in afterAll. */
   static async start(options: NspawnHostOptions = {}): Promise<NspawnHost> {
     const name = options.name ?? "debian12";
+    await reapStaleNspawnHosts();
     const lower = await debianRootfs(options.recipe ?? defaultRecipe(), options.onBuild);
     let base = realpathSync(tmpdir());
     if (["/etc", "/usr", "/var", "/opt"].some((dir) => base === dir || base.startsWith(`${dir}/`))) base = "/tmp";
@@ -254,23 +276,13 @@ export class NspawnHost {
     await this.removeCgroups();
   }
 
-  /** Kills what is left in our cgroups (nothing after a clean halt), then removes them, deepest first. */
+  /** Kills what is left in our cgroups (nothing after a clean halt), then removes them. */
   private async removeCgroups(): Promise<void> {
     if (!this.cgroup) return;
-    const dirs = cgroupRoots().map((root) => path.join(root, this.cgroup));
-    const left = [...new Set(dirs.flatMap(cgroupPids))];
-    for (const pid of left) {
-      this.seenPids.add(pid);
-      try {
-        process.kill(pid, "SIGKILL");
-      } catch {
-        // gone meanwhile
-      }
-    }
-    const deadline = Date.now() + 5000;
-    while (left.some((pid) => !processGone(pid)) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
-    for (const dir of dirs) for (const folder of cgroupTree(dir)) await fs.rmdir(folder).catch(() => undefined);
-    if (left.length) throw new Error(`processes outlived the nspawn host ${this.name} and were killed: ${left.join(", ")}`);
+    const left: number[] = [];
+    for (const root of cgroupRoots()) left.push(...(await clearCgroup(path.join(root, this.cgroup))));
+    for (const pid of left) this.seenPids.add(pid);
+    if (left.length) throw new Error(`processes outlived the nspawn host ${this.name} and were killed: ${[...new Set(left)].join(", ")}`);
   }
 
   /** A real reboot: the container halts (systemd shuts down) and boots again from the same filesystem. */
@@ -315,6 +327,28 @@ export class NspawnHost {
     if (errors.length) throw new AggregateError(errors, `stopping the nspawn host left errors: ${errors.map(String).join("; ")}`);
     return performance.now() - started;
   }
+}
+
+/**
+ * Cleans up after runs that died without stop() (a killed test runner): a
+ * container outlives its runner, so every process in a kpki-nspawn cgroup
+ * whose owner (PID and start time in its name) is gone is killed, and the
+ * cgroups removed. The bridge and run folder go with the test hosts' own
+ * reaping (reapStaleTestHosts). Returns the cgroups reaped.
+ */
+export async function reapStaleNspawnHosts(): Promise<string[]> {
+  const reaped: string[] = [];
+  for (const root of cgroupRoots()) {
+    for (const entry of readdirSync(root, { withFileTypes: true })) {
+      const owner = new RegExp(`^${CGROUP_PREFIX}(\\d+)-(\\d+)-\\d+$`).exec(entry.name);
+      if (!entry.isDirectory() || !owner) continue;
+      if (processStart(Number(owner[1])) === owner[2]) continue; // its run is alive
+      const dir = path.join(root, entry.name);
+      await clearCgroup(dir);
+      reaped.push(dir);
+    }
+  }
+  return reaped;
 }
 
 /** /run/systemd/nspawn and its folders, when empty (another container may be using them). */

@@ -13,7 +13,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { testHostsAvailable } from "../testhosts/requirements.js";
 
-export { NspawnHost, type NspawnHostOptions, type NspawnFootprint } from "./host.js";
+export { NspawnHost, reapStaleNspawnHosts, type NspawnHostOptions, type NspawnFootprint } from "./host.js";
 export { debianRootfs, cacheRoot, debianMirror, type RootfsRecipe } from "./rootfs.js";
 export { defaultRecipe, STAND_IN_KUBELET_VERSION } from "./packages.js";
 export { nspawnLeftovers } from "./isolation.js";
