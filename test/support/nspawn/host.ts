@@ -29,7 +29,9 @@ import { debianRootfs, type RootfsRecipe } from "./rootfs.js";
 
 /** nspawn's state folder on this machine: removed again when a run made it. */
 const NSPAWN_RUN = "/run/systemd/nspawn";
-const CGROUP_PREFIX = "kpki-nspawn-";
+/** Marks NSPAWN_RUN as made by a kpki run, so whichever run stops last removes it. */
+const NSPAWN_RUN_MARK = path.join(NSPAWN_RUN, ".kpki-made");
+export const CGROUP_PREFIX = "kpki-nspawn-";
 
 export interface NspawnHostOptions {
   /** Host name (a DNS label); default debian12. */
@@ -62,7 +64,7 @@ function processStart(pid: number): string | undefined {
 }
 
 /** The hierarchies nspawn places itself in: cgroup v2 (unified) and v1's name=systemd, whichever this machine mounts. */
-function cgroupRoots(): string[] {
+export function cgroupRoots(): string[] {
   if (existsSync("/sys/fs/cgroup/cgroup.controllers")) return ["/sys/fs/cgroup"];
   return ["/sys/fs/cgroup/unified", "/sys/fs/cgroup/systemd"].filter((root) => existsSync(path.join(root, "cgroup.procs")));
 }
@@ -127,7 +129,6 @@ export class NspawnHost {
   private exited?: Promise<void>;
   private readonly seenPids = new Set<number>();
   private cgroup = "";
-  private madeNspawnRun = false;
   private stopping?: Promise<number>;
   private readonly lower: string;
 
@@ -214,7 +215,10 @@ export class NspawnHost {
 
   private async boot(): Promise<void> {
     const started = performance.now();
-    if (!existsSync(NSPAWN_RUN)) this.madeNspawnRun = true;
+    if (!existsSync(NSPAWN_RUN)) {
+      await fs.mkdir(NSPAWN_RUN, { recursive: true, mode: 0o755 });
+      await fs.writeFile(NSPAWN_RUN_MARK, "");
+    }
     const log = openSync(path.join(this.dir, "console.log"), "a");
     try {
       this.child = spawn("unshare", ["--mount", "--propagation", "private", "/bin/sh", "-c", LAUNCH], {
@@ -322,7 +326,7 @@ export class NspawnHost {
     };
     await attempt(() => this.halt());
     if (this.subnet) await attempt(() => deleteNetwork(this.subnet!, []));
-    if (this.madeNspawnRun) await attempt(() => removeEmptyNspawnRun());
+    await attempt(() => removeNspawnRunIfOurs());
     await attempt(() => fs.rm(this.dir, { recursive: true, force: true }));
     if (errors.length) throw new AggregateError(errors, `stopping the nspawn host left errors: ${errors.map(String).join("; ")}`);
     return performance.now() - started;
@@ -351,7 +355,12 @@ export async function reapStaleNspawnHosts(): Promise<string[]> {
   return reaped;
 }
 
-/** /run/systemd/nspawn and its folders, when empty (another container may be using them). */
-async function removeEmptyNspawnRun(): Promise<void> {
-  for (const dir of ["locks", "propagate", "unix-export", "incoming", ""]) await fs.rmdir(path.join(NSPAWN_RUN, dir)).catch(() => undefined);
+/** /run/systemd/nspawn, when a kpki run made it and no container uses it any more (its folders are empty). */
+async function removeNspawnRunIfOurs(): Promise<void> {
+  if (!existsSync(NSPAWN_RUN_MARK)) return;
+  const entries = readdirSync(NSPAWN_RUN, { withFileTypes: true });
+  if (entries.some((entry) => entry.name !== ".kpki-made" && (!entry.isDirectory() || readdirSync(path.join(NSPAWN_RUN, entry.name)).length > 0))) return;
+  for (const entry of entries) if (entry.isDirectory()) await fs.rmdir(path.join(NSPAWN_RUN, entry.name)).catch(() => undefined);
+  await fs.rm(NSPAWN_RUN_MARK, { force: true });
+  await fs.rmdir(NSPAWN_RUN).catch(() => undefined);
 }
