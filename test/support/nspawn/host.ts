@@ -23,7 +23,7 @@ import { performance } from "node:perf_hooks";
 import { createNetwork, deleteNetwork, type Subnet } from "../testhosts/network.js";
 import { processGone } from "../testhosts/process.js";
 import { clientOptions, ed25519KeyPair, waitForBanner, type KeyPair } from "../testhosts/sshd.js";
-import { ssh } from "../testhosts/index.js";
+import { reapStaleTestHosts, ssh } from "../testhosts/index.js";
 import { defaultRecipe } from "./packages.js";
 import { debianRootfs, type RootfsRecipe } from "./rootfs.js";
 
@@ -122,7 +122,7 @@ export class NspawnHost {
   sshOptions: string[] = [];
   /** The container's name for nspawn (its veth on the bridge is vb-NAME). */
   machine = "";
-  /** Milliseconds from start() to SSH answering with boot finished, per boot. */
+  /** Per boot, milliseconds from starting nspawn to systemd saying the boot is done. */
   readonly bootMs: number[] = [];
   private subnet?: Subnet;
   private child?: ChildProcess;
@@ -130,15 +130,13 @@ export class NspawnHost {
   private readonly seenPids = new Set<number>();
   private cgroup = "";
   private stopping?: Promise<number>;
-  private readonly lower: string;
 
   private constructor(
     readonly dir: string,
     readonly name: string,
-    lower: string,
+    private readonly lower: string,
     private readonly bootTimeoutMs: number,
   ) {
-    this.lower = lower;
     this.stateDir = path.join(dir, "upper");
     this.identityFile = path.join(dir, "client", "id_ed25519");
     this.knownHostsFile = path.join(dir, "client", "known_hosts");
@@ -147,7 +145,9 @@ export class NspawnHost {
   /** Builds (or reuses) the rootfs, claims a bridge, writes the host's own files and boots it. Call stop() in afterAll. */
   static async start(options: NspawnHostOptions = {}): Promise<NspawnHost> {
     const name = options.name ?? "debian12";
+    // A killed run's containers first (they hold its bridge), then its bridge and folder.
     await reapStaleNspawnHosts();
+    await reapStaleTestHosts();
     const lower = await debianRootfs(options.recipe ?? defaultRecipe(), options.onBuild);
     let base = realpathSync(tmpdir());
     if (["/etc", "/usr", "/var", "/opt"].some((dir) => base === dir || base.startsWith(`${dir}/`))) base = "/tmp";
@@ -202,6 +202,11 @@ export class NspawnHost {
       ],
     ];
     for (const [file, content, mode] of files) await fs.writeFile(path.join(upper, file), content, { mode });
+  }
+
+  /** This machine's address on the host's bridge: where a test serves what the host should reach (package repositories). */
+  get gateway(): string {
+    return this.subnet?.gateway ?? "";
   }
 
   get running(): boolean {
@@ -337,8 +342,8 @@ export class NspawnHost {
  * Cleans up after runs that died without stop() (a killed test runner): a
  * container outlives its runner, so every process in a kpki-nspawn cgroup
  * whose owner (PID and start time in its name) is gone is killed, and the
- * cgroups removed. The bridge and run folder go with the test hosts' own
- * reaping (reapStaleTestHosts). Returns the cgroups reaped.
+ * cgroups removed. Its bridge and run folder are the test hosts' own
+ * reaping's (reapStaleTestHosts). Returns the cgroups reaped.
  */
 export async function reapStaleNspawnHosts(): Promise<string[]> {
   const reaped: string[] = [];
