@@ -109,8 +109,9 @@ export async function debianRootfs(recipe: RootfsRecipe = {}, onBuild?: (dir: st
   return withLock(`${target}.lock`, 15 * 60_000, async () => {
     if (existsSync(complete)) return target;
     onBuild?.(target);
+    // Under the lock no one else builds: any .build-* left is a killed build's.
+    for (const stale of readdirSync(cache).filter((name) => name.startsWith(`${key}.build-`))) await fs.rm(path.join(cache, stale), { recursive: true, force: true });
     const build = `${target}.build-${process.pid}`;
-    await fs.rm(build, { recursive: true, force: true });
     try {
       const bootstrap = await execa(
         "debootstrap",
