@@ -38,7 +38,8 @@ step_swap() {
     # A unit file of the administrator's in /etc/systemd/system is where the mask
     # link must go ("File ... already exists"): disable it and keep it beside, under
     # a name systemd does not read, then mask.
-    file=$(systemctl show -p FragmentPath --value "$unit" 2>/dev/null)
+    # (show --value needs systemd 230; CentOS 7 has 219.)
+    file=$(systemctl show -p FragmentPath "$unit" 2>/dev/null); file=${file#FragmentPath=}
     case "$file" in
       /etc/systemd/system/*)
         if [ -e "$file" ] && [ "$(readlink "$file")" != /dev/null ]; then
