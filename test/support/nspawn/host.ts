@@ -194,10 +194,11 @@ export class NspawnHost {
       ["etc/ssh/ssh_host_ed25519_key", hostKey.privateKey, 0o600],
       ["etc/ssh/ssh_host_ed25519_key.pub", `${hostKey.publicKey}\n`, 0o644],
       ["root/.ssh/authorized_keys", `${authorizedKey}\n`, 0o600],
-      // Not host0.network: systemd's own 80-container-host0.network would win over it.
+      // Not host0.network: systemd's own 80-container-host0.network would win over it. A 169.254/16
+      // address is link-local to networkd, which would probe for conflicts (RFC 5227) for ~6 s first.
       [
         "etc/systemd/network/10-host0.network",
-        `[Match]\nName=host0\n\n[Network]\nAddress=${this.address}/24\nLinkLocalAddressing=no\nIPv6AcceptRA=no\n`,
+        `[Match]\nName=host0\n\n[Network]\nLinkLocalAddressing=no\nIPv6AcceptRA=no\n\n[Address]\nAddress=${this.address}/24\nDuplicateAddressDetection=none\n`,
         0o644,
       ],
     ];
