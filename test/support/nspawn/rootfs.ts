@@ -16,9 +16,9 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
 import { processGone } from "../testhosts/process.js";
-import { repoRoot } from "../cli.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
+const projectRoot = path.resolve(here, "../../..");
 const SUITE = "bookworm";
 const INCLUDE = ["systemd", "systemd-sysv", "dbus", "openssh-server", "iproute2", "procps", "kmod"];
 
@@ -29,7 +29,7 @@ export interface RootfsRecipe {
 }
 
 export function cacheRoot(): string {
-  return process.env.KPKI_NSPAWN_CACHE || path.join(repoRoot, "node_modules", ".cache", "kpki-nspawn");
+  return process.env.KPKI_NSPAWN_CACHE || path.join(projectRoot, "node_modules", ".cache", "kpki-nspawn");
 }
 
 /** The Debian archive URL this machine's apt uses (deb822 .sources or one-line sources.list). */
