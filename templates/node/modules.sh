@@ -1,5 +1,15 @@
 # modules: overlay and br_netfilter loaded now and at boot.
-module_loaded() { [ -d "/sys/module/$1" ] || { have lsmod && lsmod 2>/dev/null | awk '{print $1}' | grep -qx "$1"; }; }
+# A module built into the kernel is in neither lsmod nor, without parameters,
+# /sys/module (and a container may not see /sys/module at all); what it adds
+# to the kernel shows it is there, loaded or built in.
+module_in_kernel() {
+  case "$1" in
+    overlay) grep -qw overlay /proc/filesystems 2>/dev/null ;;
+    br_netfilter) [ -e /proc/sys/net/bridge/bridge-nf-call-iptables ] ;;
+    *) return 1 ;;
+  esac
+}
+module_loaded() { [ -d "/sys/module/$1" ] || module_in_kernel "$1" || { have lsmod && lsmod 2>/dev/null | awk '{print $1}' | grep -qx "$1"; }; }
 step_modules() {
   missing=; persisted=yes
   for m in overlay br_netfilter; do module_loaded "$m" || missing="$missing $m"; done

@@ -11,7 +11,7 @@ export function tempDir(prefix = "kpki-test-"): string {
   return dir;
 }
 
-/** Every file under a folder with its mode and a hash of its bytes, for "nothing changed" checks. */
+/** Every file under a folder with its mode and a hash of its bytes (a symlink: its target; a device: its number), for "nothing changed" checks. */
 export async function snapshot(dir: string): Promise<Record<string, string>> {
   const result: Record<string, string> = {};
   async function walk(folder: string) {
@@ -25,9 +25,14 @@ export async function snapshot(dir: string): Promise<Record<string, string>> {
       const full = path.join(folder, entry.name);
       const stat = await fs.lstat(full);
       const key = path.relative(dir, full);
-      if (entry.isDirectory()) {
+      if (stat.isSymbolicLink()) {
+        result[key] = `-> ${await fs.readlink(full)}`;
+      } else if (entry.isDirectory()) {
         result[`${key}/`] = stat.mode.toString(8);
         await walk(full);
+      } else if (!stat.isFile()) {
+        // A device, socket or FIFO (an overlay's whiteout is a 0/0 character device): what it is, not its bytes.
+        result[key] = `${stat.mode.toString(8)} special ${stat.rdev}`;
       } else {
         const bytes = await fs.readFile(full);
         result[key] = `${stat.mode.toString(8)} ${createHash("sha256").update(bytes).digest("hex")}`;

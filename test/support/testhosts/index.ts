@@ -437,13 +437,16 @@ export async function shimCalls(host: TestHost): Promise<string[]> {
   return readCalls(record(host).layout.shim);
 }
 
+/** What ssh needs of a host: a test host here, or another kind reached the same way (test/support/nspawn). */
+export type SshTarget = Pick<TestHost, "sshOptions" | "user" | "address">;
+
 /** ssh's arguments for a host: `ssh ...sshArgs(host, "uptime")`; ignores the user's ~/.ssh/config. */
-export function sshArgs(host: TestHost, command?: string): string[] {
+export function sshArgs(host: SshTarget, command?: string): string[] {
   return ["-F", "/dev/null", ...host.sshOptions, `${host.user}@${host.address}`, ...(command === undefined ? [] : [command])];
 }
 
 /** Runs one command on a host with the system ssh client; never rejects (check exitCode). */
-export async function ssh(host: TestHost, command: string, options: { timeoutMs?: number } = {}): Promise<Result<{ reject: false }>> {
+export async function ssh(host: SshTarget, command: string, options: { timeoutMs?: number } = {}): Promise<Result<{ reject: false }>> {
   return execa("ssh", sshArgs(host, command), { reject: false, stdin: "ignore", timeout: options.timeoutMs ?? 30_000 }) as Promise<
     Result<{ reject: false }>
   >;
