@@ -96,7 +96,6 @@ export function planPush(local: LocalClusterFiles, options: PushPlanOptions): Pu
 
   if (role === "worker") {
     if (options.only) throw new KpkiError("usage", `--only with --role worker: a worker gets nothing under ${options.target} (kubeadm join writes ca.crt itself and its preflight refuses one already there); use --discovery-file`);
-    if (options.kubeconfigs) throw new KpkiError("usage", "--kubeconfigs with --role worker: a worker gets no kubeconfig with credentials; use --discovery-file for kubeadm join --discovery-file");
   } else {
     const allowed = role === "control-plane-init" ? [...local.pki.keys()] : SHARED_PKI_FILES.filter((name) => local.pki.has(name));
     if (options.only) {
@@ -115,8 +114,8 @@ export function planPush(local: LocalClusterFiles, options: PushPlanOptions): Pu
       for (const name of present) files.push({ path: `${kubernetesDir}/${name}`, data: local.kubeconfigs.get(name)!, mode: 0o600, secret: true });
     }
   }
-  if (options.discovery) {
-    if (role === "control-plane-init") throw new KpkiError("usage", "--discovery-file with --role control-plane-init: the first control plane does not join; give it to the hosts that do");
+  // Only hosts that join use a discovery file: the first control plane of a mixed inventory gets none.
+  if (options.discovery && role !== "control-plane-init") {
     files.push({ path: options.discovery.path, data: Buffer.from(discoveryKubeconfig(local.pki.get("ca.crt")!, options.discovery.server)), mode: 0o600, secret: false });
   }
   // Whatever the flags: a worker never gets a key or anything under the PKI folder.

@@ -224,6 +224,10 @@ async function pushPkiCommand(io: Io, args: PushArgs): Promise<void> {
     if (!/^https:\/\/[^/\s]+(\/)?$/.test(server)) throw new KpkiError("usage", `--server "${server}" must be https://HOST[:PORT], the API server's URL`);
     discovery = { path: where, server: server.replace(/\/$/, "") };
   } else if (args.server) throw new KpkiError("usage", "--server names the API server of --discovery-file: give --discovery-file too");
+  // In a mixed inventory --kubeconfigs is for the control planes; workers get none (KUBECONFIGS_BY_ROLE).
+  if (args.kubeconfigs && hosts.every((host) => host.role === "worker")) {
+    throw new KpkiError("usage", "--kubeconfigs with only workers: a worker gets no kubeconfig with credentials; use --discovery-file for kubeadm join --discovery-file");
+  }
   const only = args.only?.map(String);
   const plans = hosts.map((host) => ({ host, files: planPush(local, { role: host.role, target, kubeconfigs: args.kubeconfigs, only, discovery }) }));
 
