@@ -246,7 +246,7 @@ function kubeletVersion(ctx: PreflightContext): CheckRow {
       // kubeadm's MinimumKubeletVersion: three minors below the control plane.
       if (kubelet.minor < target - 3) findings.push(err(`Kubelet version "${kubelet.text}" is lower than kubeadm can support (${ctx.kubernetes.minor} supports kubelet 1.${target - 3} and later). Please upgrade kubelet`));
       else if (kubelet.minor > target) findings.push(err(`the kubelet version is higher than the control plane version. This is not a supported version skew and may lead to a malfunctional cluster. Kubelet version: "${kubelet.text}" Control plane version: "${ctx.kubernetes.patch ?? ctx.kubernetes.minor}"`));
-      else if (kubelet.minor < target) findings.push(warn(`kubelet ${kubelet.text} is older than the target ${ctx.kubernetes.minor}: a supported skew, but kpki node prep would install ${ctx.kubernetes.minor}`));
+      else if (kubelet.minor < target) findings.push(warn(`kubelet ${kubelet.text} is older than the target ${ctx.kubernetes.minor}: a skew kubeadm supports, but not the version asked for`));
       const kubeadm = parseVersion(facts.kubeadm_version);
       if (kubeadm && kubelet.minor > kubeadm.minor) findings.push(err(`kubelet ${kubelet.text} is newer than kubeadm ${kubeadm.text}: kubeadm cannot configure a newer kubelet`));
       if (ctx.kubernetes.patch && kubelet.text !== `v${ctx.kubernetes.patch}` && findings.length === 0) findings.push(warn(`kubelet ${kubelet.text} is not the pinned ${ctx.kubernetes.patch}`));
