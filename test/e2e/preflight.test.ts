@@ -60,6 +60,21 @@ async function startContainerd(host: TestHost): Promise<void> {
   expect(started.exitCode, String(started.stdout) + String(started.stderr)).toBe(0);
 }
 
+/**
+ * A DMI product_uuid, as a cloned VM image carries: this machine has no /sys/class/dmi, so the host's
+ * /sys/class becomes a tmpfs holding its classes again (bind mounts, in the host's own mount namespace) and an id/product_uuid.
+ */
+async function giveProductUuid(host: TestHost, uuid: string): Promise<void> {
+  const done = await ssh(host, [
+    "set -e",
+    "mkdir -p /run/kpki-sysclass && mount --bind /sys/class /run/kpki-sysclass",
+    "mount -t tmpfs -o size=64k,mode=755 tmpfs /sys/class",
+    "for d in /run/kpki-sysclass/*; do n=${d##*/}; mkdir /sys/class/$n; mount --bind $d /sys/class/$n; done",
+    `mkdir -p /sys/class/dmi/id && echo ${uuid} > /sys/class/dmi/id/product_uuid`,
+  ].join("\n"));
+  expect(done.exitCode, String(done.stderr)).toBe(0);
+}
+
 async function stopContainerd(host: TestHost): Promise<void> {
   await ssh(host, "p=$(cat /run/kpki-test-containerd.pid 2>/dev/null) && [ \"$(cat /proc/$p/comm 2>/dev/null)\" = containerd ] && kill $p; for i in $(seq 50); do [ -d /proc/$p ] || exit 0; sleep 0.1; done");
 }
@@ -126,6 +141,10 @@ describe.skipIf(Boolean(skip))("kubeadm's preflight and the fleet checks on real
     // The checks are about the real host: the runtime answered on its socket, forwarding is on in its network namespace.
     expect(report!.checks.find((entry) => entry.name === "CRI")?.status).toBe("pass");
     expect(String((await ssh(host, "cat /proc/sys/net/ipv4/ip_forward")).stdout).trim()).toBe("1");
+    // --apiserver-port is the port checked: sshd holds 22 there.
+    const busy = await check([host], "--role", "control-plane-init", "--apiserver-port", "22");
+    expect(busy.result.exitCode).toBe(4);
+    expect(failing(busy.reports[0]!).filter((entry) => entry.includes(":error:"))).toEqual(["Port-22:error:fail"]);
   });
 
   it("names each failing check with kubeadm's name and severity; warnings never make a host not ready", async () => {
@@ -207,17 +226,24 @@ describe.skipIf(Boolean(skip))("kubeadm's preflight and the fleet checks on real
     expect(await fs.readdir(host.stateDir, { recursive: true })).toEqual(before);
   });
 
-  it("fleet checks: clones sharing a machine-id are both named; a clock 2 minutes off is named", async () => {
+  it("fleet checks: clones sharing a machine-id, a product_uuid and a host name are both named; a clock 2 minutes off is named", async () => {
     const [a, b] = [lab.byName("clone-a"), lab.byName("clone-b")];
+    for (const host of [a, b]) await giveProductUuid(host, "4C4C4544-0042-3510-8052-B4C04F4E3332");
+    // The clone kept its image's host name (the UTS namespace is the host's own).
+    expect((await ssh(b, "hostname clone-a")).exitCode).toBe(0);
     const library = readdirSync("/usr/lib").map((dir) => `/usr/lib/${dir}/faketime/libfaketime.so.1`).find((file) => existsSync(file));
     if (process.env.CI && !library) throw new Error("libfaketime is missing: scripts/install-peers installs it");
     const { reports } = await check([a, b, lab.byName("ready")]);
     for (const report of reports.slice(0, 2)) {
-      const duplicate = report.checks.find((entry) => entry.name === "DuplicateMachineID");
-      expect(duplicate, report.host).toMatchObject({ severity: "error", status: "fail" });
-      expect(duplicate!.detail).toContain(`shared by ${a.address}, ${b.address}`);
+      for (const name of ["DuplicateMachineID", "DuplicateProductUUID", "DuplicateHostname"]) {
+        const duplicate = report.checks.find((entry) => entry.name === name);
+        expect(duplicate, `${report.host} ${name}`).toMatchObject({ severity: "error", status: "fail" });
+        expect(duplicate!.detail).toContain(`shared by ${a.address}, ${b.address}`);
+      }
       expect(report.ready).toBe(false);
     }
+    expect(reports[0]!.checks.find((entry) => entry.name === "DuplicateProductUUID")!.detail).toMatch(/product_uuid 4c4c4544-0042-3510-8052-b4c04f4e3332/);
+    await ssh(b, "hostname clone-b");
     expect(reports[2]!.checks.some((entry) => entry.name.startsWith("Duplicate"))).toBe(false);
     if (!library) return;
     // The host's programs see a clock 120 s ahead: libfaketime, preloaded by the login shell kpki's session starts
