@@ -42,6 +42,7 @@ interface StepLine {
 interface HostLine {
   host: string;
   ok: boolean;
+  ready: boolean;
   changed: number;
   steps: StepLine[];
   checks: { name: string; severity: string; status: string; detail: string }[];
@@ -89,6 +90,7 @@ describe.skipIf(Boolean(skip))("kpki node check and prep on real SSH hosts", () 
     for (const report of reports) {
       const host = lab.hosts.find((candidate) => candidate.address === report.host)!;
       expect(report.ok, report.host).toBe(false);
+      expect(report.ready, report.host).toBe(false);
       expect(stepOf(report, "os")?.state).toBe("ok");
       expect(stepOf(report, "swap")).toMatchObject({ state: "would-change" });
       expect(stepOf(report, "sysctl")).toMatchObject({ state: "would-change" });
@@ -144,7 +146,7 @@ describe.skipIf(Boolean(skip))("kpki node check and prep on real SSH hosts", () 
     }
     const check = await node("check", lab.hosts, "--role", "control-plane", ...PREP_OWNS);
     expect(check.result.exitCode).toBe(0);
-    expect(check.reports.every((report) => report.ok)).toBe(true);
+    expect(check.reports.every((report) => report.ok && report.ready)).toBe(true);
 
     const snapshot = await Promise.all(lab.hosts.map(changedFiles));
     const again = await node("prep", lab.hosts, "--role", "control-plane");
@@ -182,7 +184,7 @@ describe.skipIf(Boolean(skip))("kpki node check and prep on real SSH hosts", () 
     const unreachable = await runCli(["node", "check", lab.unusedAddress, good!.address, ...sshFlags(), "--role", "control-plane", ...PREP_OWNS, "--connect-timeout", "2", "-o", "json"]);
     const reports = JSON.parse(unreachable.stdout).hosts as HostLine[];
     expect(reports[0]!.error?.failure).toBe("unreachable");
-    expect(reports[1]!.ok).toBe(true);
+    expect(reports[1]!.ready).toBe(true);
     expect(unreachable.exitCode).toBe(4);
 
     const unknownKey = await runCli(["node", "check", good!.address, "--user", "root", "--identity", lab.identityFile, "--ssh-option", `UserKnownHostsFile=${otherKnownHosts}`, "-o", "json"]);

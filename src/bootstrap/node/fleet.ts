@@ -18,7 +18,7 @@ export interface HostReport {
   role: Role;
   /** The Kubernetes version the host was checked or prepared for (1.33, or 1.33.2). */
   kubernetes: string;
-  /** ready (check), or prepared (apply: no step failed). */
+  /** Every step ok (check), or prepared (apply); false if any step failed or would change. */
   ok: boolean;
   /** kubeadm init/join would pass here: no step failed and no error among the checks (warnings never count). */
   ready: boolean;
@@ -32,11 +32,6 @@ export interface HostReport {
   seconds: number;
 }
 
-/**
- * Runs the node script on every host, at most `parallel` at a time, one
- * SSH connection and one script per host. A host that fails never stops
- * the others; each gets its own report.
- */
 /** What the preflight is judged against, beyond each host's role and target. */
 export interface PreflightSettings extends Omit<PreflightContext, "role" | "kubernetes" | "hostAddress" | "ipv6"> {
   ignore: IgnoreSet;
@@ -46,6 +41,11 @@ export const DEFAULT_PREFLIGHT: PreflightSettings = { apiserverPort: 6443, servi
 
 type FleetOptions = Omit<NodeScriptOptions, "role"> & { parallel: number; ssh: SshSettings; preflight?: PreflightSettings };
 
+/**
+ * Runs the node script on every host, at most `parallel` at a time, one
+ * SSH connection and one script per host. A host that fails never stops
+ * the others; each gets its own report.
+ */
 export async function runFleet(hosts: readonly FleetHost[], options: FleetOptions, onDone?: (report: HostReport) => void): Promise<HostReport[]> {
   const session = new SshSession(options.ssh);
   const reports: HostReport[] = new Array(hosts.length);
@@ -70,7 +70,6 @@ export async function runFleet(hosts: readonly FleetHost[], options: FleetOption
     const ignore = options.preflight?.ignore ?? DEFAULT_PREFLIGHT.ignore;
     report.checks.push(...(fleet.get(report.host) ?? []).map((check) => (ignore.has(check.name) ? { ...check, status: "ignored" as const } : check)));
     report.ready = report.ready && !report.checks.some(blocks);
-    if (options.mode === "check") report.ok = report.ready;
   }
   return reports;
 }

@@ -1,6 +1,6 @@
+import path from "node:path";
 import type { Argv } from "yargs";
 import { KpkiError } from "../../errors.js";
-import path from "node:path";
 import type { FleetHost, HostReport, PreflightSettings } from "../../bootstrap/node/fleet.js";
 import type { PushResult } from "../../bootstrap/node/pushpki.js";
 import { OS_FAMILIES, ROLES, RUNTIMES, type OsFamily, type Role, type Runtime } from "../../bootstrap/node/steps.js";
@@ -157,7 +157,8 @@ async function runNodes(io: Io, args: NodeArgs, mode: "check" | "dry-run" | "app
     if (defaulted) io.stdout(`no --kubernetes-version given: Kubernetes ${kubernetes.minor}, the newest minor kpki knows\n\n`);
     io.stdout(reports.map((report) => formatReport(report, mode)).join("\n"));
   }
-  const bad = reports.filter((report) => !report.ok);
+  // check answers "would kubeadm init/join pass?"; prep, "did (would) every step go through?".
+  const bad = reports.filter((report) => (mode === "check" ? !report.ready : !report.ok));
   if (bad.length > 0) {
     const what = mode === "apply" ? "could not be prepared" : mode === "dry-run" ? "would change or cannot be prepared" : "not ready";
     throw new KpkiError("verify", `${bad.length} of ${reports.length} host(s) ${what}: ${bad.map((report) => report.host).join(", ")}`);
@@ -172,7 +173,7 @@ function formatReport(report: HostReport, mode: "check" | "dry-run" | "apply"): 
     : report.ok ? (mode === "apply" ? (report.changed > 0 ? `prepared (${report.changed} changed)` : "prepared (nothing to change)") : "nothing would change") : mode === "apply" ? "NOT prepared" : "would change";
   const preflight = mode === "check" ? "" : report.ready ? "; kubeadm's preflight would pass" : "; kubeadm's preflight would NOT pass";
   const label = (state: string) => (state === "would-change" ? (mode === "apply" ? "would change" : "prep would change") : state);
-  const rows = report.steps.filter((step) => step.step !== "preflight").map((step) => [`  ${label(step.state)}`, step.step, step.detail]);
+  const rows = report.steps.map((step) => [`  ${label(step.state)}`, step.step, step.detail]);
   // kubeadm's own lines for what did not pass: [ERROR Name]: message / [WARNING Name]: message.
   const passed = report.checks.filter((check) => check.status === "pass").length;
   const findings = report.checks
