@@ -344,7 +344,7 @@ export function preflightChecks(ctx: PreflightContext): CheckRow[] {
     rows.push(...forwarding);
     if (controlPlane) rows.push(...controlPlaneChecks.filter((check) => check.name !== "HTTPProxy" || !ctx.endpointHost), ...etcd);
   }
-  rows.push(...kpkiChecks(ctx));
+  rows.push(...KPKI_CHECKS);
   return dedupe(rows);
 }
 
@@ -362,27 +362,25 @@ function dedupe(rows: CheckRow[]): CheckRow[] {
 }
 
 /** Beyond kubeadm: what makes a node that passed kubeadm's preflight still fail (pods, networking, the runtime). */
-function kpkiChecks(ctx: PreflightContext): CheckRow[] {
-  void ctx;
-  return [
-    row("Modules", "kpki", "error", (facts) => {
-      const missing = ["overlay", "br_netfilter"].filter((name) => !words(facts.modules_loaded).includes(name));
-      return missing.length > 0 ? [err(`kernel modules not loaded: ${missing.join(", ")} (containerd's overlayfs; bridged pod traffic through iptables)`)] : [];
-    }),
-    row("BridgeNetfilter", "kpki", "error", (facts) => {
-      const wrong = (["iptables", "ip6tables"] as const).filter((table) => facts[`bridge_nf_call_${table}`] !== "1").map((table) => `net.bridge.bridge-nf-call-${table}=${facts[`bridge_nf_call_${table}`] || "unset (br_netfilter not loaded)"}`);
-      return wrong.length > 0 ? [err(`${wrong.join(", ")}: bridged pod traffic bypasses kube-proxy's rules; needs 1`)] : [];
-    }),
-    row("SELinux", "kpki", "warning", (facts) => (facts.selinux === "Enforcing" ? [warn("SELinux is enforcing: kubeadm's install guide sets it permissive so containers can read the host's files")] : [])),
-    row("CgroupDriver", "kpki", "error", (facts) => {
-      const kubelet = facts.kubelet_cgroup_driver || "systemd";
-      const runtime = facts.containerd_systemd_cgroup;
-      if (runtime === undefined || runtime === "absent") return [];
-      const driver = runtime === "true" ? "systemd" : "cgroupfs";
-      return driver === kubelet ? [] : [err(`containerd's runc uses the ${driver} cgroup driver (SystemdCgroup = ${runtime}), the kubelet ${kubelet}${facts.kubelet_cgroup_driver ? "" : " (kubeadm's default)"}: pods restart forever; set SystemdCgroup = true`)];
-    }),
-  ];
-}
+const KPKI_CHECKS: readonly CheckRow[] = [
+  row("Modules", "kpki", "error", (facts) => {
+    const missing = ["overlay", "br_netfilter"].filter((name) => !words(facts.modules_loaded).includes(name));
+    return missing.length > 0 ? [err(`kernel modules not loaded: ${missing.join(", ")} (containerd's overlayfs; bridged pod traffic through iptables)`)] : [];
+  }),
+  row("BridgeNetfilter", "kpki", "error", (facts) => {
+    const wrong = (["iptables", "ip6tables"] as const).filter((table) => facts[`bridge_nf_call_${table}`] !== "1").map((table) => `net.bridge.bridge-nf-call-${table}=${facts[`bridge_nf_call_${table}`] || "unset (br_netfilter not loaded)"}`);
+    return wrong.length > 0 ? [err(`${wrong.join(", ")}: bridged pod traffic bypasses kube-proxy's rules; needs 1`)] : [];
+  }),
+  row("SELinux", "kpki", "warning", (facts) => (facts.selinux === "Enforcing" ? [warn("SELinux is enforcing: kubeadm's install guide sets it permissive so containers can read the host's files")] : [])),
+  row("CgroupDriver", "kpki", "error", (facts) => {
+    const kubelet = facts.kubelet_cgroup_driver || "systemd";
+    const runtime = facts.containerd_systemd_cgroup;
+    // Only containerd's config is read: with cri-dockerd the kubelet talks to Docker, whose driver this does not see.
+    if (runtime === undefined || runtime === "absent" || (facts.cri_socket ?? "").includes("cri-dockerd")) return [];
+    const driver = runtime === "true" ? "systemd" : "cgroupfs";
+    return driver === kubelet ? [] : [err(`containerd's runc uses the ${driver} cgroup driver (SystemdCgroup = ${runtime}), the kubelet ${kubelet}${facts.kubelet_cgroup_driver ? "" : " (kubeadm's default)"}: pods restart forever; set SystemdCgroup = true`)];
+  }),
+];
 
 /** Judges the facts: one result per check, the ignored errors marked. */
 export function evaluatePreflight(facts: Facts, ctx: PreflightContext, ignore: IgnoreSet): CheckResult[] {
