@@ -145,6 +145,23 @@ describe.skipIf(Boolean(skip))("kubeadm's preflight and the fleet checks on real
     const busy = await check([host], "--role", "control-plane-init", "--apiserver-port", "22");
     expect(busy.result.exitCode).toBe(4);
     expect(failing(busy.reports[0]!).filter((entry) => entry.includes(":error:"))).toEqual(["Port-22:error:fail"]);
+
+    // A second runtime's socket: kubeadm refuses to guess, and so does kpki until --cri-socket picks one. That one
+    // is a socket nothing answers on (bound, never listening): CRI fails there, and passes on containerd's.
+    const made = await ssh(host, "mkdir -p /run/crio && python3 -c \"import socket; socket.socket(socket.AF_UNIX).bind('/run/crio/crio.sock')\"");
+    expect(made.exitCode, String(made.stderr)).toBe(0);
+    try {
+      const several = (await check([host], "--role", "control-plane-init")).reports[0]!.checks.find((entry) => entry.name === "CRI")!;
+      expect(several).toMatchObject({ severity: "error", status: "fail" });
+      expect(several.detail).toMatch(/several CRI sockets: unix:\/\/\/var\/run\/containerd\/containerd\.sock unix:\/\/\/var\/run\/crio\/crio\.sock: give --cri-socket/);
+      const silent = (await check([host], "--role", "control-plane-init", "--cri-socket", "unix:///var/run/crio/crio.sock")).reports[0]!.checks.find((entry) => entry.name === "CRI")!;
+      expect(silent).toMatchObject({ severity: "error", status: "fail" });
+      expect(silent.detail).toMatch(/crio\.sock did not answer the CRI/);
+      const chosen = await check([host], "--role", "control-plane-init", "--cri-socket", "unix:///var/run/containerd/containerd.sock");
+      expect(chosen.result.exitCode).toBe(0);
+    } finally {
+      await ssh(host, "rm -rf /run/crio");
+    }
   });
 
   it("names each failing check with kubeadm's name and severity; warnings never make a host not ready", async () => {

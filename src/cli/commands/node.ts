@@ -120,7 +120,7 @@ async function loadHosts(io: Io, args: HostArgs): Promise<FleetHost[]> {
     const host = parseHostSpec(String(spec), args);
     hosts.push({ ...host, name: host.address, role: args.role });
   }
-  if (hosts.length === 0) throw new KpkiError("usage", "give the hosts: kpki node check HOST… or --inventory hosts.yaml");
+  if (hosts.length === 0) throw new KpkiError("usage", "give the hosts: HOST… or --inventory hosts.yaml");
   const seen = new Set<string>();
   for (const host of hosts) {
     const key = `${host.address}:${host.port ?? ""}`;
