@@ -21,7 +21,7 @@ describe("the node steps table", () => {
     for (const mode of ["check", "apply"] as const) {
       const script = renderNodeScript({ mode, role: "control-plane", runtime: "auto", firewall: true, ipv6: true, kubernetes });
       for (const shell of ["sh", "bash"]) expect((await execa(shell, ["-n"], { input: script, reject: false })).exitCode, `${shell} -n (${mode})`).toBe(0);
-      const calls = [...script.slice(script.indexOf("# The steps, in order.")).matchAll(/^(?:case "\$FAMILY" in [a-z|]+\) )?step_([a-z]+)/gm)].map((match) => match[1]);
+      const calls = [...script.slice(script.indexOf("# The steps, in order.")).matchAll(/^(?:case "\$FAMILY" in [a-z|]+\) |if .*; then )?step_([a-z]+)/gm)].map((match) => match[1]);
       expect(calls).toEqual(STEPS.map((step) => step.name));
       expect(script).not.toMatch(/\{\{/);
     }
@@ -43,7 +43,7 @@ describe("the node steps table", () => {
 describe("the library face", () => {
   it("exports the node side and the API side from the package", async () => {
     const kpki = await import("../../dist/index.js");
-    for (const name of ["runFleet", "parseInventory", "renderNodeScript", "pushPki", "SshSession", "verifyToken", "verifyDiscovery", "createTokenSecret", "generateToken", "initPki"]) {
+    for (const name of ["runFleet", "parseInventory", "renderNodeScript", "pushFiles", "planPush", "evaluatePreflight", "fleetChecks", "SshSession", "verifyToken", "verifyDiscovery", "createTokenSecret", "generateToken", "initPki"]) {
       expect(typeof (kpki as Record<string, unknown>)[name], name).toBe("function");
     }
     expect(kpki.STEPS.length).toBe(STEPS.length);

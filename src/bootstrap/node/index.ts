@@ -17,8 +17,31 @@ export {
   type Runtime,
   type OsFamily,
 } from "./steps.js";
-export { runFleet, type FleetHost, type HostReport } from "./fleet.js";
-export { collectPkiFiles, pushPki, fetchFile, type PkiFile, type PushResult } from "./pushpki.js";
+export { runFleet, DEFAULT_PREFLIGHT, type FleetHost, type HostReport, type PreflightSettings } from "./fleet.js";
+export {
+  readClusterFiles,
+  planPush,
+  pushFiles,
+  discoveryKubeconfig,
+  fetchFile,
+  SHARED_PKI_FILES,
+  KUBECONFIGS_BY_ROLE,
+  type LocalClusterFiles,
+  type PushFile,
+  type PushPlanOptions,
+  type PushResult,
+} from "./pushpki.js";
+export {
+  preflightChecks,
+  evaluatePreflight,
+  parseIgnorePreflightErrors,
+  knownCheckNames,
+  type PreflightContext,
+  type CheckResult,
+  type Severity,
+  type IgnoreSet,
+} from "./preflight.js";
+export { fleetChecks, clockSkew, MAX_CLOCK_SKEW_SECONDS, FLEET_CHECK_NAMES, type FleetHostFacts } from "./fleetchecks.js";
 export { KUBERNETES_MINORS, NEWEST_MINOR, resolveKubernetesVersion, type KubernetesMinor, type KubernetesTarget } from "./versions.js";
 export {
   KUBERNETES_PACKAGES,

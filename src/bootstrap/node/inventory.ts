@@ -91,7 +91,7 @@ function readHost(node: Node, at: (node: Node | null | undefined) => string, nee
         host[key as "user" | "identity"] = scalar;
         break;
       case "role":
-        if (!(ROLES as readonly unknown[]).includes(scalar)) throw new KpkiError("input", `${where}: role must be control-plane or worker`);
+        if (!(ROLES as readonly unknown[]).includes(scalar)) throw new KpkiError("input", `${where}: role must be one of ${ROLES.join(", ")}`);
         host.role = scalar as Role;
         break;
       case "kubernetesVersion": {

@@ -2,7 +2,8 @@ import { loadTemplate, renderTemplate } from "../../templates.js";
 import { DEFAULT_PACKAGE_OPTIONS, packageSources, type PackageOptions } from "./packages.js";
 import type { KubernetesTarget } from "./versions.js";
 
-export const ROLES = ["control-plane", "worker"] as const;
+/** kubeadm's three kinds of node: the first control plane (init), a joining control plane, a worker (join). */
+export const ROLES = ["control-plane-init", "control-plane", "worker"] as const;
 export type Role = (typeof ROLES)[number];
 export const RUNTIMES = ["auto", "containerd", "docker"] as const;
 export type Runtime = (typeof RUNTIMES)[number];
@@ -36,9 +37,7 @@ export const STEPS = [
   { name: "containerd", description: "/etc/containerd/config.toml: CRI on, SystemdCgroup = true, kubeadm's sandbox image; checked with containerd config dump, backup kept, restart only on change", families: ["rhel", "debian"] },
   { name: "runtime", description: "the container runtime enabled, started and answering crictl info on its CRI socket; /etc/crictl.yaml; --runtime docker needs cri-dockerd", families: ["rhel", "debian"] },
   { name: "kubelet", description: "kubelet at the target version and kubeadm's, enabled, not started (kubeadm init/join starts it)", families: ["rhel", "debian"] },
-  { name: "resources", description: "CPUs and memory (a control plane needs 2 CPUs, 1700 MB)", families: ["rhel", "debian"], readOnly: true },
-  { name: "hostname", description: "the host name is a valid lower-case DNS name", families: ["rhel", "debian"], readOnly: true },
-  { name: "ports", description: "kubeadm's ports are free (6443, 10259, 10257, 10250, 2379-2380; workers 10250)", families: ["rhel", "debian"], readOnly: true },
+  { name: "preflight", description: "kubeadm's preflight for the role (init or join), check by check, and kpki's own checks: read-only facts judged in src/bootstrap/node/preflight.ts", families: ["rhel", "debian"], readOnly: true },
 ] as const satisfies readonly StepDefinition[];
 
 export type StepName = (typeof STEPS)[number]["name"];
@@ -62,6 +61,8 @@ export interface NodeScriptOptions {
   kubernetes: KubernetesTarget;
   /** Where packages come from and whether to install them (default: install from upstream, no version changes). */
   packages?: PackageOptions;
+  /** kubeadm's --cri-socket (unix:///…); without it the only socket there, as kubeadm picks. */
+  criSocket?: string;
 }
 
 const ALL_FAMILIES = OS_FAMILIES.length;
@@ -73,7 +74,8 @@ export function renderNodeScript(options: NodeScriptOptions): string {
   const sources = packageSources(options.kubernetes, packages.mirror);
   const values = {
     mode: options.mode,
-    role: options.role,
+    // The steps know two kinds of host; init and join differ only in the preflight's checks.
+    role: options.role === "worker" ? "worker" : "control-plane",
     runtime: options.runtime,
     os_family: options.osFamily ?? "",
     firewall: options.firewall ? "yes" : "no",
@@ -90,14 +92,17 @@ export function renderNodeScript(options: NodeScriptOptions): string {
     docker_rpm_key: sources.dockerRpm.key,
     mirror_key: packages.mirrorKey ?? "",
     k8s_defaulted: options.kubernetes.defaulted ? "yes" : "no",
+    cri_socket: options.criSocket ?? "",
     sysctl_file: trim(renderTemplate(loadTemplate("node/sysctl-kubernetes.conf"), { ipv6: options.ipv6 ? "yes" : "" })),
     modules_file: trim(loadTemplate("node/modules-kubernetes.conf")),
   };
   const render = (file: string) => trim(renderTemplate(loadTemplate(`node/${file}`), values));
-  // The os step sets FAMILY; without it nothing else can tell how to treat the host.
-  const driver = STEPS.map(({ name, families }: StepDefinition) => {
-    if (name === "os") return "step_os || exit 0";
-    if (families.length === ALL_FAMILIES) return `step_${name}`;
+  // The os step sets FAMILY. On a distribution it does not know, every step still
+  // looks (check mode), but only the read-only ones run when applying.
+  const driver = STEPS.map(({ name, families, readOnly }: StepDefinition) => {
+    if (name === "os") return "step_os || FAMILY=unknown";
+    const guard = readOnly ? "" : '[ "$FAMILY" != unknown ] || [ "$MODE" = check ]; then ';
+    if (families.length === ALL_FAMILIES) return guard ? `if ${guard}step_${name}; fi` : `step_${name}`;
     return `case "$FAMILY" in ${families.join("|")}) step_${name} ;; esac`;
   });
   const sections = [render("lib.sh"), ...STEPS.map(({ name }) => render(`${name}.sh`)), ["# The steps, in order.", ...driver, "exit 0"].join("\n")];

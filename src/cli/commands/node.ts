@@ -1,13 +1,33 @@
+import path from "node:path";
 import type { Argv } from "yargs";
 import { KpkiError } from "../../errors.js";
-import type { FleetHost, HostReport } from "../../bootstrap/node/fleet.js";
+import type { FleetHost, HostReport, PreflightSettings } from "../../bootstrap/node/fleet.js";
+import type { PushResult } from "../../bootstrap/node/pushpki.js";
 import { OS_FAMILIES, ROLES, RUNTIMES, type OsFamily, type Role, type Runtime } from "../../bootstrap/node/steps.js";
-import { NEWEST_MINOR, resolveKubernetesVersion } from "../../bootstrap/node/versions.js";
-import { clusterLayoutOf, pkiDirOptions } from "../clusterdir.js";
+import { NEWEST_MINOR, resolveKubernetesVersion, type KubernetesTarget } from "../../bootstrap/node/versions.js";
+import { clusterDirOptions, clusterLayoutOf } from "../clusterdir.js";
 import { checkMirrorKey, checkMirrorUrl, type PackageOptions } from "../../bootstrap/node/packages.js";
 import { readInput } from "../files.js";
 import { printJson, table, type Io } from "../io.js";
 import { parseHostSpec, sshOptions, sshSettings, type SshArgs } from "../sshoptions.js";
+
+interface PushArgs extends SshArgs {
+  hosts?: (string | number)[];
+  inventory?: string;
+  role: Role;
+  dir?: string;
+  certDir?: string;
+  kubeconfigDir?: string;
+  kubeconfigs: boolean;
+  discoveryFile?: string;
+  server?: string;
+  only?: (string | number)[];
+  target: string;
+  dryRun: boolean;
+  force: boolean;
+  parallel: number;
+  output: string;
+}
 
 interface NodeArgs extends SshArgs {
   hosts?: (string | number)[];
@@ -22,6 +42,12 @@ interface NodeArgs extends SshArgs {
   upgrade: boolean;
   packageMirror?: string;
   packageMirrorKey?: string;
+  ignorePreflightErrors?: (string | number)[];
+  apiserverPort: number;
+  serviceCidr: string;
+  podNetworkCidr?: string;
+  controlPlaneEndpoint?: string;
+  criSocket?: string;
   parallel: number;
   output: string;
 }
@@ -30,7 +56,13 @@ const fleetOptions = (command: Argv) =>
   command
     .positional("hosts", { type: "string", array: true, describe: "[user@]host[:port] …" })
     .option("inventory", { type: "string", describe: "YAML inventory: hosts (address, name, port, user, identity, role, sshOptions) and defaults" })
-    .option("role", { choices: ROLES, default: "worker" as Role, describe: "role of hosts the inventory does not give one" })
+    .option("role", { choices: ROLES, default: "worker" as Role, describe: "role of hosts the inventory does not give one: control-plane-init (kubeadm init), control-plane (kubeadm join --control-plane) or worker (kubeadm join)" })
+    .option("ignore-preflight-errors", { type: "string", array: true, describe: "checks whose errors are shown as warnings, as kubeadm's flag: NAME,… or all (case-insensitive; repeatable)" })
+    .option("apiserver-port", { type: "number", default: 6443, describe: "the API server's port, checked free on control planes (kubeadm's --apiserver-bind-port)" })
+    .option("service-cidr", { type: "string", default: "10.96.0.0/12", describe: "service subnet: NO_PROXY must cover it when a proxy is set" })
+    .option("pod-network-cidr", { type: "string", describe: "pod subnet: NO_PROXY must cover it when a proxy is set" })
+    .option("control-plane-endpoint", { type: "string", describe: "host[:port] joining hosts reach the API server at: NO_PROXY must cover it when a proxy is set" })
+    .option("cri-socket", { type: "string", describe: "the CRI socket kubeadm will use (unix:///…) [default: the only one on the host]" })
     .option("runtime", { choices: RUNTIMES, default: "auto" as Runtime, describe: "container runtime to enable [auto: whichever is installed]" })
     .option("ipv6", { type: "boolean", default: false, describe: "also net.ipv6.conf.all.forwarding=1" })
     .option("firewall", { type: "boolean", default: true, describe: "open the role's ports in a running firewalld (--no-firewall: leave it, report it)" })
@@ -63,57 +95,37 @@ export function nodeCommand(cli: Argv, io: Io): Argv {
         },
       )
       .command(
-        "push-pki <hosts..>",
-        "copy the PKI to /etc/kubernetes/pki with kubeadm's modes (a worker gets ca.crt only); never overwrites a different key without --force",
+        "push-pki [hosts..]",
+        "copy the cluster's files by kubeadm's rules for the role: control-plane-init the whole PKI folder; control-plane the shared CA material and sa keys; worker nothing under /etc/kubernetes/pki (--discovery-file: a CA-and-server kubeconfig)",
         (command) =>
           command
             .positional("hosts", { type: "string", array: true, describe: "[user@]host[:port] …" })
-            .options(pkiDirOptions)
-            .option("role", { choices: ROLES, default: "control-plane" as Role, describe: "worker: ca.crt only; control-plane: the whole folder" })
-            .option("only", { type: "string", array: true, describe: "push just these files (paths under the cluster's pki/, e.g. etcd/ca.crt), repeatable" })
-            .option("target", { type: "string", default: "/etc/kubernetes/pki", describe: "folder on the host" })
-            .option("force", { type: "boolean", default: false, describe: "replace keys that differ" })
+            .option("inventory", { type: "string", describe: "YAML inventory (as node check takes it): each host's role comes from it" })
+            .option("role", { choices: ROLES, default: "worker" as Role, describe: "role of hosts the inventory does not give one (worker, the safe one, gets no key)" })
+            .options(clusterDirOptions)
+            .option("kubeconfigs", { type: "boolean", default: false, describe: "also place the role's kubeconfigs in /etc/kubernetes (control-plane-init: all five; control-plane: admin.conf)" })
+            .option("discovery-file", { type: "string", describe: "give joining hosts a kubeconfig holding only the CA and the server, for kubeadm join --discovery-file [at /etc/kubernetes/discovery.conf]" })
+            .option("server", { type: "string", describe: "the API server URL the discovery file names [default: admin.conf's server]" })
+            .option("only", { type: "string", array: true, describe: "push just these files (paths under --dir, e.g. etcd/ca.crt; within the role's set), repeatable" })
+            .option("target", { type: "string", default: "/etc/kubernetes/pki", describe: "the PKI folder on the host (kubeconfigs go to its parent)" })
+            .option("dry-run", { type: "boolean", default: false, describe: "list every file each host would get, and what would change; write nothing" })
+            .option("force", { type: "boolean", default: false, describe: "replace keys that differ (never a worker's: it gets none)" })
+            .option("parallel", { type: "number", default: 10, describe: "hosts worked on at once" })
             .options(sshOptions)
-            .example("$0 node push-pki root@192.0.2.11 --dir ./kubernetes", "a second control plane's /etc/kubernetes/pki")
-            .example("$0 node push-pki root@192.0.2.21 --role worker", "ca.crt only"),
+            .example("$0 node push-pki root@192.0.2.11 --role control-plane-init --dir ./kubernetes --kubeconfigs", "the first control plane: the whole folder, and its kubeconfigs")
+            .example("$0 node push-pki root@192.0.2.12 --role control-plane --dir ./kubernetes", "a joining control plane: the shared CA and sa keys only")
+            .example("$0 node push-pki root@192.0.2.21 --dir ./kubernetes --discovery-file", "a worker: no PKI, a discovery kubeconfig for kubeadm join --discovery-file"),
         async (args) => {
-          const [{ collectPkiFiles, pushPki }, { SshSession }] = await Promise.all([import("../../bootstrap/node/pushpki.js"), import("../../bootstrap/node/ssh.js")]);
-          const settings = sshSettings(args as unknown as SshArgs);
-          const hosts = (args.hosts ?? []).map((spec) => parseHostSpec(String(spec), args as unknown as SshArgs));
-          if (!args.target.startsWith("/")) throw new KpkiError("usage", `--target "${args.target}" must be an absolute path`);
-          const files = await collectPkiFiles((await clusterLayoutOf(args)).certDir, args.only?.map(String) ?? (args.role === "worker" ? ["ca.crt"] : undefined));
-          const session = new SshSession(settings);
-          const results: { host: string; files?: unknown; error?: string; kind?: string }[] = [];
-          try {
-            for (const host of hosts) {
-              try {
-                results.push({ host: host.address, files: await pushPki(session, host, files, { target: args.target, force: args.force }) });
-              } catch (error) {
-                if (!(error instanceof KpkiError)) throw error;
-                results.push({ host: host.address, error: error.message, kind: error.kind });
-              }
-            }
-          } finally {
-            await session.close();
-          }
-          if (args.output === "json") printJson(io, results.map(({ kind: _kind, ...result }) => result));
-          else {
-            for (const result of results) {
-              if (result.error) io.stdout(`${result.host}: FAILED: ${result.error}\n`);
-              else io.stdout(`${result.host}: ${table((result.files as { file: string; action: string }[]).map((file) => [`  ${file.action}`, `${args.target}/${file.file}`]))}\n`);
-            }
-          }
-          const failed = results.filter((result) => result.error);
-          // A key that would need --force is 3; a host that cannot be reached is 4, as node check says it.
-          const kind = failed.some((result) => result.kind === "conflict") ? "conflict" : "verify";
-          if (failed.length > 0) throw new KpkiError(kind, `${failed.length} of ${results.length} host(s) not updated: ${failed.map((result) => result.host).join(", ")}`);
+          await pushPkiCommand(io, args as unknown as PushArgs);
         },
       )
       .demandCommand(1, "give a node command: check, prep, push-pki"),
   );
 }
 
-async function loadHosts(io: Io, args: NodeArgs): Promise<FleetHost[]> {
+type HostArgs = SshArgs & { hosts?: (string | number)[]; inventory?: string; role: Role };
+
+async function loadHosts(io: Io, args: HostArgs): Promise<FleetHost[]> {
   const hosts: FleetHost[] = [];
   if (args.inventory) {
     const { parseInventory } = await import("../../bootstrap/node/inventory.js");
@@ -126,7 +138,7 @@ async function loadHosts(io: Io, args: NodeArgs): Promise<FleetHost[]> {
     const host = parseHostSpec(String(spec), args);
     hosts.push({ ...host, name: host.address, role: args.role });
   }
-  if (hosts.length === 0) throw new KpkiError("usage", "give the hosts: kpki node check HOST… or --inventory hosts.yaml");
+  if (hosts.length === 0) throw new KpkiError("usage", "give the hosts: HOST… or --inventory hosts.yaml");
   const seen = new Set<string>();
   for (const host of hosts) {
     const key = `${host.address}:${host.port ?? ""}`;
@@ -141,13 +153,17 @@ async function runNodes(io: Io, args: NodeArgs, mode: "check" | "dry-run" | "app
   const settings = sshSettings(args);
   const kubernetes = resolveKubernetesVersion(args.kubernetesVersion);
   const packages = await packageOptions(io, args);
+  const preflight = await preflightSettings(args, kubernetes);
   const hosts = await loadHosts(io, args);
   const defaulted = kubernetes.defaulted && hosts.some((host) => !host.kubernetes);
   const { runFleet } = await import("../../bootstrap/node/fleet.js");
   let done = 0;
   const reports = await runFleet(
     hosts,
-    { mode: mode === "apply" ? "apply" : "check", kubernetes, packages, runtime: args.runtime, osFamily: args.osFamily, firewall: args.firewall, ipv6: args.ipv6, parallel: args.parallel, ssh: settings },
+    {
+      mode: mode === "apply" ? "apply" : "check", kubernetes, packages, runtime: args.runtime, osFamily: args.osFamily, firewall: args.firewall, ipv6: args.ipv6,
+      criSocket: args.criSocket, preflight, parallel: args.parallel, ssh: settings,
+    },
     (report) => {
       done++;
       if (io.isTTY && args.output !== "json") {
@@ -155,13 +171,14 @@ async function runNodes(io: Io, args: NodeArgs, mode: "check" | "dry-run" | "app
       }
     },
   );
-  if (args.output === "json") printJson(io, { mode, kubernetes: { version: kubernetes.patch ?? kubernetes.minor, defaulted }, hosts: reports });
+  if (args.output === "json") printJson(io, { mode, kubernetes: { version: kubernetes.patch ?? kubernetes.minor, defaulted }, ignorePreflightErrors: preflight.ignore.names, hosts: reports });
   else {
     if (defaulted) io.stdout(`no --kubernetes-version given: Kubernetes ${kubernetes.minor}, the newest minor kpki knows\n\n`);
     io.stdout(reports.map((report) => formatReport(report, mode)).join("\n"));
   }
-  // A dry run that could make its plan succeeds: pending changes are its answer, not a failure.
-  const bad = reports.filter((report) => (mode === "dry-run" ? !plannable(report) : !report.ok));
+  // check answers "would kubeadm init/join pass?"; prep, "did every step go through?"; a dry run
+  // that could make its plan succeeds: pending changes are its answer, not a failure.
+  const bad = reports.filter((report) => (mode === "check" ? !report.ready : mode === "dry-run" ? !plannable(report) : !report.ok));
   if (bad.length > 0) {
     const what = mode === "apply" ? "could not be prepared" : mode === "dry-run" ? "cannot be prepared (unreachable, or a step would fail)" : "not ready";
     throw new KpkiError("verify", `${bad.length} of ${reports.length} host(s) ${what}: ${bad.map((report) => report.host).join(", ")}`);
@@ -180,13 +197,108 @@ async function packageOptions(io: Io, args: NodeArgs): Promise<PackageOptions> {
 function formatReport(report: HostReport, mode: "check" | "dry-run" | "apply"): string {
   const title = `${report.host}${report.host !== report.address ? ` (${report.address})` : ""}, ${report.role}, Kubernetes ${report.kubernetes}`;
   if (report.error && report.steps.length === 0) return `${title}: FAILED: ${report.error.message}\n`;
-  const verdict = report.ok
-    ? mode === "apply" ? (report.changed > 0 ? `prepared (${report.changed} changed)` : "prepared (nothing to change)") : mode === "dry-run" ? "nothing would change" : "ready"
-    : mode === "apply" ? "NOT prepared" : mode === "dry-run" ? (plannable(report) ? "would change" : "CANNOT be prepared") : "NOT ready";
+  const verdict = mode === "check"
+    ? report.ready ? "ready" : "NOT ready"
+    : report.ok
+      ? mode === "apply" ? (report.changed > 0 ? `prepared (${report.changed} changed)` : "prepared (nothing to change)") : "nothing would change"
+      : mode === "apply" ? "NOT prepared" : plannable(report) ? "would change" : "CANNOT be prepared";
+  const preflight = mode === "check" ? "" : report.ready ? "; kubeadm's preflight would pass" : "; kubeadm's preflight would NOT pass";
   // The same words in check and dry-run.
-  const label = (state: string) => (state === "would-change" ? "would change" : state);
+  const label = (state: string) => (state === "would-change" ? (mode === "apply" ? "would change" : "prep would change") : state);
   const rows = report.steps.map((step) => [`  ${label(step.state)}`, step.step, step.detail]);
-  return `${title}: ${verdict}\n${table(rows)}\n${report.error ? `  error: ${report.error.message}\n` : ""}`;
+  // kubeadm's own lines for what did not pass: [ERROR Name]: message / [WARNING Name]: message.
+  const passed = report.checks.filter((check) => check.status === "pass").length;
+  const findings = report.checks
+    .filter((check) => check.status !== "pass")
+    .map((check) => `  [${check.status === "ignored" ? "WARNING" : check.severity === "error" ? "ERROR" : "WARNING"} ${check.name}]: ${check.detail}${check.status === "ignored" ? " (error ignored: --ignore-preflight-errors)" : ""}${check.source === "kpki" ? " (kpki)" : ""}`);
+  const checks = report.checks.length > 0 ? `  preflight: ${passed} of ${report.checks.length} checks passed\n${findings.map((line) => `${line}\n`).join("")}` : "";
+  return `${title}: ${verdict}${preflight}\n${table(rows)}\n${checks}${report.error ? `  error: ${report.error.message}\n` : ""}`;
+}
+
+/** The preflight's settings from the flags, checked before any host is touched. */
+async function preflightSettings(args: NodeArgs, kubernetes: KubernetesTarget): Promise<PreflightSettings> {
+  const [{ knownCheckNames, parseIgnorePreflightErrors, firstAddress }, { FLEET_CHECK_NAMES }, { checkPort, parseEndpoint }] = await Promise.all([
+    import("../../bootstrap/node/preflight.js"),
+    import("../../bootstrap/node/fleetchecks.js"),
+    import("../../pki/spec.js"),
+  ]);
+  const apiserverPort = checkPort(args.apiserverPort, "--apiserver-port");
+  for (const [flag, value] of [["--service-cidr", args.serviceCidr], ["--pod-network-cidr", args.podNetworkCidr]] as const) {
+    for (const cidr of value?.split(",") ?? []) {
+      if (!firstAddress(cidr.trim())) throw new KpkiError("usage", `${flag} "${cidr}" is not a CIDR (e.g. 10.96.0.0/12, or v4,v6 for dual stack)`);
+    }
+  }
+  if (args.criSocket !== undefined && !/^unix:\/\/\/[A-Za-z0-9._/-]+$/.test(args.criSocket)) throw new KpkiError("usage", `--cri-socket "${args.criSocket}" must be unix:///path/to/the.sock`);
+  const endpointHost = args.controlPlaneEndpoint ? parseEndpoint(args.controlPlaneEndpoint, apiserverPort).host.value : undefined;
+  const settings = { apiserverPort, serviceCidr: args.serviceCidr, podCidr: args.podNetworkCidr, endpointHost };
+  const known = knownCheckNames({ ...settings, kubernetes }, FLEET_CHECK_NAMES);
+  return { ...settings, ignore: parseIgnorePreflightErrors(args.ignorePreflightErrors?.map(String), known) };
+}
+
+async function pushPkiCommand(io: Io, args: PushArgs): Promise<void> {
+  const [{ readClusterFiles, planPush, pushFiles, checkRemotePath }, { SshSession }, { parseKubeconfig }] = await Promise.all([
+    import("../../bootstrap/node/pushpki.js"),
+    import("../../bootstrap/node/ssh.js"),
+    import("../../pki/kubeconfig.js"),
+  ]);
+  if (!Number.isInteger(args.parallel) || args.parallel < 1) throw new KpkiError("usage", "--parallel must be a whole number of hosts, at least 1");
+  const target = checkRemotePath(args.target, "--target");
+  const settings = sshSettings(args);
+  const hosts = await loadHosts(io, args);
+  // Everything is read and planned before the first connection: bad input writes nothing anywhere.
+  const layout = await clusterLayoutOf(args);
+  const local = await readClusterFiles(layout.certDir, layout.kubeconfigDir);
+  let discovery: { path: string; server: string } | undefined;
+  if (args.discoveryFile !== undefined) {
+    const where = checkRemotePath(args.discoveryFile || `${path.posix.dirname(target)}/discovery.conf`, "--discovery-file");
+    let server = args.server;
+    const admin = local.kubeconfigs.get("admin.conf");
+    if (!server && admin) server = parseKubeconfig(admin.toString(), "admin.conf").server;
+    if (!server) throw new KpkiError("usage", "--discovery-file needs the API server the joining hosts reach: give --server https://HOST:6443 (or keep admin.conf in the kubeconfig folder)");
+    if (!/^https:\/\/[^/\s]+(\/)?$/.test(server)) throw new KpkiError("usage", `--server "${server}" must be https://HOST[:PORT], the API server's URL`);
+    discovery = { path: where, server: server.replace(/\/$/, "") };
+  } else if (args.server) throw new KpkiError("usage", "--server names the API server of --discovery-file: give --discovery-file too");
+  // In a mixed inventory --kubeconfigs is for the control planes; workers get none (KUBECONFIGS_BY_ROLE).
+  if (args.kubeconfigs && hosts.every((host) => host.role === "worker")) {
+    throw new KpkiError("usage", "--kubeconfigs with only workers: a worker gets no kubeconfig with credentials; use --discovery-file for kubeadm join --discovery-file");
+  }
+  const only = args.only?.map(String);
+  const plans = hosts.map((host) => ({ host, files: planPush(local, { role: host.role, target, kubeconfigs: args.kubeconfigs, only, discovery }) }));
+
+  const session = new SshSession(settings);
+  const results: { host: string; address: string; role: Role; files: PushResult[]; error?: string }[] = [];
+  try {
+    let next = 0;
+    const worker = async () => {
+      while (next < plans.length) {
+        const { host, files } = plans[next++]!;
+        const entry = { host: host.name, address: host.address, role: host.role, files: [] as PushResult[], error: undefined as string | undefined };
+        results.push(entry);
+        if (files.length === 0) continue;
+        try {
+          entry.files = await pushFiles(session, host, files, { force: args.force, dryRun: args.dryRun });
+        } catch (error) {
+          if (!(error instanceof KpkiError)) throw error;
+          entry.error = error.message;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(args.parallel, plans.length) }, worker));
+  } finally {
+    await session.close();
+  }
+  results.sort((a, b) => hosts.findIndex((host) => host.name === a.host) - hosts.findIndex((host) => host.name === b.host));
+  if (args.output === "json") printJson(io, results.map(({ error, ...rest }) => (error ? { ...rest, error } : rest)));
+  else {
+    for (const result of results) {
+      const title = `${result.host}${result.host !== result.address ? ` (${result.address})` : ""}, ${result.role}${args.dryRun ? " (dry run: nothing written)" : ""}`;
+      if (result.error) io.stdout(`${title}: FAILED: ${result.error}\n`);
+      else if (result.files.length === 0) io.stdout(`${title}: nothing to push (a worker gets nothing under ${target}; --discovery-file gives it a discovery kubeconfig)\n`);
+      else io.stdout(`${title}:\n${table(result.files.map((file) => [`  ${file.action.replace("-", " ")}`, file.mode, file.file]))}\n`);
+    }
+  }
+  const failed = results.filter((result) => result.error);
+  if (failed.length > 0) throw new KpkiError("conflict", `${failed.length} of ${results.length} host(s) not updated: ${failed.map((result) => result.host).join(", ")}`);
 }
 
 /** Reached, and no step would fail: what prep would do is known. */

@@ -1,0 +1,455 @@
+import { isIP } from "node:net";
+import { KpkiError } from "../../errors.js";
+import { KUBERNETES_MINORS, type KubernetesTarget } from "./versions.js";
+import type { Role } from "./steps.js";
+
+/**
+ * kubeadm's preflight, check by check, and kpki's own checks beside it. The
+ * node script only gathers facts (templates/node/preflight.sh); this table
+ * judges them, with kubeadm's names and severities (cmd/kubeadm/app/preflight/
+ * checks.go, checks_linux.go; system-validators for SystemVerification), so
+ * one list says what is checked, for which role, and how kpki differs.
+ */
+
+export type Severity = "error" | "warning";
+
+export interface PreflightContext {
+  role: Role;
+  kubernetes: KubernetesTarget;
+  /** The API server's bind port (kubeadm's --apiserver-bind-port; kpki's --apiserver-port). */
+  apiserverPort: number;
+  serviceCidr: string;
+  podCidr?: string;
+  /** Where a joining node reaches the API server (host part of --control-plane-endpoint). */
+  endpointHost?: string;
+  /** The address kpki reached the host at: kubeadm init's advertise address by default. */
+  hostAddress?: string;
+  ipv6: boolean;
+}
+
+export interface Finding {
+  severity: Severity;
+  message: string;
+}
+
+export interface CheckRow {
+  name: string;
+  /** kubeadm's check, or one kpki adds. */
+  source: "kubeadm" | "kpki";
+  /** The worst severity the check can give. */
+  severity: Severity;
+  evaluate: (facts: Facts) => Finding[];
+}
+
+export interface CheckResult {
+  name: string;
+  source: "kubeadm" | "kpki";
+  severity: Severity;
+  /** fail with an error severity makes a host not ready; ignored is an error --ignore-preflight-errors turned into a warning. */
+  status: "pass" | "fail" | "ignored";
+  detail: string;
+}
+
+export type Facts = Record<string, string>;
+
+const words = (text: string | undefined) => (text ?? "").split(/\s+/).filter(Boolean);
+const err = (message: string): Finding => ({ severity: "error", message });
+const warn = (message: string): Finding => ({ severity: "warning", message });
+
+/** kubeadm's names: a path's slashes become dashes (FileAvailable--etc-kubernetes-pki-ca.crt). */
+const pathName = (kind: string, file: string) => `${kind}-${file.replace(/\//g, "-")}`;
+
+const MANIFESTS = ["kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd"].map((name) => `/etc/kubernetes/manifests/${name}.yaml`);
+const MANDATORY_BINARIES = ["ip", "iptables", "mount", "nsenter"];
+const OPTIONAL_BINARIES = ["ebtables", "ethtool", "socat", "tc", "touch"];
+const minorNumber = (minor: string) => Number(minor.split(".")[1]);
+
+interface Version {
+  major: number;
+  minor: number;
+  text: string;
+}
+function parseVersion(text: string | undefined): Version | undefined {
+  const match = /v?(\d+)\.(\d+)\.(\d+)\S*/.exec(text ?? "");
+  return match ? { major: Number(match[1]), minor: Number(match[2]), text: match[0].replace(/^v?/, "v") } : undefined;
+}
+
+function portCheck(port: number): CheckRow {
+  return {
+    name: `Port-${port}`,
+    source: "kubeadm",
+    severity: "error",
+    evaluate: (facts) => (words(facts.listening).includes(String(port)) ? [err(`Port ${port} is in use`)] : []),
+  };
+}
+
+function fileAvailable(file: string): CheckRow {
+  return {
+    name: pathName("FileAvailable", file),
+    source: "kubeadm",
+    severity: "error",
+    evaluate: (facts) => (words(facts.files_present).includes(file) ? [err(`${file} already exists`)] : []),
+  };
+}
+
+function dirAvailable(dir: string): CheckRow {
+  return {
+    name: pathName("DirAvailable", dir),
+    source: "kubeadm",
+    severity: "error",
+    evaluate: (facts) => (facts[`dir_${dir.replace(/\//g, "_")}`] === "not-empty" ? [err(`${dir} is not empty`)] : []),
+  };
+}
+
+function fileContent(file: string, fact: string): CheckRow {
+  return {
+    name: pathName("FileContent", file),
+    source: "kubeadm",
+    severity: "error",
+    evaluate: (facts) => (facts[fact] === "1" ? [] : facts[fact] ? [err(`${file} contents are not set to 1`)] : [err(`${file} does not exist`)]),
+  };
+}
+
+function inPath(binary: string, mandatory: boolean): CheckRow {
+  return {
+    name: `FileExisting-${binary}`,
+    source: "kubeadm",
+    severity: mandatory ? "error" : "warning",
+    evaluate: (facts) => (words(facts.bins_missing).includes(binary) ? [{ severity: mandatory ? "error" : "warning", message: `${binary} not found in system path` }] : []),
+  };
+}
+
+/** Go's net/http proxy choice for an https URL: HTTPS_PROXY unless NO_PROXY covers the host. */
+export function proxyFor(host: string, facts: Facts): string | undefined {
+  const proxy = facts.proxy_HTTPS_PROXY || facts.proxy_https_proxy;
+  if (!proxy) return undefined;
+  if (host === "localhost" || host === "127.0.0.1" || host === "::1") return undefined;
+  const noProxy = (facts.proxy_NO_PROXY || facts.proxy_no_proxy || "").split(",").map((entry) => entry.trim().toLowerCase()).filter(Boolean);
+  for (const entry of noProxy) {
+    if (entry === "*") return undefined;
+    if (isIP(host)) {
+      if (entry.includes("/") ? cidrContains(entry, host) : entry.replace(/^\[|\]$/g, "") === host) return undefined;
+      continue;
+    }
+    const name = entry.replace(/:\d+$/, "").replace(/^\*?\./, "");
+    if (host === name || host.endsWith(`.${name}`)) return undefined;
+  }
+  return proxy;
+}
+
+function ipBits(ip: string): bigint | undefined {
+  if (isIP(ip) === 4) return ip.split(".").reduce((value, part) => (value << 8n) | BigInt(Number(part)), 0n);
+  if (isIP(ip) === 6) {
+    const [head, tail = ""] = ip.split("::");
+    const parts = (text: string) => (text ? text.split(":") : []);
+    const groups = ip.includes("::") ? [...parts(head!), ...Array(8 - parts(head!).length - parts(tail).length).fill("0"), ...parts(tail)] : parts(ip);
+    return groups.reduce((value, group) => (value << 16n) | BigInt(parseInt(group, 16)), 0n);
+  }
+  return undefined;
+}
+
+function cidrContains(cidr: string, ip: string): boolean {
+  const [base, bitsText] = cidr.split("/");
+  const family = isIP(base ?? "");
+  if (!family || family !== isIP(ip)) return false;
+  const width = family === 4 ? 32 : 128;
+  const bits = Number(bitsText);
+  if (!Number.isInteger(bits) || bits < 0 || bits > width) return false;
+  const shift = BigInt(width - bits);
+  return ipBits(base!)! >> shift === ipBits(ip)! >> shift;
+}
+
+/** The first address of a CIDR (kubeadm tests a connection to it through the proxy rules). */
+export function firstAddress(cidr: string): string | undefined {
+  const [base, bitsText] = cidr.split("/");
+  const family = isIP(base ?? "");
+  const bits = Number(bitsText);
+  if (!family || !Number.isInteger(bits)) return undefined;
+  const width = family === 4 ? 32 : 128;
+  if (bits < 0 || bits > width) return undefined;
+  const mask = ((1n << BigInt(width)) - 1n) ^ ((1n << BigInt(width - bits)) - 1n);
+  const value = (ipBits(base!)! & mask) + 1n;
+  if (family === 4) return [24n, 16n, 8n, 0n].map((shift) => String((value >> shift) & 255n)).join(".");
+  return Array.from({ length: 8 }, (_, index) => ((value >> BigInt((7 - index) * 16)) & 0xffffn).toString(16)).join(":");
+}
+
+const cidrFamily = (cidr: string) => isIP(cidr.split("/")[0] ?? "");
+
+/** kernel release regexps of system-validators: 4.19+ (and any 5.x/6.x) for kubeadm ≥ 1.32, 3.10+ before. */
+function kernelProblem(release: string, minor: number): string | undefined {
+  const match = /^(\d+)\.(\d+)/.exec(release);
+  if (!match) return `cannot read the kernel release "${release}"`;
+  const [major, kminor] = [Number(match[1]), Number(match[2])];
+  if (minor >= 32) {
+    if (major > 4 || (major === 4 && kminor === 19)) return undefined;
+    return `kernel release ${release} is unsupported. Recommended LTS version from the 4.x series is 4.19. Any 5.x or 6.x versions are also supported`;
+  }
+  if (major > 3 || (major === 3 && kminor >= 10)) return undefined;
+  return `unsupported kernel release: ${release}`;
+}
+
+const CGROUPS_V1 = ["cpu", "cpuacct", "cpuset", "devices", "freezer", "memory", "pids"];
+const CGROUPS_V2 = ["cpu", "cpuset", "memory", "pids"]; // devices and freezer are implicit in v2
+
+function systemVerification(target: number): CheckRow {
+  return {
+    name: "SystemVerification",
+    source: "kubeadm",
+    severity: "error",
+    evaluate: (facts) => {
+      const findings: Finding[] = [];
+      const kernel = kernelProblem(facts.kernel ?? "", target);
+      if (kernel) findings.push(err(kernel));
+      const controllers = words(facts.cgroup_controllers);
+      if (facts.cgroupfs === "cgroup2fs") {
+        const missing = CGROUPS_V2.filter((name) => !controllers.includes(name));
+        if (missing.length > 0) findings.push(err(`missing required cgroups: ${missing.join(" ")}`));
+      } else {
+        // kubelet 1.35 refuses cgroup v1 by default (failCgroupV1): kpki makes that an error there.
+        if (target >= 35) findings.push(err("cgroups v1: the kubelet of Kubernetes 1.35 and later refuses to run on it (failCgroupV1); boot with cgroup v2 (systemd.unified_cgroup_hierarchy=1)"));
+        else findings.push(warn("cgroups v1 support is in maintenance mode, please migrate to cgroups v2"));
+        const missing = CGROUPS_V1.filter((name) => !controllers.includes(name));
+        if (missing.length > 0) findings.push(err(`missing required cgroups: ${missing.join(" ")}`));
+      }
+      return findings;
+    },
+  };
+}
+
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+const hostnameCheck: CheckRow = {
+  name: "Hostname",
+  source: "kubeadm",
+  severity: "warning",
+  evaluate: (facts) => {
+    const name = facts.hostname ?? "";
+    const lower = name.toLowerCase();
+    const findings: Finding[] = [];
+    if (!DNS_SUBDOMAIN.test(lower) || lower.length > 253) findings.push(warn(`invalid node name format "${lower}": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.'`));
+    else if (name !== lower) findings.push(warn(`host name "${name}" has upper-case letters: the node registers as "${lower}"`));
+    if (facts.hostname_resolves === "no") findings.push(warn(`hostname "${lower}" could not be reached`));
+    return findings;
+  },
+};
+
+function kubeletVersion(ctx: PreflightContext): CheckRow {
+  const target = minorNumber(ctx.kubernetes.minor);
+  return {
+    name: "KubeletVersion",
+    source: "kubeadm",
+    severity: "error",
+    evaluate: (facts) => {
+      const kubelet = parseVersion(facts.kubelet_version);
+      if (!kubelet) return [err(`couldn't get kubelet version: ${facts.kubelet_version ? `"${facts.kubelet_version}"` : "kubelet is not installed"}`)];
+      const findings: Finding[] = [];
+      // kubeadm's MinimumKubeletVersion: three minors below the control plane.
+      if (kubelet.minor < target - 3) findings.push(err(`Kubelet version "${kubelet.text}" is lower than kubeadm can support (${ctx.kubernetes.minor} supports kubelet 1.${target - 3} and later). Please upgrade kubelet`));
+      else if (kubelet.minor > target) findings.push(err(`the kubelet version is higher than the control plane version. This is not a supported version skew and may lead to a malfunctional cluster. Kubelet version: "${kubelet.text}" Control plane version: "${ctx.kubernetes.patch ?? ctx.kubernetes.minor}"`));
+      else if (kubelet.minor < target) findings.push(warn(`kubelet ${kubelet.text} is older than the target ${ctx.kubernetes.minor}: a skew kubeadm supports, but not the version asked for`));
+      const kubeadm = parseVersion(facts.kubeadm_version);
+      if (kubeadm && kubelet.minor > kubeadm.minor) findings.push(err(`kubelet ${kubelet.text} is newer than kubeadm ${kubeadm.text}: kubeadm cannot configure a newer kubelet`));
+      if (ctx.kubernetes.patch && kubelet.text !== `v${ctx.kubernetes.patch}` && findings.length === 0) findings.push(warn(`kubelet ${kubelet.text} is not the pinned ${ctx.kubernetes.patch}`));
+      return findings;
+    },
+  };
+}
+
+function kubernetesVersion(ctx: PreflightContext): CheckRow {
+  const target = minorNumber(ctx.kubernetes.minor);
+  return {
+    name: "KubernetesVersion",
+    source: "kubeadm",
+    severity: "error",
+    evaluate: (facts) => {
+      const kubeadm = parseVersion(facts.kubeadm_version);
+      if (!kubeadm) return [err(`kubeadm is not installed (or "kubeadm version -o short" failed): kubeadm ${ctx.role === "worker" ? "join" : "init/join"} cannot run`)];
+      if (target > kubeadm.minor) return [warn(`Kubernetes version is greater than kubeadm version. Please consider to upgrade kubeadm. Kubernetes version: ${ctx.kubernetes.patch ?? ctx.kubernetes.minor}. Kubeadm version: 1.${kubeadm.minor}.x`)];
+      if (target < kubeadm.minor - 1) return [err(`kubeadm ${kubeadm.text} deploys control planes of 1.${kubeadm.minor - 1} and later, not ${ctx.kubernetes.minor}`)];
+      return [];
+    },
+  };
+}
+
+function proxyCheck(name: "HTTPProxy" | "HTTPProxyCIDR", targets: { label: string; host: string }[]): CheckRow {
+  return {
+    name,
+    source: "kubeadm",
+    severity: "warning",
+    evaluate: (facts) =>
+      targets.flatMap(({ label, host }) => {
+        const proxy = proxyFor(host, facts);
+        if (!proxy) return [];
+        return [warn(name === "HTTPProxy"
+          ? `Connection to "https://${host}" uses proxy "${proxy}". If that is not intended, adjust your proxy settings (NO_PROXY)`
+          : `connection to "${label}" uses proxy "${proxy}". This may lead to malfunctional cluster setup. Make sure that Pod and Services IP ranges specified correctly as exceptions in proxy configuration (NO_PROXY)`)];
+      }),
+  };
+}
+
+const row = (name: string, source: CheckRow["source"], severity: Severity, evaluate: CheckRow["evaluate"]): CheckRow => ({ name, source, severity, evaluate });
+
+/** The checks kubeadm init (control-plane-init) or join (control-plane, worker) runs on the host, in kubeadm's order, then kpki's. */
+export function preflightChecks(ctx: PreflightContext): CheckRow[] {
+  const target = minorNumber(ctx.kubernetes.minor);
+  const init = ctx.role === "control-plane-init";
+  const controlPlane = ctx.role !== "worker";
+  const cidrs = [ctx.serviceCidr, ...(ctx.podCidr ? [ctx.podCidr] : [])].flatMap((value) => value.split(",")).map((value) => value.trim()).filter(Boolean);
+  const ipv6 = ctx.ipv6 || cidrs.some((cidr) => cidrFamily(cidr) === 6) || (ctx.endpointHost !== undefined && isIP(ctx.endpointHost) === 6);
+  const ipv4 = !ipv6 || cidrs.some((cidr) => cidrFamily(cidr) === 4) || cidrs.length === 0;
+
+  const rows: CheckRow[] = [row("IsPrivilegedUser", "kubeadm", "error", (facts) => (facts.uid === "0" ? [] : [err("user is not running as root")]))];
+
+  const common: CheckRow[] = [
+    row("CRI", "kubeadm", "error", (facts) => (facts.cri === "ok" ? [] : [err(`container runtime is not running: ${facts.cri_detail ?? "no answer"}`)])),
+    row("Swap", "kubeadm", "warning", (facts) => (Number(facts.swaps ?? 0) > 0 ? [warn("swap is supported for cgroup v2 only. The kubelet must be properly configured to use swap, or disable swap on the node (kpki node prep turns it off for good)")] : [])),
+    ...(target < 32 ? [inPath("conntrack", true)] : []),
+    ...MANDATORY_BINARIES.map((binary) => inPath(binary, true)),
+    ...OPTIONAL_BINARIES.map((binary) => inPath(binary, false)),
+    systemVerification(target),
+    hostnameCheck,
+    kubeletVersion(ctx),
+    row("Service-Kubelet", "kubeadm", "warning", (facts) =>
+      facts.kubelet_service === "enabled" ? [] : facts.kubelet_service === "disabled" ? [warn("kubelet service is not enabled, please run 'systemctl enable kubelet.service'")] : [warn("kubelet service does not exist")]),
+    portCheck(10250),
+  ];
+  const forwarding = [...(ipv4 ? [fileContent("/proc/sys/net/ipv4/ip_forward", "ip_forward")] : []), ...(ipv6 ? [fileContent("/proc/sys/net/ipv6/conf/default/forwarding", "ipv6_forwarding")] : [])];
+  const controlPlaneChecks: CheckRow[] = [
+    row("NumCPU", "kubeadm", "error", (facts) => (Number(facts.cpus ?? 0) < 2 ? [err(`the number of available CPUs ${facts.cpus ?? 0} is less than the required 2`)] : [])),
+    row("Mem", "kubeadm", "error", (facts) => (Number(facts.memory_mb ?? 0) < 1700 ? [err(`the system RAM (${facts.memory_mb ?? 0} MB) is less than the minimum 1700 MB`)] : [])),
+    kubernetesVersion(ctx),
+    row("Firewalld", "kubeadm", "warning", (facts) => {
+      if (facts.firewalld !== "active") return [];
+      const open = words(facts.firewalld_ports);
+      const closed = [ctx.apiserverPort, 10250].filter((port) => !open.some((entry) => portOpen(entry, port)));
+      return closed.length > 0 ? [warn(`firewalld is active, please ensure ports [${closed.join(" ")}] are open or your cluster may not function correctly`)] : [];
+    }),
+    portCheck(ctx.apiserverPort),
+    portCheck(10259),
+    portCheck(10257),
+    ...MANIFESTS.map(fileAvailable),
+    proxyCheck("HTTPProxy", ctx.hostAddress && isIP(ctx.hostAddress) ? [{ label: ctx.hostAddress, host: ctx.hostAddress }] : []),
+    proxyCheck("HTTPProxyCIDR", cidrs.flatMap((cidr) => {
+      const host = firstAddress(cidr);
+      return host ? [{ label: cidr, host }] : [];
+    })),
+  ];
+  const etcd = [portCheck(2379), portCheck(2380), dirAvailable("/var/lib/etcd")];
+
+  if (init) rows.push(...controlPlaneChecks, ...common, ...forwarding, ...etcd);
+  else {
+    rows.push(fileAvailable("/etc/kubernetes/kubelet.conf"), fileAvailable("/etc/kubernetes/bootstrap-kubelet.conf"), ...common);
+    if (!controlPlane) rows.push(fileAvailable("/etc/kubernetes/pki/ca.crt"), kubernetesVersion(ctx));
+    if (ctx.endpointHost) rows.push(proxyCheck("HTTPProxy", [{ label: ctx.endpointHost, host: ctx.endpointHost }]));
+    rows.push(...forwarding);
+    if (controlPlane) rows.push(...controlPlaneChecks.filter((check) => check.name !== "HTTPProxy" || !ctx.endpointHost), ...etcd);
+  }
+  rows.push(...KPKI_CHECKS);
+  return dedupe(rows);
+}
+
+function portOpen(entry: string, port: number): boolean {
+  const match = /^(\d+)(?:-(\d+))?\/tcp$/.exec(entry);
+  if (!match) return false;
+  const low = Number(match[1]);
+  return port >= low && port <= Number(match[2] ?? low);
+}
+
+/** Two rows with one name would report twice (kubeadm runs join's and init's lists for a joining control plane). */
+function dedupe(rows: CheckRow[]): CheckRow[] {
+  const seen = new Set<string>();
+  return rows.filter((check) => (seen.has(check.name) ? false : (seen.add(check.name), true)));
+}
+
+/** Beyond kubeadm: what makes a node that passed kubeadm's preflight still fail (pods, networking, the runtime). */
+const KPKI_CHECKS: readonly CheckRow[] = [
+  row("Modules", "kpki", "error", (facts) => {
+    const missing = ["overlay", "br_netfilter"].filter((name) => !words(facts.modules_loaded).includes(name));
+    return missing.length > 0 ? [err(`kernel modules not loaded: ${missing.join(", ")} (containerd's overlayfs; bridged pod traffic through iptables)`)] : [];
+  }),
+  row("BridgeNetfilter", "kpki", "error", (facts) => {
+    const wrong = (["iptables", "ip6tables"] as const).filter((table) => facts[`bridge_nf_call_${table}`] !== "1").map((table) => `net.bridge.bridge-nf-call-${table}=${facts[`bridge_nf_call_${table}`] || "unset (br_netfilter not loaded)"}`);
+    return wrong.length > 0 ? [err(`${wrong.join(", ")}: bridged pod traffic bypasses kube-proxy's rules; needs 1`)] : [];
+  }),
+  row("SELinux", "kpki", "warning", (facts) => (facts.selinux === "Enforcing" ? [warn("SELinux is enforcing: kubeadm's install guide sets it permissive so containers can read the host's files")] : [])),
+  row("CgroupDriver", "kpki", "error", (facts) => {
+    const kubelet = facts.kubelet_cgroup_driver || "systemd";
+    const runtime = facts.containerd_systemd_cgroup;
+    // Only containerd's config is read: with cri-dockerd the kubelet talks to Docker, whose driver this does not see.
+    if (runtime === undefined || runtime === "absent" || (facts.cri_socket ?? "").includes("cri-dockerd")) return [];
+    const driver = runtime === "true" ? "systemd" : "cgroupfs";
+    return driver === kubelet ? [] : [err(`containerd's runc uses the ${driver} cgroup driver (SystemdCgroup = ${runtime}), the kubelet ${kubelet}${facts.kubelet_cgroup_driver ? "" : " (kubeadm's default)"}: pods restart forever; set SystemdCgroup = true`)];
+  }),
+];
+
+/** Judges the facts: one result per check, the ignored errors marked. */
+export function evaluatePreflight(facts: Facts, ctx: PreflightContext, ignore: IgnoreSet): CheckResult[] {
+  return preflightChecks(ctx).map((check) => {
+    const findings = check.evaluate(facts);
+    const severity: Severity = findings.some((finding) => finding.severity === "error") ? "error" : findings.length > 0 ? "warning" : check.severity;
+    const failed = findings.length > 0;
+    const status = !failed ? "pass" : severity === "error" && ignore.has(check.name) ? "ignored" : "fail";
+    return { name: check.name, source: check.source, severity, status, detail: findings.map((finding) => finding.message).join("; ") };
+  });
+}
+
+/** A failing error that is not ignored: kubeadm would stop there. */
+export const blocks = (result: { severity: Severity; status: string }) => result.severity === "error" && result.status === "fail";
+
+export interface IgnoreSet {
+  has(name: string): boolean;
+  /** What the operator gave, lower-cased, for the report. */
+  names: readonly string[];
+}
+
+/** kubeadm names kpki accepts in --ignore-preflight-errors (so one list serves both) but cannot check from outside. */
+const KUBEADM_ONLY = ["ImagePull", "ExternalEtcdVersion", "ExternalEtcdClientCertificates"];
+
+/** Every check name kpki knows for these settings, over all roles (one list is carried between init and join hosts). */
+export function knownCheckNames(ctx: Omit<PreflightContext, "role" | "ipv6">, extra: readonly string[] = []): string[] {
+  const names = new Set<string>([...KUBEADM_ONLY, ...extra]);
+  for (const role of ["control-plane-init", "control-plane", "worker"] as const) {
+    for (const check of preflightChecks({ ...ctx, role, ipv6: true, endpointHost: ctx.endpointHost ?? "192.0.2.1" })) names.add(check.name);
+    // conntrack is checked only below 1.32, Port-N for the chosen port: both stay valid names.
+    for (const check of preflightChecks({ ...ctx, role, ipv6: true, kubernetes: { ...ctx.kubernetes, minor: KUBERNETES_MINORS[0].minor } })) names.add(check.name);
+  }
+  return [...names];
+}
+
+/**
+ * kubeadm's --ignore-preflight-errors: names, comma-separated or repeated,
+ * case-insensitive; "all" alone ignores every error. kpki also refuses a
+ * name it does not know (kubeadm silently ignores a typo).
+ */
+export function parseIgnorePreflightErrors(values: readonly string[] | undefined, known: readonly string[]): IgnoreSet {
+  const names = [...new Set((values ?? []).flatMap((value) => value.split(",")).map((value) => value.trim().toLowerCase()).filter(Boolean))];
+  if (names.includes("all") && names.length > 1) throw new KpkiError("usage", `--ignore-preflight-errors ${names.join(",")}: don't specify individual checks if 'all' is used`);
+  const lower = new Map(known.map((name) => [name.toLowerCase(), name]));
+  const unknown = names.filter((name) => name !== "all" && !lower.has(name));
+  if (unknown.length > 0) {
+    const hint = unknown.map((name) => closest(name, [...lower.keys()])).find(Boolean);
+    throw new KpkiError("usage", `--ignore-preflight-errors: no check named ${unknown.join(", ")}${hint ? ` (did you mean ${lower.get(hint)}?)` : ""}: give kubeadm's or kpki's check names as \`kpki node check\` prints them, or all`);
+  }
+  const all = names.includes("all");
+  return { names, has: (name) => all || names.includes(name.toLowerCase()) };
+}
+
+function closest(name: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Math.max(3, Math.floor(name.length / 4)) + 1;
+  for (const candidate of candidates) {
+    const distance = editDistance(name, candidate);
+    if (distance < bestDistance) [best, bestDistance] = [candidate, distance];
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, index) => index);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    previous = current;
+  }
+  return previous[b.length]!;
+}

@@ -1,0 +1,137 @@
+# preflight (read-only): gathers what kubeadm's preflight and kpki's own
+# checks look at, as KPKIFACT lines; src/bootstrap/node/preflight.ts judges
+# them (names, severities, --ignore-preflight-errors), so the rules live in
+# one table. Runs on every host, whatever its distribution.
+CRI_SOCKET={{cri_socket}}
+# A fact whose value is one line already: no subshell and tr (fact's), since a
+# process start costs more than the rest of the check (dozens of facts per host).
+pfact() { printf 'KPKIFACT\t%s\t%s\n' "$1" "$2"; }
+# The first line of a file, with the shell's own read.
+first_line() { v=; [ -r "$1" ] && read -r v < "$1"; printf '%s' "$v"; }
+# The fleet checks compare hosts: identities, and this host's clock.
+preflight_identity() {
+  pfact clock "$(date +%s.%N 2>/dev/null || date +%s)"
+  v=; [ -r /etc/machine-id ] && read -r v < /etc/machine-id; pfact machine_id "$v"
+  v=; [ -r /sys/class/dmi/id/product_uuid ] && read -r v < /sys/class/dmi/id/product_uuid 2>/dev/null; pfact product_uuid "$v"
+  macs=
+  for dev in /sys/class/net/*; do
+    name=${dev##*/}
+    # Per-host virtual devices (bridges, veth pairs, CNI links) have made-up MACs: only real interfaces count.
+    case "$name" in lo|veth*|docker*|cni*|flannel*|cali*|cilium*|kube-*|tunl*|vxlan*|br-*|virbr*) continue ;; esac
+    [ -d "$dev/bridge" ] && continue
+    mac=; read -r mac < "$dev/address" 2>/dev/null
+    case "$mac" in ''|00:00:00:00:00:00) continue ;; esac
+    macs="$macs $name=$mac"
+  done
+  pfact macs "${macs# }"
+}
+# Which CRI socket kubeadm would use: the one given, else the only one there.
+preflight_cri() {
+  found=
+  for s in /var/run/containerd/containerd.sock /var/run/crio/crio.sock /var/run/cri-dockerd.sock; do [ -S "$s" ] && found="$found unix://$s"; done
+  found=${found# }
+  sock=$CRI_SOCKET
+  if [ -z "$sock" ]; then
+    case "$found" in
+      *' '*) fact cri failed; fact cri_detail "several CRI sockets: $found: give --cri-socket (kubeadm needs one chosen)"; return ;;
+      '') sock=unix:///var/run/containerd/containerd.sock ;;
+      *) sock=$found ;;
+    esac
+  fi
+  fact cri_socket "$sock"
+  path=${sock#unix://}
+  if [ ! -S "$path" ]; then fact cri failed; fact cri_detail "$path: no such socket: is the runtime running?"; return; fi
+  t=; have timeout && t="timeout 10"
+  if have crictl; then
+    if out=$($t crictl --runtime-endpoint "$sock" version 2>&1); then fact cri ok; fact cri_detail "$(printf '%s' "$out" | awk '/RuntimeName|RuntimeVersion/ { printf "%s ", $2 }')(crictl)"
+    else fact cri failed; fact cri_detail "crictl version: $(printf '%s' "$out" | tail -n 1)"; fi
+  elif have curl; then
+    # The CRI's Version call by hand: an empty request in gRPC's framing over HTTP/2 on the socket.
+    out=$(printf '\0\0\0\0\0' | $t curl -sS --http2-prior-knowledge --unix-socket "$path" -X POST -H 'content-type: application/grpc' -H 'te: trailers' --data-binary @- -D - -o /dev/null http://localhost/runtime.v1.RuntimeService/Version 2>&1)
+    status=$(printf '%s\n' "$out" | tr -d '\r' | sed -n 's/^grpc-status: *//p' | tail -n 1)
+    if [ "$status" = 0 ]; then fact cri ok; fact cri_detail "runtime.v1.RuntimeService/Version answered on $path"
+    else fact cri failed; fact cri_detail "$path did not answer the CRI (runtime.v1.RuntimeService/Version): $(printf '%s\n' "$out" | tr -d '\r' | sed -n 's/^grpc-message: *//p;s/^curl: //p' | tail -n 1)${status:+ (grpc-status $status)}"; fi
+  else
+    fact cri failed; fact cri_detail "cannot ask $path: neither crictl nor curl is installed"
+  fi
+}
+preflight_versions() {
+  fact kubelet_version "$(kubelet --version 2>/dev/null | head -n 1)"
+  fact kubeadm_version "$(kubeadm version -o short 2>/dev/null | head -n 1)"
+  state=absent
+  if have systemctl && systemctl cat kubelet.service >/dev/null 2>&1; then
+    [ "$(systemctl is-enabled kubelet 2>/dev/null)" = enabled ] && state=enabled || state=disabled
+  fi
+  pfact kubelet_service "$state"
+}
+preflight_system() {
+  pfact uid "$(id -u)"
+  pfact cpus "$(getconf _NPROCESSORS_ONLN 2>/dev/null || nproc 2>/dev/null || echo 0)"
+  pfact memory_mb "$(awk '/^MemTotal:/ { print int($2 / 1024) }' /proc/meminfo 2>/dev/null)"
+  pfact kernel "$(first_line /proc/sys/kernel/osrelease)"
+  fs=$(stat -fc %T /sys/fs/cgroup 2>/dev/null)
+  pfact cgroupfs "$fs"
+  if [ "$fs" = cgroup2fs ]; then pfact cgroup_controllers "$(first_line /sys/fs/cgroup/cgroup.controllers)"
+  else pfact cgroup_controllers "$(awk '$1 !~ /^#/ && $4 != 0 { printf "%s ", $1 }' /proc/cgroups 2>/dev/null)"; fi
+  pfact swaps "$(awk 'NR > 1 { n++ } END { print n + 0 }' /proc/swaps 2>/dev/null)"
+  name=$(first_line /proc/sys/kernel/hostname)
+  pfact hostname "$name"
+  lower=$(printf '%s' "$name" | tr 'A-Z' 'a-z')
+  if have getent; then getent hosts "$lower" >/dev/null 2>&1 && pfact hostname_resolves yes || pfact hostname_resolves no
+  else pfact hostname_resolves unknown; fi
+  # Listening TCP ports (state 0A) on any address, v4 and v6, as kubeadm's net.Listen would collide with.
+  pfact listening "$(awk 'NR > 1 && $4 == "0A" { split($2, a, ":"); print a[2] }' /proc/net/tcp /proc/net/tcp6 2>/dev/null | sort -u | while read -r hex; do printf '%d ' "0x$hex"; done)"
+  missing=
+  for b in conntrack ip iptables mount nsenter ebtables ethtool socat tc touch; do have "$b" || missing="$missing $b"; done
+  pfact bins_missing "${missing# }"
+  present=
+  for f in /etc/kubernetes/manifests/kube-apiserver.yaml /etc/kubernetes/manifests/kube-controller-manager.yaml \
+    /etc/kubernetes/manifests/kube-scheduler.yaml /etc/kubernetes/manifests/etcd.yaml /etc/kubernetes/kubelet.conf \
+    /etc/kubernetes/bootstrap-kubelet.conf /etc/kubernetes/pki/ca.crt; do [ -e "$f" ] && present="$present $f"; done
+  pfact files_present "${present# }"
+  for d in /var/lib/etcd /etc/kubernetes/manifests; do
+    key=dir_$(printf '%s' "$d" | tr '/' '_')
+    if [ ! -e "$d" ]; then pfact "$key" absent; elif [ -n "$(ls -A "$d" 2>/dev/null)" ]; then pfact "$key" not-empty; else pfact "$key" empty; fi
+  done
+  pfact ip_forward "$(first_line /proc/sys/net/ipv4/ip_forward)"
+  pfact ipv6_forwarding "$(first_line /proc/sys/net/ipv6/conf/default/forwarding)"
+  if have firewall-cmd && firewall-cmd --state >/dev/null 2>&1; then pfact firewalld active; fact firewalld_ports "$(firewall-cmd --list-ports 2>/dev/null)"
+  else pfact firewalld inactive; fi
+}
+# Proxies the way kubeadm sees them (its environment) plus /etc/environment, where
+# hosts usually set them; a proxy's user:password is masked before it leaves the host.
+preflight_proxy() {
+  for v in HTTPS_PROXY https_proxy NO_PROXY no_proxy; do
+    eval "val=\${$v:-}"
+    [ -z "$val" ] && [ -r /etc/environment ] && val=$(sed -n "s/^[[:space:]]*\(export[[:space:]]\{1,\}\)\{0,1\}$v=//p" /etc/environment | tail -n 1 | tr -d "\"'")
+    case "$val" in *@*) val=$(printf '%s' "$val" | sed 's#//[^@/]*@#//***@#') ;; esac
+    pfact "proxy_$v" "$val"
+  done
+}
+# Beyond kubeadm: modules, bridge sysctls, SELinux, the runtime's cgroup driver.
+preflight_extras() {
+  loaded=
+  for m in overlay br_netfilter; do { [ -d "/sys/module/$m" ] || { have lsmod && lsmod 2>/dev/null | awk '{print $1}' | grep -qx "$m"; }; } && loaded="$loaded $m"; done
+  pfact modules_loaded "${loaded# }"
+  pfact bridge_nf_call_iptables "$(first_line /proc/sys/net/bridge/bridge-nf-call-iptables)"
+  pfact bridge_nf_call_ip6tables "$(first_line /proc/sys/net/bridge/bridge-nf-call-ip6tables)"
+  if have getenforce; then pfact selinux "$(getenforce 2>/dev/null)"; else pfact selinux absent; fi
+  if have containerd; then
+    # The effective configuration, as containerd reads it; the runc runtime's SystemdCgroup.
+    pfact containerd_systemd_cgroup "$(containerd config dump 2>/dev/null | awk '
+      /^[[:space:]]*\[/ { runc = ($0 ~ /runtimes\.runc\.options\]/) }
+      runc && $1 == "SystemdCgroup" { v = $3 }
+      END { print (v == "" ? "unset" : v) }')"
+  else pfact containerd_systemd_cgroup absent; fi
+  fact kubelet_cgroup_driver "$(sed -n 's/^cgroupDriver:[[:space:]]*//p' /var/lib/kubelet/config.yaml 2>/dev/null | tr -d "\"'")"
+}
+step_preflight() {
+  preflight_identity
+  preflight_system
+  preflight_cri
+  preflight_versions
+  preflight_proxy
+  preflight_extras
+  # No step line: the checks are the report (KPKIFACT preflight marks that they ran).
+  pfact preflight done
+}
