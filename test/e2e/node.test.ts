@@ -222,6 +222,39 @@ describe.skipIf(Boolean(skip))("kpki node check and prep on real SSH hosts", () 
     expect((JSON.parse(refused.stdout).hosts as HostLine[])[0]!.error?.failure).toBe("sudo-refused");
   });
 
+  it("reads an Ansible INI inventory as Ansible does: kubespray groups as roles, connection vars, --limit", async () => {
+    const [first, second, third] = lab.hosts;
+    const file = path.join(tempDir(), "inventory.ini");
+    await fs.writeFile(
+      file,
+      [
+        "[kube_control_plane]",
+        `cp1 ansible_host=${first!.address}`,
+        "[kube_node]",
+        `w1 ansible_host=${second!.address}`,
+        `w2 ansible_host=${third!.address}`,
+        "[k8s_cluster:children]",
+        "kube_control_plane",
+        "kube_node",
+        "[all:vars]",
+        "ansible_user=root",
+        `ansible_ssh_private_key_file=${lab.identityFile}`,
+        `ansible_ssh_common_args='-o UserKnownHostsFile=${lab.knownHostsFile}'`,
+        "",
+      ].join("\n"),
+    );
+    const result = await runCli(["node", "check", "--inventory", file, "--limit", "k8s_cluster:!w2", "-o", "json"]);
+    const reports = JSON.parse(result.stdout).hosts as (HostLine & { role: string; address: string })[];
+    expect(reports.map((report) => [report.host, report.address, report.role])).toEqual([
+      ["cp1", first!.address, "control-plane"],
+      ["w1", second!.address, "worker"],
+    ]);
+    for (const report of reports) expect(report.error, JSON.stringify(report.error)).toBeUndefined();
+    const bad = await runCli(["node", "check", "--inventory", file, "--limit", "nosuch"]);
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).toMatch(/--limit "nosuch" matches no host/);
+  });
+
   it("refuses bad input before touching any host", async () => {
     const cases: [string[], RegExp][] = [
       [["node", "prep", "--parallel", "0", lab.hosts[0]!.address], /--parallel/],
@@ -244,6 +277,8 @@ describe.skipIf(Boolean(skip))("kpki node check and prep on real SSH hosts", () 
       ["hosts:\n  - address: 169.254.1.1\n    port: 70000\n", /:3: port must be a number/],
       ["hosts:\n  - address: 169.254.1.1\n    colour: red\n", /:3: unknown key "colour"/],
       ["hosts:\n  - name: cp-1\n", /:2: this host has no address/],
+      ["[kube_node]\nnode1 ansible_port=seven\n", /:2: ansible_port must be a port/],
+      ["[k8s_cluster:children]\nkube_node\n", /:2: .*never defined/],
     ];
     for (const [text, message] of inventories) {
       const file = path.join(dir, `inventory-${inventories.findIndex(([candidate]) => candidate === text)}.yaml`);

@@ -13,6 +13,8 @@ export interface SshHost {
   identityFile?: string;
   /** Extra `-o Key=Value` options, passed through. */
   options?: readonly string[];
+  /** Through sudo -n, over the session's setting (an inventory's ansible_become). */
+  become?: boolean;
 }
 
 export interface SshSettings {
@@ -74,7 +76,8 @@ export class SshSession {
    * secret shows in the process list) and returns its output.
    */
   async run(host: SshHost, script: string, options: { timeoutMs?: number } = {}): Promise<{ stdout: string; stderr: string; exitCode: number }> {
-    const remote = this.settings.become ? "sudo -n sh -s" : "sh -s";
+    const become = host.become ?? this.settings.become;
+    const remote = become ? "sudo -n sh -s" : "sh -s";
     this.opened.add(JSON.stringify(host));
     const result = await execa("ssh", [...this.args(host), host.address, remote], {
       input: script,
@@ -84,7 +87,7 @@ export class SshSession {
     });
     const stderr = String(result.stderr ?? "");
     if (result.exitCode === 255) throw classify(host, stderr);
-    if (this.settings.become && /sudo: (a password is required|a terminal is required)/.test(stderr)) {
+    if (become && /sudo: (a password is required|a terminal is required)/.test(stderr)) {
       throw new SshError("sudo-refused", `${host.address}: sudo needs a password there; allow ${host.user ?? "the user"} passwordless sudo, or connect as root`);
     }
     return { stdout: String(result.stdout ?? ""), stderr, exitCode: result.exitCode ?? -1 };

@@ -10,6 +10,7 @@ import { parseHostSpec, sshOptions, sshSettings, type SshArgs } from "../sshopti
 interface NodeArgs extends SshArgs {
   hosts?: (string | number)[];
   inventory?: string;
+  limit?: string;
   role: Role;
   runtime: Runtime;
   ipv6: boolean;
@@ -23,7 +24,8 @@ interface NodeArgs extends SshArgs {
 const fleetOptions = (command: Argv) =>
   command
     .positional("hosts", { type: "string", array: true, describe: "[user@]host[:port] …" })
-    .option("inventory", { type: "string", describe: "YAML inventory: hosts (address, name, port, user, identity, role, sshOptions) and defaults" })
+    .option("inventory", { type: "string", describe: "kpki's YAML inventory (hosts, defaults), or an Ansible/kubespray inventory (INI or YAML)" })
+    .option("limit", { type: "string", describe: "only these inventory hosts or groups, as Ansible's --limit (node1,kube_node:!node3)" })
     .option("role", { choices: ROLES, default: "worker" as Role, describe: "role of hosts the inventory does not give one" })
     .option("runtime", { choices: RUNTIMES, default: "auto" as Runtime, describe: "container runtime to enable [auto: whichever is installed]" })
     .option("ipv6", { type: "boolean", default: false, describe: "also net.ipv6.conf.all.forwarding=1" })
@@ -97,12 +99,14 @@ export function nodeCommand(cli: Argv, io: Io): Argv {
 async function loadHosts(io: Io, args: NodeArgs): Promise<FleetHost[]> {
   const hosts: FleetHost[] = [];
   if (args.inventory) {
-    const { parseInventory } = await import("../../bootstrap/node/inventory.js");
-    for (const entry of parseInventory((await readInput(args.inventory, io)).toString(), args.inventory)) {
+    const { readInventory } = await import("../../bootstrap/node/inventory.js");
+    const inventory = await readInventory((await readInput(args.inventory, io)).toString(), args.inventory, { limit: args.limit });
+    for (const warning of inventory.warnings) io.stderr(`warning: ${warning}\n`);
+    for (const entry of inventory.hosts) {
       const host = parseHostSpec(entry.address, { ...args, user: entry.user ?? args.user, port: entry.port ?? args.port, identity: entry.identity ?? args.identity, sshOption: [...(args.sshOption ?? []), ...(entry.sshOptions ?? [])] }, args.inventory);
-      hosts.push({ ...host, name: entry.name, role: entry.role ?? args.role, kubernetes: entry.kubernetesVersion ? resolveKubernetesVersion(entry.kubernetesVersion) : undefined });
+      hosts.push({ ...host, name: entry.name, role: entry.role ?? args.role, become: entry.become, kubernetes: entry.kubernetesVersion ? resolveKubernetesVersion(entry.kubernetesVersion) : undefined });
     }
-  }
+  } else if (args.limit !== undefined) throw new KpkiError("usage", "--limit selects hosts of an --inventory: give one");
   for (const spec of args.hosts ?? []) {
     const host = parseHostSpec(String(spec), args);
     hosts.push({ ...host, name: host.address, role: args.role });
