@@ -45,6 +45,11 @@ export function pemBlock(text: string, label: string): Buffer | undefined {
   return match ? Buffer.from(match[1]!.replace(/\s+/g, ""), "base64") : undefined;
 }
 
+/** Decodes every PEM block with the given label, in order (a certificate bundle). */
+export function pemBlocks(text: string, label: string): Buffer[] {
+  return [...text.matchAll(new RegExp(`-----BEGIN ${label}-----([\\s\\S]*?)-----END ${label}-----`, "g"))].map((match) => Buffer.from(match[1]!.replace(/\s+/g, ""), "base64"));
+}
+
 export function toPem(der: Uint8Array, label: string): string {
   const base64 = Buffer.from(der).toString("base64");
   const lines = base64.match(/.{1,64}/g) ?? [];

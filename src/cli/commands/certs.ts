@@ -5,6 +5,7 @@ import type { ExpiryReport, ExpiryRow } from "../../pki/expiry.js";
 import { KEY_TYPES } from "../../pki/keys.js";
 import { checkDays, DEFAULTS } from "../../pki/spec.js";
 import { printJson, table, type Io } from "../io.js";
+import { fleetExpiryOptions, wantsFleet } from "./certsfleet.js";
 
 const folderOptions = (command: Argv) =>
   command
@@ -15,10 +16,10 @@ export function certsCommand(cli: Argv, io: Io): Argv {
   return cli.command("certs", "the cluster's certificates: expiry and renewal (kubeadm certs …)", (certs) =>
     certs
       .command(
-        "check-expiration",
-        "list every certificate and CA with its expiry, as kubeadm certs check-expiration does",
+        "check-expiration [hosts..]",
+        "list every certificate and CA with its expiry, as kubeadm certs check-expiration does; with HOST… or --inventory, of every node over SSH",
         (command) =>
-          folderOptions(command).option("fail-within", {
+          fleetExpiryOptions(folderOptions(command)).option("fail-within", {
             type: "string",
             describe: "exit 4 if anything expires within this time (e.g. 30d, 12h, 2w), is missing or unreadable: for cron and monitoring",
           }),
@@ -28,6 +29,7 @@ export function certsCommand(cli: Argv, io: Io): Argv {
           if (failWithin === undefined && args.failWithin !== undefined) {
             throw new KpkiError("usage", `--fail-within "${args.failWithin}" is not a duration: use a number and s, m, h, d, w or y, e.g. 30d`);
           }
+          if (wantsFleet(args)) return (await import("./certsfleet.js")).runFleetExpiry(io, args as unknown as Parameters<typeof import("./certsfleet.js").runFleetExpiry>[1], failWithin);
           const { PkiStore } = await import("../../pki/store.js");
           const { readInventory } = await import("../../pki/inventory.js");
           const store = new PkiStore(args.dir);

@@ -7,7 +7,7 @@ import { readInput } from "../files.js";
 import { printJson, table, type Io } from "../io.js";
 import { parseHostSpec, sshOptions, sshSettings, type SshArgs } from "../sshoptions.js";
 
-interface NodeArgs extends SshArgs {
+export interface NodeArgs extends SshArgs {
   hosts?: (string | number)[];
   inventory?: string;
   limit?: string;
@@ -96,7 +96,7 @@ export function nodeCommand(cli: Argv, io: Io): Argv {
   );
 }
 
-async function loadHosts(io: Io, args: NodeArgs): Promise<FleetHost[]> {
+export async function loadHosts(io: Io, args: NodeArgs): Promise<FleetHost[]> {
   const hosts: FleetHost[] = [];
   if (args.inventory) {
     const { readInventory } = await import("../../bootstrap/node/inventory.js");
