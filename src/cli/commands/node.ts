@@ -6,6 +6,7 @@ import { NEWEST_MINOR, resolveKubernetesVersion } from "../../bootstrap/node/ver
 import { readInput } from "../files.js";
 import { printJson, table, type Io } from "../io.js";
 import { parseHostSpec, sshOptions, sshSettings, type SshArgs } from "../sshoptions.js";
+import { cloudInitOptions, printCloudInit } from "./nodeprovision.js";
 
 export interface NodeArgs extends SshArgs {
   hosts?: (string | number)[];
@@ -92,7 +93,10 @@ export function nodeCommand(cli: Argv, io: Io): Argv {
           if (failed.length > 0) throw new KpkiError("conflict", `${failed.length} of ${results.length} host(s) not updated: ${failed.map((result) => result.host).join(", ")}`);
         },
       )
-      .demandCommand(1, "give a node command: check, prep, push-pki"),
+      .command("cloud-init", "print #cloud-config user-data that runs node prep's steps, then its check, on first boot (--format script: the plain script)", cloudInitOptions, async (args) => {
+        await printCloudInit(io, args as unknown as Parameters<typeof printCloudInit>[1]);
+      })
+      .demandCommand(1, "give a node command: check, prep, push-pki, cloud-init"),
   );
 }
 

@@ -1,0 +1,36 @@
+import type { Argv } from "yargs";
+import { OS_FAMILIES, ROLES, RUNTIMES, type OsFamily, type Role, type Runtime } from "../../bootstrap/node/steps.js";
+import { NEWEST_MINOR, resolveKubernetesVersion } from "../../bootstrap/node/versions.js";
+import type { Io } from "../io.js";
+
+export const PROVISION_FORMATS = ["cloud-config", "script"] as const;
+
+interface ProvisionArgs {
+  role: Role;
+  runtime: Runtime;
+  ipv6: boolean;
+  firewall: boolean;
+  osFamily?: OsFamily;
+  kubernetesVersion?: string;
+  format: (typeof PROVISION_FORMATS)[number];
+}
+
+/** `kpki node cloud-init`: node prep as user-data, for fleets a provisioning engine prepares. */
+export const cloudInitOptions = (command: Argv) =>
+  command
+    .option("role", { choices: ROLES, demandOption: "give --role worker or --role control-plane", describe: "the node's role" })
+    .option("runtime", { choices: RUNTIMES, default: "auto" as Runtime, describe: "container runtime to enable [auto: whichever is installed]" })
+    .option("ipv6", { type: "boolean", default: false, describe: "also net.ipv6.conf.all.forwarding=1" })
+    .option("firewall", { type: "boolean", default: true, describe: "open the role's ports in a running firewalld (--no-firewall: leave it, report it)" })
+    .option("os-family", { choices: OS_FAMILIES, describe: "treat an unknown distribution as this family" })
+    .option("kubernetes-version", { type: "string", describe: `the Kubernetes version to prepare for: 1.33 or 1.33.2 [the newest minor kpki knows, ${NEWEST_MINOR}]` })
+    .option("format", { choices: PROVISION_FORMATS, default: "cloud-config" as const, describe: "cloud-config: #cloud-config user-data; script: the plain shell script (Ignition, PXE post-install, any engine)" });
+
+export async function printCloudInit(io: Io, args: ProvisionArgs): Promise<void> {
+  const { renderCloudConfig, renderProvisionScript } = await import("../../bootstrap/node/provision.js");
+  const options = { role: args.role, runtime: args.runtime, ipv6: args.ipv6, firewall: args.firewall, osFamily: args.osFamily, kubernetes: resolveKubernetesVersion(args.kubernetesVersion) };
+  if (args.format === "script") return io.stdout(renderProvisionScript(options));
+  const { text, warnings } = renderCloudConfig(options);
+  for (const warning of warnings) io.stderr(`warning: ${warning}\n`);
+  io.stdout(text);
+}
