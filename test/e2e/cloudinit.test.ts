@@ -8,7 +8,6 @@ import { promises as fs } from "node:fs";
 import path from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parse } from "yaml";
 import { renderCloudConfig } from "../../src/bootstrap/node/provision.js";
 import { resolveKubernetesVersion } from "../../src/bootstrap/node/versions.js";
 import { runCli } from "../support/cli.js";

@@ -1,10 +1,11 @@
 import type { Argv } from "yargs";
 import { KpkiError } from "../../errors.js";
 import type { FleetHost, HostReport } from "../../bootstrap/node/fleet.js";
-import { OS_FAMILIES, ROLES, RUNTIMES, type OsFamily, type Role, type Runtime } from "../../bootstrap/node/steps.js";
-import { NEWEST_MINOR, resolveKubernetesVersion } from "../../bootstrap/node/versions.js";
+import { ROLES, type OsFamily, type Role, type Runtime } from "../../bootstrap/node/steps.js";
+import { resolveKubernetesVersion } from "../../bootstrap/node/versions.js";
 import { readInput } from "../files.js";
 import { printJson, table, type Io } from "../io.js";
+import { nodeScriptOptions } from "../nodeoptions.js";
 import { parseHostSpec, sshOptions, sshSettings, type SshArgs } from "../sshoptions.js";
 import { cloudInitOptions, printCloudInit } from "./nodeprovision.js";
 
@@ -28,11 +29,7 @@ const fleetOptions = (command: Argv) =>
     .option("inventory", { type: "string", describe: "kpki's YAML inventory (hosts, defaults), or an Ansible/kubespray inventory (INI or YAML)" })
     .option("limit", { type: "string", describe: "only these inventory hosts or groups, as Ansible's --limit (node1,kube_node:!node3)" })
     .option("role", { choices: ROLES, default: "worker" as Role, describe: "role of hosts the inventory does not give one" })
-    .option("runtime", { choices: RUNTIMES, default: "auto" as Runtime, describe: "container runtime to enable [auto: whichever is installed]" })
-    .option("ipv6", { type: "boolean", default: false, describe: "also net.ipv6.conf.all.forwarding=1" })
-    .option("firewall", { type: "boolean", default: true, describe: "open the role's ports in a running firewalld (--no-firewall: leave it, report it)" })
-    .option("os-family", { choices: OS_FAMILIES, describe: "treat an unknown distribution as this family" })
-    .option("kubernetes-version", { type: "string", describe: `the Kubernetes version to prepare for: 1.33 (newest patch) or 1.33.2 [the newest minor kpki knows, ${NEWEST_MINOR}]` })
+    .options(nodeScriptOptions)
     .option("parallel", { type: "number", default: 10, describe: "hosts worked on at once" })
     .options(sshOptions);
 

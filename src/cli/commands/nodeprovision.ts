@@ -1,7 +1,8 @@
 import type { Argv } from "yargs";
-import { OS_FAMILIES, ROLES, RUNTIMES, type OsFamily, type Role, type Runtime } from "../../bootstrap/node/steps.js";
-import { NEWEST_MINOR, resolveKubernetesVersion } from "../../bootstrap/node/versions.js";
+import { ROLES, type OsFamily, type Role, type Runtime } from "../../bootstrap/node/steps.js";
+import { resolveKubernetesVersion } from "../../bootstrap/node/versions.js";
 import type { Io } from "../io.js";
+import { nodeScriptOptions } from "../nodeoptions.js";
 
 export const PROVISION_FORMATS = ["cloud-config", "script"] as const;
 
@@ -19,11 +20,7 @@ interface ProvisionArgs {
 export const cloudInitOptions = (command: Argv) =>
   command
     .option("role", { choices: ROLES, demandOption: "give --role worker or --role control-plane", describe: "the node's role" })
-    .option("runtime", { choices: RUNTIMES, default: "auto" as Runtime, describe: "container runtime to enable [auto: whichever is installed]" })
-    .option("ipv6", { type: "boolean", default: false, describe: "also net.ipv6.conf.all.forwarding=1" })
-    .option("firewall", { type: "boolean", default: true, describe: "open the role's ports in a running firewalld (--no-firewall: leave it, report it)" })
-    .option("os-family", { choices: OS_FAMILIES, describe: "treat an unknown distribution as this family" })
-    .option("kubernetes-version", { type: "string", describe: `the Kubernetes version to prepare for: 1.33 or 1.33.2 [the newest minor kpki knows, ${NEWEST_MINOR}]` })
+    .options(nodeScriptOptions)
     .option("format", { choices: PROVISION_FORMATS, default: "cloud-config" as const, describe: "cloud-config: #cloud-config user-data; script: the plain shell script (Ignition, PXE post-install, any engine)" });
 
 export async function printCloudInit(io: Io, args: ProvisionArgs): Promise<void> {
