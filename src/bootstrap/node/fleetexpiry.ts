@@ -175,7 +175,7 @@ function majorityCa(collected: readonly (CollectedFiles | undefined)[]): CertInf
 }
 
 /** Reads every host's certificates over SSH, `parallel` hosts at a time; a host that fails is its own error. */
-export async function readFleetExpiry(hosts: readonly FleetHost[], options: { parallel: number; ssh: SshSettings; timeoutMs?: number }): Promise<FleetExpiry> {
+export async function readFleetExpiry(hosts: readonly FleetHost[], options: { parallel: number; ssh: SshSettings }): Promise<FleetExpiry> {
   const session = new SshSession(options.ssh);
   const collected: (CollectedFiles | undefined)[] = new Array(hosts.length);
   const results: FleetHostResult[] = hosts.map((host) => ({ host: host.name, address: host.address, unreadable: [] }));
@@ -184,7 +184,7 @@ export async function readFleetExpiry(hosts: readonly FleetHost[], options: { pa
     while (next < hosts.length) {
       const index = next++;
       try {
-        const run = await session.run(hosts[index]!, collectScript(), { timeoutMs: options.timeoutMs });
+        const run = await session.run(hosts[index]!, collectScript());
         if (run.exitCode !== 0) results[index]!.error = `${hosts[index]!.name}: reading the certificates failed (exit ${run.exitCode}): ${run.stderr.trim().split("\n").at(-1) ?? ""}`;
         else collected[index] = parseCollected(run.stdout);
       } catch (error) {

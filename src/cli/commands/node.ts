@@ -6,6 +6,7 @@ import { resolveKubernetesVersion } from "../../bootstrap/node/versions.js";
 import { readInput } from "../files.js";
 import { printJson, table, type Io } from "../io.js";
 import { nodeScriptOptions } from "../nodeoptions.js";
+import { FleetProgress } from "../progress.js";
 import { parseHostSpec, sshOptions, sshSettings, type SshArgs } from "../sshoptions.js";
 import { cloudInitOptions, printCloudInit } from "./nodeprovision.js";
 
@@ -30,7 +31,7 @@ const fleetOptions = (command: Argv) =>
     .option("limit", { type: "string", describe: "only these inventory hosts or groups, as Ansible's --limit (node1,kube_node:!node3)" })
     .option("role", { choices: ROLES, default: "worker" as Role, describe: "role of hosts the inventory does not give one" })
     .options(nodeScriptOptions)
-    .option("parallel", { type: "number", default: 10, describe: "hosts worked on at once" })
+    .option("parallel", { type: "number", default: 50, describe: "hosts worked on at once (one ssh each)" })
     .options(sshOptions);
 
 export function nodeCommand(cli: Argv, io: Io): Argv {
@@ -129,17 +130,16 @@ async function runNodes(io: Io, args: NodeArgs, mode: "check" | "dry-run" | "app
   const hosts = await loadHosts(io, args);
   const defaulted = kubernetes.defaulted && hosts.some((host) => !host.kubernetes);
   const { runFleet } = await import("../../bootstrap/node/fleet.js");
-  let done = 0;
+  const progress = new FleetProgress(io, hosts.length, args.parallel, io.isTTY && args.output !== "json");
   const reports = await runFleet(
     hosts,
     { mode: mode === "apply" ? "apply" : "check", kubernetes, runtime: args.runtime, osFamily: args.osFamily, firewall: args.firewall, ipv6: args.ipv6, parallel: args.parallel, ssh: settings },
     (report) => {
-      done++;
-      if (io.isTTY && args.output !== "json") {
-        io.stderr(`[${done}/${hosts.length}] ${report.host}: ${report.error ? "unreachable" : `${report.changed} changed`}, ${report.seconds.toFixed(1)} s\n`);
-      }
+      const failedSteps = report.steps.filter((step) => step.state === "failed").map((step) => step.step);
+      progress.hostDone(report.error ? `${report.host}: FAILED: ${report.error.message}` : failedSteps.length > 0 ? `${report.host}: failed: ${failedSteps.join(", ")}` : undefined);
     },
   );
+  progress.finish();
   if (args.output === "json") printJson(io, { mode, kubernetes: { version: kubernetes.patch ?? kubernetes.minor, defaulted }, hosts: reports });
   else {
     if (defaulted) io.stdout(`no --kubernetes-version given: Kubernetes ${kubernetes.minor}, the newest minor kpki knows\n\n`);
