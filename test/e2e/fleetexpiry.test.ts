@@ -8,6 +8,7 @@ import path from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { collectScript } from "../../src/bootstrap/node/fleetexpiry.js";
+import { ansibleInventory } from "../support/ansibleinventory.js";
 import { runCli } from "../support/cli.js";
 import { leftovers, sshArgs, startTestHosts, testHostsAvailable, type HostSpec, type TestHosts } from "../support/testhosts/index.js";
 import { tempDir } from "../support/tmp.js";
@@ -99,20 +100,7 @@ describe.skipIf(Boolean(skip))("kpki certs check-expiration across a fleet", () 
     ];
     lab = await startTestHosts({ hosts });
     inventory = path.join(dir, "inventory.ini");
-    await fs.writeFile(
-      inventory,
-      [
-        "[kube_control_plane]",
-        ...lab.hosts.slice(0, 1).map((host) => `${host.name} ansible_host=${host.address}`),
-        "[kube_node]",
-        ...lab.hosts.slice(1).map((host) => `${host.name} ansible_host=${host.address}`),
-        "[all:vars]",
-        "ansible_user=root",
-        `ansible_ssh_private_key_file=${lab.identityFile}`,
-        `ansible_ssh_common_args='-o UserKnownHostsFile=${lab.knownHostsFile}'`,
-        "",
-      ].join("\n"),
-    );
+    await fs.writeFile(inventory, ansibleInventory(lab, { kube_control_plane: lab.hosts.slice(0, 1), kube_node: lab.hosts.slice(1) }));
   }, 120_000);
 
   afterAll(async () => {

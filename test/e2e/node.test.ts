@@ -8,6 +8,7 @@ import { existsSync, promises as fs, readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startApiServer, type TestApiServer } from "../support/apiserver.js";
+import { ansibleInventory } from "../support/ansibleinventory.js";
 import { runCli, type CliResult } from "../support/cli.js";
 import {
   leftovers,
@@ -227,24 +228,8 @@ describe.skipIf(Boolean(skip))("kpki node check and prep on real SSH hosts", () 
   it("reads an Ansible INI inventory as Ansible does: kubespray groups as roles, connection vars, --limit", async () => {
     const [first, second, third] = lab.hosts;
     const file = path.join(tempDir(), "inventory.ini");
-    await fs.writeFile(
-      file,
-      [
-        "[kube_control_plane]",
-        `cp1 ansible_host=${first!.address}`,
-        "[kube_node]",
-        `w1 ansible_host=${second!.address}`,
-        `w2 ansible_host=${third!.address}`,
-        "[k8s_cluster:children]",
-        "kube_control_plane",
-        "kube_node",
-        "[all:vars]",
-        "ansible_user=root",
-        `ansible_ssh_private_key_file=${lab.identityFile}`,
-        `ansible_ssh_common_args='-o UserKnownHostsFile=${lab.knownHostsFile}'`,
-        "",
-      ].join("\n"),
-    );
+    const names = new Map([[first!, "cp1"], [second!, "w1"], [third!, "w2"]]);
+    await fs.writeFile(file, ansibleInventory(lab, { kube_control_plane: [first!], kube_node: [second!, third!] }, (host) => names.get(host)!) + "[k8s_cluster:children]\nkube_control_plane\nkube_node\n");
     const result = await runCli(["node", "check", "--inventory", file, "--limit", "k8s_cluster:!w2", "-o", "json"]);
     const reports = JSON.parse(result.stdout).hosts as (HostLine & { role: string; address: string })[];
     expect(reports.map((report) => [report.host, report.address, report.role])).toEqual([

@@ -175,7 +175,7 @@ function majorityCa(collected: readonly (CollectedFiles | undefined)[]): CertInf
 }
 
 /** Reads every host's certificates over SSH, `parallel` hosts at a time; a host that fails is its own error. */
-export async function readFleetExpiry(hosts: readonly FleetHost[], options: { parallel: number; ssh: SshSettings }): Promise<FleetExpiry> {
+export async function readFleetExpiry(hosts: readonly FleetHost[], options: { parallel: number; ssh: SshSettings }, onDone?: (result: FleetHostResult) => void): Promise<FleetExpiry> {
   const session = new SshSession(options.ssh);
   const collected: (CollectedFiles | undefined)[] = new Array(hosts.length);
   const results: FleetHostResult[] = hosts.map((host) => ({ host: host.name, address: host.address, unreadable: [] }));
@@ -191,6 +191,7 @@ export async function readFleetExpiry(hosts: readonly FleetHost[], options: { pa
         if (!(error instanceof SshError)) throw error;
         results[index]!.error = error.message;
       }
+      onDone?.(results[index]!);
     }
   };
   try {

@@ -1,6 +1,7 @@
 import type { Argv } from "yargs";
 import { KpkiError } from "../../errors.js";
 import { printJson, table, type Io } from "../io.js";
+import { FleetProgress } from "../progress.js";
 import { sshOptions, sshSettings, type SshArgs } from "../sshoptions.js";
 import { loadHosts } from "./node.js";
 
@@ -34,7 +35,9 @@ export async function runFleetExpiry(io: Io, args: FleetArgs, failWithinMs: numb
   const hosts = await loadHosts(io, { ...args, role: "worker" } as Parameters<typeof loadHosts>[1]);
   const { readFleetExpiry, fleetExpirationInfo, residual } = await import("../../bootstrap/node/fleetexpiry.js");
   const { formatExpiry } = await import("../../pki/expiry.js");
-  const report = await readFleetExpiry(hosts, { parallel: args.parallel, ssh: settings });
+  const progress = new FleetProgress(io, hosts.length, args.parallel, io.isTTY && args.output !== "json");
+  const report = await readFleetExpiry(hosts, { parallel: args.parallel, ssh: settings }, (host) => progress.hostDone(host.error ? `${host.host}: FAILED: ${host.error}` : undefined));
+  progress.finish();
   const now = new Date();
   if (args.output === "json") printJson(io, fleetExpirationInfo(report, now));
   else {
