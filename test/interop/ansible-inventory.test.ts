@@ -5,12 +5,14 @@ import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseAnsibleIni, parseAnsibleYaml, type AnsibleInventory } from "../../src/bootstrap/node/ansibleinventory.js";
 import { selectHosts } from "../../src/bootstrap/node/ansiblepatterns.js";
+import { loadVarsFolders } from "../../src/bootstrap/node/ansiblevarsfolders.js";
 import { inventoryFormat, readInventory } from "../../src/bootstrap/node/inventory.js";
 import { KpkiError } from "../../src/errors.js";
 import { havePeer } from "../support/peers.js";
 
 const CORPUS = path.join(import.meta.dirname, "ansible-inventories");
-const files = readdirSync(CORPUS).sort();
+const files = readdirSync(CORPUS).filter((file) => /\.(ini|yml)$/.test(file)).sort();
+const FOLDERS = path.join(import.meta.dirname, "ansible-vars-folders");
 const good = files.filter((file) => !file.startsWith("bad-"));
 const bad = files.filter((file) => file.startsWith("bad-"));
 const available = await havePeer("ansible-inventory", "apt-get install ansible-core (scripts/install-peers)");
@@ -102,6 +104,14 @@ describe.runIf(available)("Ansible inventories, read as the real ansible-invento
     // Where Ansible names a line, it is the same one.
     const ansibleLine = listed.stderr.match(new RegExp(`${file.replace(/\./g, "\\.")}:(\\d+):`))?.[1];
     if (ansibleLine) expect(line).toBe(ansibleLine);
+  });
+
+  it("reads group_vars/ and host_vars/ beside the inventory with Ansible's precedence (kubespray's layout)", async () => {
+    const listed = await execa("ansible-inventory", ["-i", "inventory.ini", "--list"], { reject: false, cwd: FOLDERS, env: { HOME: home, ANSIBLE_HOME: home, ANSIBLE_LOCAL_TEMP: home, ANSIBLE_CONFIG: path.join(home, "ansible.cfg"), ANSIBLE_INVENTORY_UNPARSED_FAILED: "true" } });
+    expect(listed.exitCode, listed.stderr).toBe(0);
+    const inventory = parseAnsibleIni(readFileSync(path.join(FOLDERS, "inventory.ini"), "utf8"), "inventory.ini");
+    loadVarsFolders(inventory, FOLDERS);
+    expect(fromKpki(inventory)).toEqual(fromAnsible(JSON.parse(listed.stdout)));
   });
 
   const limits: [string, string][] = [
@@ -198,6 +208,15 @@ describe("Ansible inventories, as kpki's nodes", () => {
     const { hosts, warnings } = await read("kubespray-sample.ini", "node1,nosuch");
     expect(hosts.map((host) => host.name)).toEqual(["node1"]);
     expect(warnings).toEqual(['--limit: "nosuch" matches no host in kubespray-sample.ini']);
+  });
+
+  it("takes kube_version and connection settings from group_vars/ and host_vars/", async () => {
+    const { hosts } = await readInventory(readFileSync(path.join(FOLDERS, "inventory.ini"), "utf8"), "inventory.ini", { folder: FOLDERS });
+    expect(hosts.map(({ name, port, user, become, kubernetesVersion, role }) => ({ name, port, user, become, kubernetesVersion, role }))).toEqual([
+      { name: "node1", port: undefined, user: "admin", become: true, kubernetesVersion: "1.33.2", role: "control-plane" },
+      { name: "node2", port: 2300, user: "inline", become: true, kubernetesVersion: "1.33.2", role: "worker" },
+      { name: "node3", port: 2222, user: "node3user", become: true, kubernetesVersion: "1.33.2", role: "worker" },
+    ]);
   });
 
   it("--limit on kpki's own inventory matches names and roles", async () => {

@@ -39,6 +39,8 @@ export class AnsibleInventory {
   readonly hosts = new Map<string, AnsibleHost>();
   /** What Ansible would only warn about (a skipped key, say). */
   readonly warnings: string[] = [];
+  /** Variables from the group_vars/ and host_vars/ folders beside the inventory (ansiblevarsfolders.ts). */
+  readonly folderVars = { groups: new Map<string, Map<string, AnsibleVar>>(), hosts: new Map<string, Map<string, AnsibleVar>>() };
 
   constructor(readonly label: string) {
     this.addGroup("all");
@@ -150,15 +152,21 @@ export class AnsibleInventory {
   /**
    * A host's variables by Ansible's precedence: group vars from the
    * shallowest group to the deepest (then by ansible_group_priority, then by
-   * name), each overriding the last, and the host's own vars over them all.
+   * name), each overriding the last, then group_vars/ files in the same
+   * order over all of those, then the host's own vars, then host_vars/.
    */
   hostVars(hostName: string): Map<string, AnsibleVar> {
     const groups = [...this.groupsOf(hostName)].map((name) => this.groups.get(name)!);
     const priority = (group: AnsibleGroup) => Number(group.vars.get("ansible_group_priority")?.value ?? 1);
     groups.sort((a, b) => a.depth - b.depth || priority(a) - priority(b) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     const merged = new Map<string, AnsibleVar>();
-    for (const group of groups) for (const [key, value] of group.vars) if (key !== "ansible_group_priority") merged.set(key, value);
-    for (const [key, value] of this.hosts.get(hostName)!.vars) merged.set(key, value);
+    const layers = [
+      ...groups.map((group) => group.vars),
+      ...groups.map((group) => this.folderVars.groups.get(group.name)),
+      this.hosts.get(hostName)!.vars,
+      this.folderVars.hosts.get(hostName),
+    ];
+    for (const layer of layers) for (const [key, value] of layer ?? []) if (key !== "ansible_group_priority") merged.set(key, value);
     return merged;
   }
 }

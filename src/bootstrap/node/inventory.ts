@@ -144,10 +144,11 @@ export function inventoryFormat(text: string): InventoryFormat {
 
 /**
  * Any inventory kpki reads, narrowed by `limit` (Ansible's host patterns;
- * on kpki's own inventory the groups are the roles). Warnings are what
+ * on kpki's own inventory the groups are the roles). `folder` is where an
+ * Ansible inventory's group_vars/ and host_vars/ are (beside its file). Warnings are what
  * Ansible would warn about too: skipped keys, terms that matched nothing.
  */
-export async function readInventory(text: string, label: string, options: { limit?: string } = {}): Promise<{ format: InventoryFormat; hosts: InventoryHost[]; warnings: string[] }> {
+export async function readInventory(text: string, label: string, options: { limit?: string; folder?: string } = {}): Promise<{ format: InventoryFormat; hosts: InventoryHost[]; warnings: string[] }> {
   const format = inventoryFormat(text);
   const { selectHosts } = await import("./ansiblepatterns.js");
   const warnings: string[] = [];
@@ -170,6 +171,7 @@ export async function readInventory(text: string, label: string, options: { limi
   }
   const [{ parseAnsibleIni, parseAnsibleYaml }, { ansibleNodeHosts }] = await Promise.all([import("./ansibleinventory.js"), import("./ansiblenodes.js")]);
   const inventory = format === "ansible-ini" ? parseAnsibleIni(text, label) : parseAnsibleYaml(text, label);
+  if (options.folder !== undefined) (await import("./ansiblevarsfolders.js")).loadVarsFolders(inventory, options.folder);
   warnings.push(...inventory.warnings);
   const hosts = ansibleNodeHosts(inventory, narrow(inventory.patternInventory()), checkAddress);
   if (hosts.length === 0) throw new KpkiError("input", `${label}: no hosts to work on${options.limit ? ` within --limit ${options.limit}` : ""} (kubespray's kube_control_plane and kube_node groups, or any host when it has neither)`);

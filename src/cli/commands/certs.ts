@@ -5,7 +5,7 @@ import type { ExpiryReport, ExpiryRow } from "../../pki/expiry.js";
 import { KEY_TYPES } from "../../pki/keys.js";
 import { checkDays, DEFAULTS } from "../../pki/spec.js";
 import { printJson, table, type Io } from "../io.js";
-import { fleetExpiryOptions, wantsFleet } from "./certsfleet.js";
+import { fleetExpiryOptions, runFleetExpiry, wantsFleet, type FleetArgs } from "./certsfleet.js";
 
 const folderOptions = (command: Argv) =>
   command
@@ -29,7 +29,7 @@ export function certsCommand(cli: Argv, io: Io): Argv {
           if (failWithin === undefined && args.failWithin !== undefined) {
             throw new KpkiError("usage", `--fail-within "${args.failWithin}" is not a duration: use a number and s, m, h, d, w or y, e.g. 30d`);
           }
-          if (wantsFleet(args)) return (await import("./certsfleet.js")).runFleetExpiry(io, args as unknown as Parameters<typeof import("./certsfleet.js").runFleetExpiry>[1], failWithin);
+          if (wantsFleet(args)) return runFleetExpiry(io, args as unknown as FleetArgs, failWithin);
           const { PkiStore } = await import("../../pki/store.js");
           const { readInventory } = await import("../../pki/inventory.js");
           const store = new PkiStore(args.dir);

@@ -14,7 +14,7 @@ export const fleetExpiryOptions = <T>(command: Argv<T>) =>
     .option("parallel", { type: "number", default: 20, describe: "hosts read at once" })
     .options(sshOptions);
 
-interface FleetArgs extends SshArgs {
+export interface FleetArgs extends SshArgs {
   hosts?: (string | number)[];
   inventory?: string;
   limit?: string;

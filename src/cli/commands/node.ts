@@ -1,3 +1,4 @@
+import path from "node:path";
 import type { Argv } from "yargs";
 import { KpkiError } from "../../errors.js";
 import type { FleetHost, HostReport } from "../../bootstrap/node/fleet.js";
@@ -102,7 +103,7 @@ export async function loadHosts(io: Io, args: NodeArgs): Promise<FleetHost[]> {
   const hosts: FleetHost[] = [];
   if (args.inventory) {
     const { readInventory } = await import("../../bootstrap/node/inventory.js");
-    const inventory = await readInventory((await readInput(args.inventory, io)).toString(), args.inventory, { limit: args.limit });
+    const inventory = await readInventory((await readInput(args.inventory, io)).toString(), args.inventory, { limit: args.limit, folder: args.inventory === "-" ? undefined : path.dirname(args.inventory) });
     for (const warning of inventory.warnings) io.stderr(`warning: ${warning}\n`);
     for (const entry of inventory.hosts) {
       const host = parseHostSpec(entry.address, { ...args, user: entry.user ?? args.user, port: entry.port ?? args.port, identity: entry.identity ?? args.identity, sshOption: [...(args.sshOption ?? []), ...(entry.sshOptions ?? [])] }, args.inventory);
