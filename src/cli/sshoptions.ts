@@ -12,7 +12,8 @@ export const sshOptions = {
   "ssh-option": { type: "string", array: true, describe: "extra ssh -o option (Key=Value), repeatable" },
   "accept-new-host-keys": { type: "boolean", default: false, describe: "accept the host key of a host seen for the first time (StrictHostKeyChecking=accept-new); a changed key is still refused" },
   become: { type: "boolean", default: false, describe: "run as root through sudo -n (for a non-root --user)" },
-  "connect-timeout": { type: "number", default: 10, describe: "seconds to wait for a connection" },
+  "connect-timeout": { type: "number", default: 10, describe: "seconds to wait for a connection and the SSH banner" },
+  timeout: { type: "number", default: 900, describe: "seconds one host may take in all; past it the host gets its own timeout error and the others go on" },
 } as const;
 
 export interface SshArgs {
@@ -23,6 +24,7 @@ export interface SshArgs {
   acceptNewHostKeys: boolean;
   become: boolean;
   connectTimeout: number;
+  timeout?: number;
 }
 
 /** [user@]host[:port], the host a name or an IP ([v6] with a port). */
@@ -65,7 +67,8 @@ export function sshSettings(args: SshArgs): SshSettings {
   if (!Number.isInteger(args.connectTimeout) || args.connectTimeout < 1) throw new KpkiError("usage", "--connect-timeout must be a whole number of seconds, at least 1");
   // ssh itself only warns and goes on without the key; say so before any host is tried.
   if (args.identity !== undefined) checkKeyFile(args.identity, "-i");
-  return { connectTimeoutSeconds: args.connectTimeout, acceptNewHostKeys: args.acceptNewHostKeys, become: args.become };
+  if (args.timeout !== undefined && (!Number.isFinite(args.timeout) || args.timeout <= 0)) throw new KpkiError("usage", "--timeout must be a number of seconds, more than 0");
+  return { connectTimeoutSeconds: args.connectTimeout, acceptNewHostKeys: args.acceptNewHostKeys, become: args.become, timeoutSeconds: args.timeout };
 }
 
 function checkKeyFile(file: string, flag: string): void {

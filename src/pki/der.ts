@@ -112,6 +112,11 @@ export function pemBlock(text: string, label: string): Buffer | undefined {
   return pemBlocks(text).find((block) => block.label === label)?.der;
 }
 
+/** Decodes every PEM block with the given label, in order (a certificate bundle). */
+export function pemBlocksLabelled(text: string, label: string): Buffer[] {
+  return pemBlocks(text).filter((block) => block.label === label).map((block) => block.der);
+}
+
 export function toPem(der: Uint8Array, label: string): string {
   const base64 = Buffer.from(der).toString("base64");
   const lines = base64.match(/.{1,64}/g) ?? [];

@@ -8,6 +8,7 @@ import { existsSync, promises as fs, readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startApiServer, type TestApiServer } from "../support/apiserver.js";
+import { ansibleInventory } from "../support/ansibleinventory.js";
 import { runCli, type CliResult } from "../support/cli.js";
 import {
   leftovers,
@@ -176,12 +177,14 @@ describe.skipIf(Boolean(skip))("kpki node check and prep on real SSH hosts", () 
     }
   });
 
-  it("shows progress per host on a terminal, and none otherwise", async () => {
+  it("shows one updating summary line on a terminal (a line of its own only for a host that fails), and nothing otherwise", async () => {
     const args = ["node", "check", ...lab.hosts.map((host) => host.address), ...sshFlags(), "--no-install", "--role", "control-plane", ...PREP_OWNS];
     const onTerminal = await runCli(args, { tty: true });
-    const progress = onTerminal.stderr.split("\n").filter((line) => /^\[\d\/3\] /.test(line));
-    expect(progress).toHaveLength(3);
-    for (const host of lab.hosts) expect(onTerminal.stderr).toMatch(new RegExp(`\\] ${host.address.replace(/\./g, "\\.")}: 0 changed`));
+    const redraws = onTerminal.stderr.split("\r\x1b[K").filter(Boolean);
+    expect(redraws[0]).toMatch(/^\[0\/3\] 0 done, 0 failed, 3 running, \d+ s$/);
+    expect(redraws.at(-1)).toMatch(/^\[3\/3\] 3 done, 0 failed, 0 running, \d+ s\n$/);
+    expect(redraws).toHaveLength(4);
+    expect(onTerminal.stderr.split("\n").filter(Boolean)).toHaveLength(1);
     const piped = await runCli(args);
     expect(piped.stderr).toBe("");
     expect(piped.stdout).toBe(onTerminal.stdout);
@@ -245,6 +248,23 @@ describe.skipIf(Boolean(skip))("kpki node check and prep on real SSH hosts", () 
     expect((JSON.parse(refused.stdout).hosts as HostLine[])[0]!.error?.failure).toBe("sudo-refused");
   });
 
+  it("reads an Ansible INI inventory as Ansible does: kubespray groups as roles, connection vars, --limit", async () => {
+    const [first, second, third] = lab.hosts;
+    const file = path.join(tempDir(), "inventory.ini");
+    const names = new Map([[first!, "cp1"], [second!, "w1"], [third!, "w2"]]);
+    await fs.writeFile(file, ansibleInventory(lab, { kube_control_plane: [first!], kube_node: [second!, third!] }, (host) => names.get(host)!) + "[k8s_cluster:children]\nkube_control_plane\nkube_node\n");
+    const result = await runCli(["node", "check", "--inventory", file, "--limit", "k8s_cluster:!w2", "-o", "json"]);
+    const reports = JSON.parse(result.stdout).hosts as (HostLine & { role: string; address: string })[];
+    expect(reports.map((report) => [report.host, report.address, report.role])).toEqual([
+      ["cp1", first!.address, "control-plane"],
+      ["w1", second!.address, "worker"],
+    ]);
+    for (const report of reports) expect(report.error, JSON.stringify(report.error)).toBeUndefined();
+    const bad = await runCli(["node", "check", "--inventory", file, "--limit", "nosuch"]);
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).toMatch(/--limit "nosuch" matches no host/);
+  });
+
   it("refuses bad input before touching any host", async () => {
     const cases: [string[], RegExp][] = [
       [["node", "prep", "--parallel", "0", lab.hosts[0]!.address], /--parallel/],
@@ -267,6 +287,8 @@ describe.skipIf(Boolean(skip))("kpki node check and prep on real SSH hosts", () 
       ["hosts:\n  - address: 169.254.1.1\n    port: 70000\n", /:3: port must be a number/],
       ["hosts:\n  - address: 169.254.1.1\n    colour: red\n", /:3: unknown key "colour"/],
       ["hosts:\n  - name: cp-1\n", /:2: this host has no address/],
+      ["[kube_node]\nnode1 ansible_port=seven\n", /:2: ansible_port must be a port/],
+      ["[k8s_cluster:children]\nkube_node\n", /:2: .*never defined/],
     ];
     for (const [text, message] of inventories) {
       const file = path.join(dir, `inventory-${inventories.findIndex(([candidate]) => candidate === text)}.yaml`);

@@ -1,6 +1,6 @@
 import { isIP } from "node:net";
 import { isMap, isScalar, isSeq, LineCounter, type Node, type YAMLMap } from "yaml";
-import { parseBoundedYaml } from "../../inputbounds.js";
+import { boundedToJs, parseBoundedYaml } from "../../inputbounds.js";
 import { KpkiError } from "../../errors.js";
 import { dnsNameProblem } from "../../pki/names.js";
 import { ROLES, type Role } from "./steps.js";
@@ -17,6 +17,10 @@ export interface InventoryHost {
   sshOptions?: string[];
   /** The Kubernetes version to prepare this host for (as --kubernetes-version takes it). */
   kubernetesVersion?: string;
+  /** Through sudo -n (an Ansible inventory's ansible_become); unset: the command line's --become. */
+  become?: boolean;
+  /** The Ansible groups the host is in, directly or through children. */
+  groups?: string[];
 }
 
 const HOST_KEYS = ["name", "address", "port", "user", "identity", "role", "sshOptions", "kubernetesVersion"] as const;
@@ -55,7 +59,7 @@ export function parseInventory(text: string, label: string): InventoryHost[] {
   return hosts;
 }
 
-function checkAddress(value: string, where: string): string {
+export function checkAddress(value: string, where: string): string {
   const address = value.trim();
   if (!isIP(address)) {
     const problem = dnsNameProblem(address.toLowerCase());
@@ -118,4 +122,62 @@ function readHost(node: Node, at: (node: Node | null | undefined) => string, nee
   }
   if (needAddress && !host.address) throw new KpkiError("input", `${at(node)}: this host has no address`);
   return host;
+}
+
+export type InventoryFormat = "kpki" | "ansible-ini" | "ansible-yaml";
+
+/**
+ * kpki's own YAML (a `hosts:` list), Ansible's YAML (a mapping of groups) or
+ * Ansible's INI (anything else): the shape of the text tells them apart.
+ */
+export function inventoryFormat(text: string, label = "the inventory"): InventoryFormat {
+  // Too big or too deep is an input error whatever the format; anything else that is not YAML is INI.
+  const document = parseBoundedYaml(text, label, { version: "1.1", uniqueKeys: false });
+  if (document.errors.length > 0) return "ansible-ini";
+  let root: unknown;
+  try {
+    root = boundedToJs(document, label);
+  } catch {
+    return "ansible-ini";
+  }
+  if (root === null || typeof root !== "object" || Array.isArray(root)) return "ansible-ini";
+  const keys = Object.keys(root);
+  const hosts = (root as Record<string, unknown>).hosts;
+  return Array.isArray(hosts) && keys.every((key) => key === "hosts" || key === "defaults") ? "kpki" : "ansible-yaml";
+}
+
+/**
+ * Any inventory kpki reads, narrowed by `limit` (Ansible's host patterns;
+ * on kpki's own inventory the groups are the roles). `folder` is where an
+ * Ansible inventory's group_vars/ and host_vars/ are (beside its file). Warnings are what
+ * Ansible would warn about too: skipped keys, terms that matched nothing.
+ */
+export async function readInventory(text: string, label: string, options: { limit?: string; folder?: string } = {}): Promise<{ format: InventoryFormat; hosts: InventoryHost[]; warnings: string[] }> {
+  const format = inventoryFormat(text, label);
+  const { selectHosts } = await import("./ansiblepatterns.js");
+  const warnings: string[] = [];
+  const narrow = (patterns: import("./ansiblepatterns.js").PatternInventory): string[] => {
+    if (options.limit === undefined) return [...patterns.hostNames];
+    const { hosts, unmatched } = selectHosts(patterns, options.limit);
+    for (const term of unmatched) warnings.push(`--limit: "${term}" matches no host in ${label}`);
+    if (hosts.length === 0) throw new KpkiError("usage", `--limit "${options.limit}" matches no host in ${label}`);
+    // As Ansible's --limit: it narrows the inventory, which keeps its order.
+    const chosen = new Set(hosts);
+    return patterns.hostNames.filter((host) => chosen.has(host));
+  };
+  if (format === "kpki") {
+    const all = parseInventory(text, label);
+    const names = all.map((host) => host.name);
+    const chosen = new Set(
+      narrow({ hostNames: names, groupNames: ["all", ...ROLES], hostsOfGroup: (group) => (group === "all" ? names : all.filter((host) => host.role === group).map((host) => host.name)) }),
+    );
+    return { format, hosts: all.filter((host) => chosen.has(host.name)), warnings };
+  }
+  const [{ parseAnsibleIni, parseAnsibleYaml }, { ansibleNodeHosts }] = await Promise.all([import("./ansibleinventory.js"), import("./ansiblenodes.js")]);
+  const inventory = format === "ansible-ini" ? parseAnsibleIni(text, label) : parseAnsibleYaml(text, label);
+  if (options.folder !== undefined) (await import("./ansiblevarsfolders.js")).loadVarsFolders(inventory, options.folder);
+  warnings.push(...inventory.warnings);
+  const hosts = ansibleNodeHosts(inventory, narrow(inventory.patternInventory()), checkAddress);
+  if (hosts.length === 0) throw new KpkiError("input", `${label}: no hosts to work on${options.limit ? ` within --limit ${options.limit}` : ""} (kubespray's kube_control_plane and kube_node groups, or any host when it has neither)`);
+  return { format, hosts, warnings };
 }

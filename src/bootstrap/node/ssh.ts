@@ -13,6 +13,8 @@ export interface SshHost {
   identityFile?: string;
   /** Extra `-o Key=Value` options, passed through. */
   options?: readonly string[];
+  /** Through sudo -n, over the session's setting (an inventory's ansible_become). */
+  become?: boolean;
 }
 
 export interface SshSettings {
@@ -27,10 +29,12 @@ export interface SshSettings {
   acceptNewHostKeys: boolean;
   /** Run the remote script through `sudo -n` (non-root users). */
   become: boolean;
+  /** How long one host may take in all (--timeout); past it ssh is ended and the host gets its own "timeout" error. */
+  timeoutSeconds?: number;
 }
 
 /** Why a host could not be worked on; `code` is stable for scripts. */
-export type SshFailure = "unreachable" | "auth-refused" | "host-key-changed" | "host-key-unknown" | "sudo-refused" | "remote-failed";
+export type SshFailure = "timeout" | "unreachable" | "auth-refused" | "host-key-changed" | "host-key-unknown" | "sudo-refused" | "remote-failed";
 
 export class SshError extends KpkiError {
   readonly failure: SshFailure;
@@ -74,17 +78,21 @@ export class SshSession {
    * secret shows in the process list) and returns its output.
    */
   async run(host: SshHost, script: string, options: { timeoutMs?: number } = {}): Promise<{ stdout: string; stderr: string; exitCode: number }> {
-    const remote = this.settings.become ? "sudo -n sh -s" : "sh -s";
+    const become = host.become ?? this.settings.become;
+    const remote = become ? "sudo -n sh -s" : "sh -s";
     this.opened.add(JSON.stringify(host));
     const result = await execa("ssh", [...this.args(host), host.address, remote], {
       input: script,
       reject: false,
-      timeout: options.timeoutMs ?? 300_000,
+      timeout: options.timeoutMs ?? (this.settings.timeoutSeconds ?? 300) * 1000,
       env: { LC_ALL: "C" },
     });
     const stderr = String(result.stderr ?? "");
+    if (result.timedOut) {
+      throw new SshError("timeout", `${describeHost(host)}: did not finish within ${options.timeoutMs ? `${options.timeoutMs / 1000} s` : `--timeout ${this.settings.timeoutSeconds ?? 300} s`} (a hung host or sshd, or raise --timeout); ssh was ended, and the script may have run in part`);
+    }
     if (result.exitCode === 255) throw classify(host, stderr);
-    if (this.settings.become && /sudo: (a password is required|a terminal is required)/.test(stderr)) {
+    if (become && /sudo: (a password is required|a terminal is required)/.test(stderr)) {
       throw new SshError("sudo-refused", `${host.address}: sudo needs a password there; allow ${host.user ?? "the user"} passwordless sudo, or connect as root`);
     }
     return { stdout: String(result.stdout ?? ""), stderr, exitCode: result.exitCode ?? -1 };
@@ -106,8 +114,10 @@ export class SshSession {
   }
 }
 
+const describeHost = (host: SshHost) => `${host.user ? `${host.user}@` : ""}${host.address}${host.port ? `:${host.port}` : ""}`;
+
 function classify(host: SshHost, stderr: string): SshError {
-  const where = `${host.user ? `${host.user}@` : ""}${host.address}${host.port ? `:${host.port}` : ""}`;
+  const where = describeHost(host);
   if (/REMOTE HOST IDENTIFICATION HAS CHANGED|Host key verification failed.*\n?.*changed/i.test(stderr) || /HOST IDENTIFICATION HAS CHANGED/.test(stderr)) {
     return new SshError("host-key-changed", `${where}: its host key has CHANGED since it was recorded in known_hosts: either the host was rebuilt (remove the old key with ssh-keygen -R) or someone is in the middle; kpki will not connect`);
   }
@@ -116,6 +126,9 @@ function classify(host: SshHost, stderr: string): SshError {
   }
   if (/Permission denied|Too many authentication failures|no mutual signature/i.test(stderr)) {
     return new SshError("auth-refused", `${where}: the key was refused (${stderr.trim().split("\n").at(-1)}): check --user and -i, and that the key is in the host's authorized_keys`);
+  }
+  if (/timed out during banner exchange|Connection timed out during/i.test(stderr)) {
+    return new SshError("timeout", `${where}: accepted the connection but never answered SSH within --connect-timeout: a hung sshd or host`);
   }
   const reason = stderr.trim().split("\n").filter(Boolean).at(-1) ?? "ssh failed";
   return new SshError("unreachable", `${where}: cannot connect (${reason.replace(/^ssh: /, "")})`);

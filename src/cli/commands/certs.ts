@@ -7,6 +7,7 @@ import { checkDays, DEFAULTS } from "../../pki/spec.js";
 import { clusterDirOptions, clusterLayoutOf } from "../clusterdir.js";
 import { printJson, table, type Io } from "../io.js";
 import { keygenOption } from "../keygenoption.js";
+import { fleetExpiryOptions, runFleetExpiry, wantsFleet, type FleetArgs } from "./certsfleet.js";
 
 const folderOptions = (command: Argv) => command.options(clusterDirOptions);
 
@@ -14,10 +15,10 @@ export function certsCommand(cli: Argv, io: Io): Argv {
   return cli.command("certs", "the cluster's certificates: expiry and renewal (kubeadm certs …)", (certs) =>
     certs
       .command(
-        "check-expiration",
-        "list every certificate and CA with its expiry, as kubeadm certs check-expiration does",
+        "check-expiration [hosts..]",
+        "list every certificate and CA with its expiry, as kubeadm certs check-expiration does; with HOST… or --inventory, of every node over SSH",
         (command) =>
-          folderOptions(command).option("fail-within", {
+          fleetExpiryOptions(folderOptions(command)).option("fail-within", {
             type: "string",
             describe: "exit 4 if anything expires within this time (Go durations: 720h, 1.5h; also 30d, 2w), or is missing: for cron and monitoring",
           })
@@ -31,6 +32,7 @@ export function certsCommand(cli: Argv, io: Io): Argv {
             if ("message" in parsed) throw new KpkiError("usage", parsed.message);
             failWithin = parsed.ms;
           }
+          if (wantsFleet(args)) return runFleetExpiry(io, args as unknown as FleetArgs, failWithin);
           const { PkiStore } = await import("../../pki/store.js");
           const { readInventory } = await import("../../pki/inventory.js");
           const layout = await clusterLayoutOf(args);

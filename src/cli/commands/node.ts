@@ -3,13 +3,15 @@ import type { Argv } from "yargs";
 import { KpkiError } from "../../errors.js";
 import type { FleetHost, HostReport, PreflightSettings } from "../../bootstrap/node/fleet.js";
 import type { PushResult } from "../../bootstrap/node/pushpki.js";
-import { OS_FAMILIES, ROLES, RUNTIMES, type OsFamily, type Role, type Runtime } from "../../bootstrap/node/steps.js";
-import { NEWEST_MINOR, resolveKubernetesVersion, type KubernetesTarget } from "../../bootstrap/node/versions.js";
+import { ROLES, type OsFamily, type Role, type Runtime } from "../../bootstrap/node/steps.js";
+import { resolveKubernetesVersion, type KubernetesTarget } from "../../bootstrap/node/versions.js";
 import { clusterDirOptions, clusterLayoutOf } from "../clusterdir.js";
-import { checkMirrorKey, checkMirrorUrl, type PackageOptions } from "../../bootstrap/node/packages.js";
 import { readInput } from "../files.js";
 import { printJson, table, type Io } from "../io.js";
+import { nodeScriptOptions, packageOptions } from "../nodeoptions.js";
+import { FleetProgress } from "../progress.js";
 import { parseHostSpec, sshOptions, sshSettings, type SshArgs } from "../sshoptions.js";
+import { cloudInitOptions, printCloudInit } from "./nodeprovision.js";
 
 interface PushArgs extends SshArgs {
   hosts?: (string | number)[];
@@ -29,9 +31,10 @@ interface PushArgs extends SshArgs {
   output: string;
 }
 
-interface NodeArgs extends SshArgs {
+export interface NodeArgs extends SshArgs {
   hosts?: (string | number)[];
   inventory?: string;
+  limit?: string;
   role: Role;
   runtime: Runtime;
   ipv6: boolean;
@@ -55,7 +58,8 @@ interface NodeArgs extends SshArgs {
 const fleetOptions = (command: Argv) =>
   command
     .positional("hosts", { type: "string", array: true, describe: "[user@]host[:port] …" })
-    .option("inventory", { type: "string", describe: "YAML inventory: hosts (address, name, port, user, identity, role, sshOptions) and defaults" })
+    .option("inventory", { type: "string", describe: "kpki's YAML inventory (hosts, defaults), or an Ansible/kubespray inventory (INI or YAML)" })
+    .option("limit", { type: "string", describe: "only these inventory hosts or groups, as Ansible's --limit (node1,kube_node:!node3)" })
     .option("role", { choices: ROLES, default: "worker" as Role, describe: "role of hosts the inventory does not give one: control-plane-init (kubeadm init), control-plane (kubeadm join --control-plane) or worker (kubeadm join)" })
     .option("ignore-preflight-errors", { type: "string", array: true, describe: "checks whose errors are shown as warnings, as kubeadm's flag: NAME,… or all (case-insensitive; repeatable)" })
     .option("apiserver-port", { type: "number", default: 6443, describe: "the API server's port, checked free on control planes (kubeadm's --apiserver-bind-port)" })
@@ -63,16 +67,8 @@ const fleetOptions = (command: Argv) =>
     .option("pod-network-cidr", { type: "string", describe: "pod subnet: NO_PROXY must cover it when a proxy is set" })
     .option("control-plane-endpoint", { type: "string", describe: "host[:port] joining hosts reach the API server at: NO_PROXY must cover it when a proxy is set" })
     .option("cri-socket", { type: "string", describe: "the CRI socket kubeadm will use (unix:///…) [default: the only one on the host]" })
-    .option("runtime", { choices: RUNTIMES, default: "auto" as Runtime, describe: "container runtime to enable [auto: whichever is installed]" })
-    .option("ipv6", { type: "boolean", default: false, describe: "also net.ipv6.conf.all.forwarding=1" })
-    .option("firewall", { type: "boolean", default: true, describe: "open the role's ports in a running firewalld (--no-firewall: leave it, report it)" })
-    .option("os-family", { choices: OS_FAMILIES, describe: "treat an unknown distribution as this family" })
-    .option("kubernetes-version", { type: "string", describe: `the Kubernetes version to prepare for: 1.33 (newest patch) or 1.33.2 [the newest minor kpki knows, ${NEWEST_MINOR}]` })
-    .option("install", { type: "boolean", default: true, describe: "install and hold the Kubernetes packages and containerd (--no-install: only report what is missing)" })
-    .option("upgrade", { type: "boolean", default: false, describe: "change installed Kubernetes packages to the target version (never done without it)" })
-    .option("package-mirror", { type: "string", describe: "base URL replacing every upstream repository: MIRROR/kubernetes/core:/stable:/v1.33/{deb,rpm}/, MIRROR/docker/linux/…" })
-    .option("package-mirror-key", { type: "string", describe: "the mirror's ASCII-armored signing key (a local file) [the keys at the mirror's upstream paths]" })
-    .option("parallel", { type: "number", default: 10, describe: "hosts worked on at once" })
+    .options(nodeScriptOptions)
+    .option("parallel", { type: "number", default: 50, describe: "hosts worked on at once (one ssh each)" })
     .options(sshOptions);
 
 export function nodeCommand(cli: Argv, io: Io): Argv {
@@ -119,21 +115,26 @@ export function nodeCommand(cli: Argv, io: Io): Argv {
           await pushPkiCommand(io, args as unknown as PushArgs);
         },
       )
-      .demandCommand(1, "give a node command: check, prep, push-pki"),
+      .command("cloud-init", "print #cloud-config user-data that runs node prep's steps, then its check, on first boot (--format script: the plain script)", cloudInitOptions, async (args) => {
+        await printCloudInit(io, args as unknown as Parameters<typeof printCloudInit>[1]);
+      })
+      .demandCommand(1, "give a node command: check, prep, push-pki, cloud-init"),
   );
 }
 
-type HostArgs = SshArgs & { hosts?: (string | number)[]; inventory?: string; role: Role };
+type HostArgs = SshArgs & { hosts?: (string | number)[]; inventory?: string; limit?: string; role: Role };
 
-async function loadHosts(io: Io, args: HostArgs): Promise<FleetHost[]> {
+export async function loadHosts(io: Io, args: HostArgs): Promise<FleetHost[]> {
   const hosts: FleetHost[] = [];
   if (args.inventory) {
-    const { parseInventory } = await import("../../bootstrap/node/inventory.js");
-    for (const entry of parseInventory((await readInput(args.inventory, io)).toString(), args.inventory)) {
+    const { readInventory } = await import("../../bootstrap/node/inventory.js");
+    const inventory = await readInventory((await readInput(args.inventory, io)).toString(), args.inventory, { limit: args.limit, folder: args.inventory === "-" ? undefined : path.dirname(args.inventory) });
+    for (const warning of inventory.warnings) io.stderr(`warning: ${warning}\n`);
+    for (const entry of inventory.hosts) {
       const host = parseHostSpec(entry.address, { ...args, user: entry.user ?? args.user, port: entry.port ?? args.port, identity: entry.identity ?? args.identity, sshOption: [...(args.sshOption ?? []), ...(entry.sshOptions ?? [])] }, args.inventory);
-      hosts.push({ ...host, name: entry.name, role: entry.role ?? args.role, kubernetes: entry.kubernetesVersion ? resolveKubernetesVersion(entry.kubernetesVersion) : undefined });
+      hosts.push({ ...host, name: entry.name, role: entry.role ?? args.role, become: entry.become, kubernetes: entry.kubernetesVersion ? resolveKubernetesVersion(entry.kubernetesVersion) : undefined });
     }
-  }
+  } else if (args.limit !== undefined) throw new KpkiError("usage", "--limit selects hosts of an --inventory: give one");
   for (const spec of args.hosts ?? []) {
     const host = parseHostSpec(String(spec), args);
     hosts.push({ ...host, name: host.address, role: args.role });
@@ -157,7 +158,7 @@ async function runNodes(io: Io, args: NodeArgs, mode: "check" | "dry-run" | "app
   const hosts = await loadHosts(io, args);
   const defaulted = kubernetes.defaulted && hosts.some((host) => !host.kubernetes);
   const { runFleet } = await import("../../bootstrap/node/fleet.js");
-  let done = 0;
+  const progress = new FleetProgress(io, hosts.length, args.parallel, io.isTTY && args.output !== "json");
   const reports = await runFleet(
     hosts,
     {
@@ -165,12 +166,11 @@ async function runNodes(io: Io, args: NodeArgs, mode: "check" | "dry-run" | "app
       criSocket: args.criSocket, preflight, parallel: args.parallel, ssh: settings,
     },
     (report) => {
-      done++;
-      if (io.isTTY && args.output !== "json") {
-        io.stderr(`[${done}/${hosts.length}] ${report.host}: ${report.error ? "unreachable" : `${report.changed} changed`}, ${report.seconds.toFixed(1)} s\n`);
-      }
+      const failedSteps = report.steps.filter((step) => step.state === "failed").map((step) => step.step);
+      progress.hostDone(report.error ? `${report.host}: FAILED: ${report.error.message}` : failedSteps.length > 0 ? `${report.host}: failed: ${failedSteps.join(", ")}` : undefined);
     },
   );
+  progress.finish();
   if (args.output === "json") printJson(io, { mode, kubernetes: { version: kubernetes.patch ?? kubernetes.minor, defaulted }, ignorePreflightErrors: preflight.ignore.names, hosts: reports });
   else {
     if (defaulted) io.stdout(`no --kubernetes-version given: Kubernetes ${kubernetes.minor}, the newest minor kpki knows\n\n`);
@@ -183,15 +183,6 @@ async function runNodes(io: Io, args: NodeArgs, mode: "check" | "dry-run" | "app
     const what = mode === "apply" ? "could not be prepared" : mode === "dry-run" ? "cannot be prepared (unreachable, or a step would fail)" : "not ready";
     throw new KpkiError("verify", `${bad.length} of ${reports.length} host(s) ${what}: ${bad.map((report) => report.host).join(", ")}`);
   }
-}
-
-async function packageOptions(io: Io, args: NodeArgs): Promise<PackageOptions> {
-  if (args.packageMirrorKey !== undefined && args.packageMirror === undefined) {
-    throw new KpkiError("usage", "--package-mirror-key needs --package-mirror: the key signs the mirror's repositories");
-  }
-  const mirror = args.packageMirror === undefined ? undefined : checkMirrorUrl(args.packageMirror);
-  const mirrorKey = args.packageMirrorKey === undefined ? undefined : checkMirrorKey((await readInput(args.packageMirrorKey, io)).toString(), `--package-mirror-key ${args.packageMirrorKey}`);
-  return { install: args.install, upgrade: args.upgrade, mirror, mirrorKey };
 }
 
 function formatReport(report: HostReport, mode: "check" | "dry-run" | "apply"): string {

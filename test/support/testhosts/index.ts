@@ -423,6 +423,11 @@ export async function injectFailure(host: TestHost, command: string, options?: F
   await writeFault(record(host).layout.shim, command, options);
 }
 
+/** The host's sshd (its PID 1), as seen from here: for fault tests that stop it (SIGSTOP) and resume it. */
+export function hostSshdPid(host: TestHost): number | undefined {
+  return record(host).process.findSshd();
+}
+
 export async function clearFailures(host: TestHost): Promise<void> {
   await clearFaults(record(host).layout.shim);
 }

@@ -1,0 +1,33 @@
+import type { Argv } from "yargs";
+import { ROLES, type OsFamily, type Role, type Runtime } from "../../bootstrap/node/steps.js";
+import { resolveKubernetesVersion } from "../../bootstrap/node/versions.js";
+import type { Io } from "../io.js";
+import { nodeScriptOptions, packageOptions, type PackageArgs } from "../nodeoptions.js";
+
+export const PROVISION_FORMATS = ["cloud-config", "script"] as const;
+
+interface ProvisionArgs extends PackageArgs {
+  role: Role;
+  runtime: Runtime;
+  ipv6: boolean;
+  firewall: boolean;
+  osFamily?: OsFamily;
+  kubernetesVersion?: string;
+  format: (typeof PROVISION_FORMATS)[number];
+}
+
+/** `kpki node cloud-init`: node prep as user-data, for fleets a provisioning engine prepares. */
+export const cloudInitOptions = (command: Argv) =>
+  command
+    .option("role", { choices: ROLES, demandOption: "give --role worker or --role control-plane", describe: "the node's role" })
+    .options(nodeScriptOptions)
+    .option("format", { choices: PROVISION_FORMATS, default: "cloud-config" as const, describe: "cloud-config: #cloud-config user-data; script: the plain shell script (Ignition, PXE post-install, any engine)" });
+
+export async function printCloudInit(io: Io, args: ProvisionArgs): Promise<void> {
+  const { renderCloudConfig, renderProvisionScript } = await import("../../bootstrap/node/provision.js");
+  const options = { role: args.role, runtime: args.runtime, ipv6: args.ipv6, firewall: args.firewall, osFamily: args.osFamily, kubernetes: resolveKubernetesVersion(args.kubernetesVersion), packages: await packageOptions(io, args) };
+  if (args.format === "script") return io.stdout(renderProvisionScript(options));
+  const { text, warnings } = renderCloudConfig(options);
+  for (const warning of warnings) io.stderr(`warning: ${warning}\n`);
+  io.stdout(text);
+}
