@@ -15,10 +15,10 @@ export const MAX_YAML_DEPTH = 64;
 export const MAX_YAML_ALIASES = 100;
 /**
  * yaml spends time per node, not per byte: a 1 MiB file of short lines takes
- * seconds. A kubeconfig with a hundred contexts has ~2,000 lines (embedded
+ * seconds. A kubeconfig with a hundred contexts has ~1,500 lines (embedded
  * certificates are one line each).
  */
-export const MAX_YAML_LINES = 10_000;
+export const MAX_YAML_LINES = 5_000;
 
 const tooBig = (label: string) =>
   inputError(`${label} is larger than ${MAX_INPUT_BYTES / 1024 / 1024} MiB, which is no certificate, key or config kpki reads: give the right file`);
