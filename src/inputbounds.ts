@@ -13,6 +13,12 @@ export const MAX_INPUT_BYTES = 1024 * 1024;
 /** Deeper than any kubeconfig, config or inventory; yaml's parse time grows with depth squared. */
 export const MAX_YAML_DEPTH = 64;
 export const MAX_YAML_ALIASES = 100;
+/**
+ * yaml spends time per node, not per byte: a 1 MiB file of short lines takes
+ * seconds. A kubeconfig with a hundred contexts has ~1,500 lines (embedded
+ * certificates are one line each).
+ */
+export const MAX_YAML_LINES = 5_000;
 
 const tooBig = (label: string) =>
   inputError(`${label} is larger than ${MAX_INPUT_BYTES / 1024 / 1024} MiB, which is no certificate, key or config kpki reads: give the right file`);
@@ -105,6 +111,9 @@ type YamlOptions = ParseOptions & DocumentOptions & SchemaOptions;
  */
 export function parseBoundedYaml(text: string, label: string, options: YamlOptions = {}): Document.Parsed {
   checkInputSize(text, label);
+  let lines = 1;
+  for (let at = text.indexOf("\n"); at >= 0 && lines <= MAX_YAML_LINES; at = text.indexOf("\n", at + 1)) lines++;
+  if (lines > MAX_YAML_LINES) throw inputError(`${label} has more than ${MAX_YAML_LINES} lines, more than kpki reads as YAML: it is no kubeconfig, inventory or kpki config`);
   const depth = yamlNestingDepth(text);
   if (depth > MAX_YAML_DEPTH) {
     throw inputError(`${label} nests ${depth} levels deep, more than the ${MAX_YAML_DEPTH} kpki reads: it is no kubeconfig or kpki config`);

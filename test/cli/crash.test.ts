@@ -91,7 +91,7 @@ describe.runIf(hasOpenssl)(`kill -9 during init (${trials} trials)`, () => {
       expect(leftovers(work), context).toEqual([]);
       await expectWholePki(dir, context);
     }
-  });
+  }, trials * 30_000); // a trial takes 1-3 s; far more when other suites share the cores
 });
 
 describe("the commit journal", () => {

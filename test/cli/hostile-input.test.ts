@@ -145,8 +145,8 @@ describe("parse failures at every input boundary are input errors (exit 2), not 
     expectInputError(result, target);
   });
 
-  it("YAML nested thousands of levels deep and an alias bomb: --config, --inventory, --kubeconfig", async () => {
-    for (const yaml of [deepYaml(5000), aliasBomb()]) {
+  it("YAML nested thousands of levels deep, an alias bomb, 5,001 lines: --config, --inventory, --kubeconfig", async () => {
+    for (const yaml of [deepYaml(5000), aliasBomb(), "- a\n".repeat(5_001)]) {
       const config = file("kpki.yaml", yaml);
       expectInputError(await runCli(["init", "--config", config, "--dir", path.join(root, "never")]), config);
       const inventory = file("hosts.yaml", yaml);

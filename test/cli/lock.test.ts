@@ -14,6 +14,7 @@ import { tempDir } from "../support/tmp.js";
 
 const root = tempDir("kpki-lock-");
 const rounds = Number(process.env.KPKI_LOCK_ROUNDS ?? 4);
+const roundsTimeout = rounds * 60_000; // seconds per round alone; minutes when other suites share the cores
 
 /** The lock content of a process that has exited: stale. */
 function deadHolder(): string {
@@ -64,7 +65,7 @@ describe("stale-lock takeover", () => {
         expect(exit, `round ${round}: ${events.join(", ")}`).toBe(enter.replace("enter", "exit"));
       }
     }
-  });
+  }, roundsTimeout);
 
   it(`4 concurrent inits on an empty folder holding a killed run's lock, ${rounds} rounds: one CA, and every printed pin is its pin`, async () => {
     for (let round = 0; round < rounds; round++) {
@@ -85,13 +86,13 @@ describe("stale-lock takeover", () => {
       const onDisk = await execa("node", [binPath, "ca", "hash", "--dir", dir]);
       for (const pin of pins) expect(pin, `round ${round}`).toBe(onDisk.stdout.trim());
     }
-  });
+  }, roundsTimeout);
 
   it("an empty lock (killed between creating and writing it) is stale: init goes ahead at once", async () => {
     const dir = path.join(root, "empty-lock", "pki");
     mkdirSync(dir, { recursive: true });
     writeFileSync(path.join(dir, ".kpki.lock"), "");
-    const run = await execa("node", [binPath, "init", "--master-ip", "192.0.2.10", "--dir", dir, "--only", "ca", "--key-type", "ecdsa-p256"], { reject: false, timeout: 20_000 });
+    const run = await execa("node", [binPath, "init", "--master-ip", "192.0.2.10", "--dir", dir, "--only", "ca", "--key-type", "ecdsa-p256"], { reject: false, timeout: 50_000 }); // under the 60 s a wedged lock would cost
     expect(run.exitCode, run.stderr).toBe(0);
     expect(readFileSync(path.join(dir, "ca.crt"), "utf8")).toContain("BEGIN CERTIFICATE");
   });

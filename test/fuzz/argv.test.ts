@@ -84,7 +84,7 @@ const argv = fc
     return args;
   });
 
-describe("fuzzing the CLI's argv (fixed seed)", () => {
+describe("fuzzing the CLI's argv (fixed seed)", { timeout: 600_000 * scale }, () => {
   it("every run exits 0, 2, 3, 4 or 5, a failure with one line, never a stack or an internal error", async () => {
     await fc.assert(
       fc.asyncProperty(argv, async (args) => {

@@ -115,7 +115,7 @@ const structuredEcKey = fc
     return toPem(seq(tlv(0x02, [0]), seq(tlv(0x06, Buffer.from("2a8648ce3d0201", "hex")), ...(curveParams ? [curveParams] : [])), tlv(0x04, inner)), "PRIVATE KEY");
   });
 
-describe("fuzzing the parsers (fixed seed)", () => {
+describe("fuzzing the parsers (fixed seed)", { timeout: 600_000 * scale }, () => {
   it("private keys: mutated PKCS#1, SEC1, PKCS#8 and structured EC keys", async () => {
     await fc.assert(
       fc.asyncProperty(fc.nat(), edits, async (which, changes) => {
