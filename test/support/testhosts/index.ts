@@ -44,7 +44,7 @@ import {
   type Subnet,
 } from "./network.js";
 import type { RunFootprint } from "./isolation.js";
-import { HostProcess, processGone } from "./process.js";
+import { HostProcess, processGone, processStart } from "./process.js";
 import {
   clearFaults,
   readCalls,
@@ -198,7 +198,8 @@ class Run implements TestHosts {
   private networkHosts: HostNet[] = [];
   private stopping?: Promise<number>;
   private sysctls: Record<string, string> = {};
-  private readonly seenPids = new Set<number>();
+  /** PIDs this run started (unshare parents, sshds) → their start times. */
+  private readonly seenPids = new Map<number, string | undefined>();
   private readonly inodes = new Set<number>();
 
   constructor(readonly dir: string) {
@@ -299,14 +300,14 @@ class Run implements TestHosts {
   private async boot(hostRecord: HostRecord, timeoutMs: number): Promise<void> {
     const { process: hostProcess, host } = hostRecord;
     hostProcess.start();
-    if (hostProcess.parentPid) this.seenPids.add(hostProcess.parentPid);
+    if (hostProcess.parentPid) this.seenPids.set(hostProcess.parentPid, processStart(hostProcess.parentPid));
     try {
       await waitForBanner(host.address, host.port, timeoutMs, () => hostProcess.running);
     } catch (error) {
       throw new Error(`test host ${host.name} did not come up: ${(error as Error).message}\n--- ${hostProcess.log}:\n${hostProcess.logTail()}`);
     }
     const sshd = hostProcess.findSshd();
-    if (sshd !== undefined) this.seenPids.add(sshd);
+    if (sshd !== undefined) this.seenPids.set(sshd, processStart(sshd));
   }
 
   async simulateReboot(host: TestHost): Promise<void> {
@@ -330,7 +331,8 @@ class Run implements TestHosts {
       bridge: this.subnet?.bridge ?? "",
       netns: this.all.map((hostRecord) => hostRecord.net.netns),
       netnsInodes: [...this.inodes],
-      pids: [...this.seenPids],
+      pids: [...this.seenPids.keys()],
+      pidStarts: Object.fromEntries(this.seenPids),
       addresses: [...(this.subnet ? [this.subnet.gateway] : []), ...this.hosts.map((host) => host.address)],
     };
   }

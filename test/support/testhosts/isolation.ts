@@ -13,7 +13,7 @@ import path from "node:path";
 import { execa } from "execa";
 import { PER_HOST_SYSCTLS } from "./filesystem/overlay.js";
 import { linkExists, listNetns, netnsInode } from "./network.js";
-import { processGone } from "./process.js";
+import { processGone, processStart } from "./process.js";
 
 export interface MachineSnapshot {
   /** path → sha256 (or "missing"), for /etc/fstab, dpkg's status, every file in /etc/sysctl.d, /etc/modules-load.d, /etc/selinux, apt's sources… */
@@ -75,6 +75,8 @@ export interface RunFootprint {
   netns: string[];
   netnsInodes: number[];
   pids: number[];
+  /** Each pid's start time when it was seen: a PID that now names another process is not a leftover (pid_max is 32768 here). */
+  pidStarts?: Record<number, string | undefined>;
   addresses: string[];
 }
 
@@ -84,7 +86,8 @@ export async function leftovers(footprint: RunFootprint): Promise<string[]> {
   const namespaces = new Set(await listNetns());
   for (const name of footprint.netns) if (namespaces.has(name)) left.push(`network namespace ${name}`);
   if (footprint.bridge && linkExists(footprint.bridge)) left.push(`bridge ${footprint.bridge}`);
-  for (const pid of footprint.pids) if (!processGone(pid)) left.push(`process ${pid}`);
+  const reused = (pid: number) => footprint.pidStarts?.[pid] !== undefined && processStart(pid) !== footprint.pidStarts[pid];
+  for (const pid of footprint.pids) if (!processGone(pid) && !reused(pid)) left.push(`process ${pid}`);
   // A freed namespace's inode number can be reused at once by another run's new namespace:
   // those, being named, are someone else's.
   const named = new Set([...namespaces].map((name) => netnsInode(name)).map((inode) => `net:[${inode}]`));

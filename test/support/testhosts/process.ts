@@ -48,6 +48,12 @@ function netnsOf(pid: number): string | undefined {
 }
 
 /** Whether a process is gone (a zombie counts as gone: it is only waiting to be reaped). */
+/** The process's start time (clock ticks since boot, /proc/PID/stat field 22): tells a reused PID from the process seen. */
+export function processStart(pid: number): string | undefined {
+  const stat = readOr(`/proc/${pid}/stat`);
+  return stat ? stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19] : undefined;
+}
+
 export function processGone(pid: number): boolean {
   const stat = readOr(`/proc/${pid}/stat`);
   if (!stat) return true;
