@@ -40,7 +40,7 @@ const MAX_PRIME_DRAWS = 16;
 /**
  * One prime for an nlen-bit modulus, on the thread pool. OpenSSL sets the top
  * two bits of each candidate, so p ≥ 1.5·2^(nlen/2−1) > √2·2^(nlen/2−1), and
- * tests it with 64 Miller–Rabin rounds (128 above 2048 bits); a prime with
+ * tests it with 64 Miller–Rabin rounds (for primes up to 2048 bits); a prime with
  * gcd(e, p−1) ≠ 1 is drawn again.
  */
 export async function generateRsaPrime(nlen: number): Promise<bigint> {
