@@ -6,7 +6,7 @@
 // interrupted. CI runs a short form; KPKI_CRASH_TRIALS=140 runs the long one.
 import { spawn } from "node:child_process";
 import { createPublicKey, X509Certificate } from "node:crypto";
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { execa } from "execa";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -107,6 +107,23 @@ describe("the commit journal", () => {
     expect(run.exitCode, run.stderr).toBe(0);
     expect(readFileSync(path.join(dir, "ca.crt"))).toEqual(readFileSync(path.join(made, "ca.crt")));
     expect(leftovers(path.dirname(dir))).toEqual([]);
+  });
+
+  it("a journal in <dir>/pki completes the renames of the kubeconfigs in <dir> too", async () => {
+    const made = path.join(root, "journal-kubeconfig-source");
+    expect((await runInit(made)).exitCode).toBe(0);
+    const cluster = path.join(root, "journal-kubeconfig");
+    const dir = path.join(cluster, "pki");
+    cpSync(path.join(made, "pki"), dir, { recursive: true });
+    for (const conf of ["controller-manager.conf", "scheduler.conf", "kubelet.conf", "super-admin.conf"]) copyFileSync(path.join(made, conf), path.join(cluster, conf));
+    // Killed after its commit point: admin.conf still under its temp name beside the others.
+    copyFileSync(path.join(made, "admin.conf"), path.join(cluster, ".admin.conf.0123456789ab.tmp"));
+    writeFileSync(path.join(dir, ".kpki.journal"), JSON.stringify({ version: 1, renames: [["../.admin.conf.0123456789ab.tmp", "../admin.conf"]] }));
+    const run = await runInit(cluster);
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(readFileSync(path.join(cluster, "admin.conf"))).toEqual(readFileSync(path.join(made, "admin.conf")));
+    expect(run.stdout).toMatch(/^\s+kept\s+admin\.conf\b/m);
+    expect(leftovers(cluster)).toEqual([]);
   });
 
   it("a run killed before its journal leaves temp files only, which the next run removes", async () => {
