@@ -6,7 +6,7 @@
  */
 import { closeSync, openSync, readSync } from "node:fs";
 import { open } from "node:fs/promises";
-import { parseDocument, type Document, type DocumentOptions, type ParseOptions, type SchemaOptions } from "yaml";
+import { parseAllDocuments, parseDocument, type Document, type DocumentOptions, type ParseOptions, type SchemaOptions } from "yaml";
 import { inputError } from "./errors.js";
 
 export const MAX_INPUT_BYTES = 1024 * 1024;
@@ -110,6 +110,15 @@ type YamlOptions = ParseOptions & DocumentOptions & SchemaOptions;
  * overflow on input the depth estimate missed) too.
  */
 export function parseBoundedYaml(text: string, label: string, options: YamlOptions = {}): Document.Parsed {
+  return withinYamlBounds(text, label, () => parseDocument(text, { prettyErrors: false, ...options }));
+}
+
+/** parseBoundedYaml for a stream of documents (kubeadm's config file: InitConfiguration --- ClusterConfiguration). */
+export function parseBoundedYamlDocuments(text: string, label: string, options: YamlOptions = {}): Document.Parsed[] {
+  return withinYamlBounds(text, label, () => [...parseAllDocuments(text, { prettyErrors: false, ...options })]);
+}
+
+function withinYamlBounds<T>(text: string, label: string, parse: () => T): T {
   checkInputSize(text, label);
   let lines = 1;
   for (let at = text.indexOf("\n"); at >= 0 && lines <= MAX_YAML_LINES; at = text.indexOf("\n", at + 1)) lines++;
@@ -119,7 +128,7 @@ export function parseBoundedYaml(text: string, label: string, options: YamlOptio
     throw inputError(`${label} nests ${depth} levels deep, more than the ${MAX_YAML_DEPTH} kpki reads: it is no kubeconfig or kpki config`);
   }
   try {
-    return parseDocument(text, { prettyErrors: false, ...options });
+    return parse();
   } catch (error) {
     throw inputError(`${label} is not YAML kpki can read: ${error instanceof Error ? error.message.split("\n")[0] : String(error)}`);
   }

@@ -21,6 +21,13 @@ function flagValues(argv: readonly string[], flag: string): string[] | undefined
 }
 const flagValue = (argv: readonly string[], flag: string) => flagValues(argv, flag)?.[0];
 
+/** The keys prestart would start: how many, of which type, made how. */
+export interface PrestartPlan {
+  keyType: KeyType;
+  keygen: Keygen;
+  count: number;
+}
+
 /**
  * Runs before the CLI loads: when the command is `init`, starts generating
  * the keys its folders lack. Only a guess from argv — yargs still parses and
@@ -29,26 +36,33 @@ const flagValue = (argv: readonly string[], flag: string) => flagValues(argv, fl
  * name it does not know).
  */
 export function prestart(argv: readonly string[]): void {
-  if (argv[0] !== "init") return;
-  if (argv.some((arg) => /^(--dry-run|--help|-h|--version|--config)(=|$)/.test(arg))) return;
+  const plan = prestartPlan(argv);
+  if (plan) prestartKeys(plan.keyType, plan.count, plan.keygen);
+}
+
+/** What prestart starts for this argv (relative folders from `base`): nothing unless init will surely want keys. */
+export function prestartPlan(argv: readonly string[], base: string = process.cwd()): PrestartPlan | undefined {
+  if (argv[0] !== "init") return undefined;
+  if (argv.some((arg) => /^(--dry-run|--help|-h|--version|--config)(=|$)/.test(arg))) return undefined;
   const keyType = flagValue(argv, "--key-type") ?? DEFAULT_KEY_TYPE;
-  if (!(KEY_TYPES as readonly string[]).includes(keyType)) return;
+  if (!(KEY_TYPES as readonly string[]).includes(keyType)) return undefined;
   const keygen = flagValue(argv, "--keygen") ?? DEFAULT_KEYGEN;
-  if (!(KEYGENS as readonly string[]).includes(keygen)) return;
-  const { certDir: dir, kubeconfigDir } = resolveClusterLayout({
-    dir: flagValue(argv, "--dir"),
-    certDir: flagValue(argv, "--cert-dir"),
-    kubeconfigDir: flagValue(argv, "--kubeconfig-dir"),
-  });
+  if (!(KEYGENS as readonly string[]).includes(keygen)) return undefined;
+  const certDirGiven = flagValue(argv, "--cert-dir");
+  const layout = resolveClusterLayout({ dir: flagValue(argv, "--dir"), certDir: certDirGiven, kubeconfigDir: flagValue(argv, "--kubeconfig-dir") }, base);
+  const { certDir: dir, kubeconfigDir } = layout;
+  // A --dir that is itself a PKI folder is refused (openClusterLayout): no keys for its pki/ that is not there.
+  const hasCa = (folder: string) => existsSync(path.join(folder, "ca.crt")) || existsSync(path.join(folder, "ca.key"));
+  if (!certDirGiven && hasCa(layout.dir) && !hasCa(dir)) return undefined;
   let entries;
   try {
     entries = selectEntries({ only: flagValues(argv, "--only"), externalEtcd: argv.includes("--external-etcd") });
   } catch {
-    return;
+    return undefined;
   }
-  const missing = entries.filter((entry) => {
+  const count = entries.filter((entry) => {
     const file = entry.kind === "cert" ? path.join(dir, keyFile(entry)) : entry.kind === "keypair" ? path.join(dir, entry.keyFile) : path.join(kubeconfigDir, entry.file);
     return !existsSync(file);
   }).length;
-  if (missing > 0) prestartKeys(keyType as KeyType, missing, keygen as Keygen);
+  return count > 0 ? { keyType: keyType as KeyType, keygen: keygen as Keygen, count } : undefined;
 }

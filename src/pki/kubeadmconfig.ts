@@ -1,5 +1,6 @@
-import { isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node, type YAMLMap } from "yaml";
+import { isMap, isScalar, isSeq, LineCounter, type Node, type YAMLMap } from "yaml";
 import { inputError } from "../errors.js";
+import { boundedToJs, parseBoundedYamlDocuments } from "../inputbounds.js";
 import { parseGoDuration } from "../duration.js";
 import type { InitConfig } from "./config.js";
 import type { KeyType } from "./keys.js";
@@ -24,10 +25,16 @@ const ENCRYPTION_ALGORITHMS: Record<string, KeyType> = {
   "ECDSA-P384": "ecdsa-p384",
 };
 
-/** Whether a YAML text is kubeadm's (documents with apiVersion and kind) rather than kpki's own flat keys. */
-export function isKubeadmConfig(text: string): boolean {
-  return parseAllDocuments(text).some((document) => {
-    const value = (document as Document).toJS?.() as Record<string, unknown> | null | undefined;
+/**
+ * Whether a YAML text is kubeadm's (documents with apiVersion and kind)
+ * rather than kpki's own flat keys. Within the YAML bounds (a hostile file is
+ * the input error naming `label`); a document that does not parse is left
+ * to the parser that names its line.
+ */
+export function isKubeadmConfig(text: string, label: string): boolean {
+  return parseBoundedYamlDocuments(text, label).some((document) => {
+    if (document.errors.length > 0) return false;
+    const value = boundedToJs(document, label) as Record<string, unknown> | null | undefined;
     return Boolean(value && typeof value === "object" && "apiVersion" in value && "kind" in value);
   });
 }
@@ -97,12 +104,12 @@ const V1BETA4_ONLY = new Set(["encryptionAlgorithm", "certificateValidityPeriod"
  */
 export function parseKubeadmConfig(source: string, label: string): KubeadmConfigResult {
   const lineCounter = new LineCounter();
-  const documents = parseAllDocuments(source, { lineCounter, prettyErrors: false });
+  const documents = parseBoundedYamlDocuments(source, label, { lineCounter });
   const lineOf = (node: Node | null | undefined) => (node?.range ? lineCounter.linePos(node.range[0]).line : 1);
   const config: InitConfig = {};
   const ignored: string[] = [];
   const seen = new Set<string>();
-  for (const document of Array.isArray(documents) ? documents : [documents]) {
+  for (const document of documents) {
     if (document.errors.length > 0) {
       const error = document.errors[0]!;
       throw inputError(`${label}:${error.linePos?.[0]?.line ?? 1}: not valid YAML: ${error.message.split("\n")[0]}`);
@@ -110,7 +117,7 @@ export function parseKubeadmConfig(source: string, label: string): KubeadmConfig
     const root = document.contents;
     if (root === null) continue;
     if (!isMap(root)) throw inputError(`${label}:${lineOf(root)}: expected a kubeadm configuration (apiVersion, kind, …)`);
-    const value = (document.toJS() ?? {}) as Record<string, unknown>;
+    const value = (boundedToJs(document, label) ?? {}) as Record<string, unknown>;
     const kind = String(value.kind ?? "");
     const apiVersion = String(value.apiVersion ?? "");
     const at = `${label}:${lineOf(root)}`;

@@ -33,7 +33,9 @@ import { snapshot, tempDir } from "../support/tmp.js";
 delete process.env.KPKI_DEBUG;
 
 const root = tempDir("kpki-hostile-");
-const pki = path.join(root, "pki");
+/** One cluster folder, laid out like /etc/kubernetes: the PKI in its pki/. */
+const cluster = path.join(root, "cluster");
+const pki = path.join(cluster, "pki");
 let count = 0;
 function file(name: string, data: string | Buffer): string {
   const dir = path.join(root, `case-${++count}`);
@@ -53,7 +55,7 @@ function expectInputError(result: CliResult, names: string, says?: RegExp) {
 }
 
 beforeAll(async () => {
-  const made = await runCli(["init", "--master-ip", "192.0.2.10", "--dir", pki, "--only", "apiserver", "--key-type", "ecdsa-p256"]);
+  const made = await runCli(["init", "--master-ip", "192.0.2.10", "--dir", cluster, "--only", "apiserver", "--key-type", "ecdsa-p256"]);
   expect(made.exitCode, made.stderr).toBe(0);
 });
 
@@ -91,12 +93,12 @@ describe("malformed EC keys never abort the process", () => {
 
   it("init on a folder whose ca.key is the reproducer: exit 2 naming ca.key, nothing changed", async () => {
     const dir = path.join(root, "damaged-ca-key");
-    cpSync(pki, dir, { recursive: true });
-    writeFileSync(path.join(dir, "ca.key"), ecKeyPointAtInfinity());
+    cpSync(cluster, dir, { recursive: true });
+    writeFileSync(path.join(dir, "pki", "ca.key"), ecKeyPointAtInfinity());
     const before = await snapshot(dir);
     const result = await runBin(["init", "--master-ip", "192.0.2.10", "--dir", dir, "--only", "apiserver", "--key-type", "ecdsa-p256"]);
     expect(result.exitCode, result.stderr).not.toBe(1);
-    expect(result.stderr).toContain(path.join(dir, "ca.key"));
+    expect(result.stderr).toContain(path.join(dir, "pki", "ca.key"));
     expect(result.stderr.trim().split("\n")).toHaveLength(1);
     expect(await snapshot(dir)).toEqual(before);
   });
@@ -107,7 +109,7 @@ describe("malformed EC keys never abort the process", () => {
     expectInputError(await runBin(["ca", "hash", cert]), cert, /point at infinity/);
     const csr = file("infinity.csr", csrAtInfinity());
     expectInputError(await runBin(["cert", "inspect", csr]), csr, /point at infinity/);
-    expectInputError(await runBin(["cert", "sign", "--csr", csr, "--profile", "client", "--dir", pki]), csr, /point at infinity/);
+    expectInputError(await runBin(["cert", "sign", "--csr", csr, "--profile", "client", "--dir", cluster]), csr, /point at infinity/);
   });
 });
 
@@ -121,9 +123,9 @@ describe("parse failures at every input boundary are input errors (exit 2), not 
 
   it("ca hash --dir on a folder whose ca.crt is damaged", async () => {
     const dir = path.join(root, "damaged-ca-crt");
-    mkdirSync(dir);
-    writeFileSync(path.join(dir, "ca.crt"), truncatedCertificate());
-    expectInputError(await runCli(["ca", "hash", "--dir", dir]), path.join(dir, "ca.crt"));
+    mkdirSync(path.join(dir, "pki"), { recursive: true });
+    writeFileSync(path.join(dir, "pki", "ca.crt"), truncatedCertificate());
+    expectInputError(await runCli(["ca", "hash", "--dir", dir]), path.join(dir, "pki", "ca.crt"));
   });
 
   it("cert inspect and cert verify of a certificate whose subjectAltName is no GeneralNames (an ASN.1 schema error)", async () => {
@@ -135,7 +137,7 @@ describe("parse failures at every input boundary are input errors (exit 2), not 
   it("cert sign --csr of a CSR whose subjectAltName is no GeneralNames", async () => {
     const target = file("bad-san.csr", await csrWithExtension(SAN, sanNotGeneralNames()));
     const before = await snapshot(pki);
-    expectInputError(await runCli(["cert", "sign", "--csr", target, "--profile", "client", "--dir", pki]), target);
+    expectInputError(await runCli(["cert", "sign", "--csr", target, "--profile", "client", "--dir", cluster]), target);
     expect(await snapshot(pki)).toEqual(before);
   });
 
@@ -192,33 +194,33 @@ describe("the signing policy refuses what it cannot vouch for, naming the CSR fi
   for (const bytes of [0, 5, 17]) {
     it(`an IP SAN of ${bytes} bytes`, async () => {
       const target = file("ip.csr", await csrWithExtension(SAN, ipSanOfLength(bytes)));
-      expectInputError(await runCli(["cert", "sign", "--csr", target, "--profile", "server", "--dir", pki]), target, new RegExp(`subjectAltName has an iPAddress of ${bytes} bytes`));
+      expectInputError(await runCli(["cert", "sign", "--csr", target, "--profile", "server", "--dir", cluster]), target, new RegExp(`subjectAltName has an iPAddress of ${bytes} bytes`));
     });
   }
 
   it("4- and 16-byte IP SANs are signed", async () => {
     for (const bytes of [4, 16]) {
       const target = file("ip.csr", await csrWithExtension(SAN, ipSanOfLength(bytes)));
-      const result = await runCli(["cert", "sign", "--csr", target, "--profile", "server", "--dir", pki]);
+      const result = await runCli(["cert", "sign", "--csr", target, "--profile", "server", "--dir", cluster]);
       expect(result.exitCode, result.stderr).toBe(0);
     }
   });
 
   it("an RSA-1024 key", async () => {
     const target = file("weak.csr", await rsaCsr(1024));
-    expectInputError(await runCli(["cert", "sign", "--csr", target, "--profile", "client", "--dir", pki]), target, /subjectPublicKeyInfo is an RSA key of 1024 bits/);
+    expectInputError(await runCli(["cert", "sign", "--csr", target, "--profile", "client", "--dir", cluster]), target, /subjectPublicKeyInfo is an RSA key of 1024 bits/);
   });
 
   it("an invalid DNS SAN", async () => {
     const target = file("dns.csr", await csrWithExtension(SAN, Buffer.from([0x30, 0x0b, 0x82, 0x09, ...Buffer.from("bad_name!")])));
-    expectInputError(await runCli(["cert", "sign", "--csr", target, "--profile", "client", "--dir", pki]), target, /subjectAltName DNS:bad_name! is not a valid DNS name/);
+    expectInputError(await runCli(["cert", "sign", "--csr", target, "--profile", "client", "--dir", cluster]), target, /subjectAltName DNS:bad_name! is not a valid DNS name/);
   });
 });
 
 describe("standard input and certs renew", () => {
   it("cert sign --csr - and cert inspect - read standard input", async () => {
     const csr = await csrWithExtension(SAN, ipSanOfLength(4));
-    const signed = await runCli(["cert", "sign", "--csr", "-", "--profile", "server", "--dir", pki], { stdin: csr });
+    const signed = await runCli(["cert", "sign", "--csr", "-", "--profile", "server", "--dir", cluster], { stdin: csr });
     expect(signed.exitCode, signed.stderr).toBe(0);
     expect(signed.stdout).toContain("-----BEGIN CERTIFICATE-----");
     const inspected = await runCli(["cert", "inspect", "-"], { stdin: signed.stdout });
@@ -229,7 +231,7 @@ describe("standard input and certs renew", () => {
 
   it("certs renew with an unknown name beside all: exit 2, nothing renewed", async () => {
     const before = await snapshot(root);
-    const result = await runCli(["certs", "renew", "nope", "all", "--dir", pki]);
+    const result = await runCli(["certs", "renew", "nope", "all", "--dir", cluster]);
     expect(result.exitCode).toBe(2);
     expect(result.stderr).toMatch(/"nope" is not in kpki's catalog/);
     expect(await snapshot(root)).toEqual(before);

@@ -12,7 +12,7 @@ const root = tempDir();
 let folders = 0;
 const newDir = (name: string) => path.join(root, `${++folders}-${name}`);
 
-/** The CA + API server pair in dir: the certificate verifies under the CA and matches its key. */
+/** The CA + API server pair in the PKI folder dir: the certificate verifies under the CA and matches its key. */
 function expectGoodPair(dir: string) {
   const ca = new X509Certificate(readFileSync(path.join(dir, "ca.crt")));
   const apiserver = new X509Certificate(readFileSync(path.join(dir, "apiserver.crt")));
@@ -31,7 +31,7 @@ describe("--keygen", () => {
       const result = await run(["init", "--master-ip", "192.0.2.10", "--dir", dir, "--only", "apiserver", "--keygen", keygen]);
       expect(result.stderr).toBe("");
       expect(result.exitCode).toBe(0);
-      expectGoodPair(dir);
+      expectGoodPair(path.join(dir, "pki"));
     }
   });
 
@@ -43,7 +43,7 @@ describe("--keygen", () => {
       const result = await runCli(["init", "--config", file, "--dir", dir, ...extra]);
       expect(result.stderr).toBe("");
       expect(result.exitCode).toBe(0);
-      expectGoodPair(dir);
+      expectGoodPair(path.join(dir, "pki"));
     }
   });
 
@@ -51,7 +51,7 @@ describe("--keygen", () => {
     const dir = newDir("library");
     const ready: [number, number][] = [];
     await initPki({ spec: resolveClusterSpec({ masterIp: "192.0.2.10" }), dir, only: ["apiserver"], keygen: "openssl", onKeyReady: (done, wanted) => ready.push([done, wanted]) });
-    expectGoodPair(dir);
+    expectGoodPair(path.join(dir, "pki"));
     expect(ready).toEqual([[1, 2], [2, 2]]);
   });
 
@@ -60,12 +60,12 @@ describe("--keygen", () => {
     expect((await runCli(["cert", "csr", "--name", "web", "--cn", "web", "--dir", dir, "--keygen", "openssl"])).exitCode).toBe(0);
     expect(createPrivateKey(readFileSync(path.join(dir, "web.key"))).asymmetricKeyDetails?.modulusLength).toBe(2048);
     const pki = path.join(dir, "pki");
-    expect((await runCli(["init", "--master-ip", "192.0.2.10", "--dir", pki, "--only", "apiserver"])).exitCode).toBe(0);
-    const renewed = await runCli(["certs", "renew", "apiserver", "--dir", pki, "--kubeconfig-dir", dir, "--keygen", "openssl"]);
+    expect((await runCli(["init", "--master-ip", "192.0.2.10", "--dir", dir, "--only", "apiserver"])).exitCode).toBe(0);
+    const renewed = await runCli(["certs", "renew", "apiserver", "--dir", dir, "--keygen", "openssl"]);
     expect(renewed.stderr).toBe("");
     expect(renewed.exitCode).toBe(0);
     expectGoodPair(pki);
-    const made = await runCli(["kubeconfig", "create", "--user", "alice", "--server", "https://192.0.2.10:6443", "--dir", pki, "--out", path.join(dir, "alice.conf"), "--keygen", "openssl"]);
+    const made = await runCli(["kubeconfig", "create", "--user", "alice", "--server", "https://192.0.2.10:6443", "--dir", dir, "--out", path.join(dir, "alice.conf"), "--keygen", "openssl"]);
     expect(made.stderr).toBe("");
     expect(made.exitCode).toBe(0);
   });

@@ -69,12 +69,13 @@ describe("stale-lock takeover", () => {
 
   it(`4 concurrent inits on an empty folder holding a killed run's lock, ${rounds} rounds: one CA, and every printed pin is its pin`, async () => {
     for (let round = 0; round < rounds; round++) {
-      const dir = path.join(root, `init-${round}`, "pki");
-      mkdirSync(dir, { recursive: true });
-      writeFileSync(path.join(dir, ".kpki.lock"), deadHolder());
+      const cluster = path.join(root, `init-${round}`);
+      const pki = path.join(cluster, "pki");
+      mkdirSync(pki, { recursive: true });
+      writeFileSync(path.join(pki, ".kpki.lock"), deadHolder());
       const runs = await Promise.all(
         Array.from({ length: 4 }, () =>
-          execa("node", [binPath, "init", "--master-ip", "192.0.2.10", "--dir", dir, "--only", "ca", "--key-type", "ecdsa-p256", "-o", "json"], { reject: false }),
+          execa("node", [binPath, "init", "--master-ip", "192.0.2.10", "--dir", cluster, "--only", "ca", "--key-type", "ecdsa-p256", "-o", "json"], { reject: false }),
         ),
       );
       const pins = runs.map((run) => {
@@ -83,18 +84,19 @@ describe("stale-lock takeover", () => {
       });
       const created = runs.filter((run) => (JSON.parse(run.stdout) as { changed: boolean }).changed);
       expect(created, `round ${round}`).toHaveLength(1);
-      const onDisk = await execa("node", [binPath, "ca", "hash", "--dir", dir]);
+      const onDisk = await execa("node", [binPath, "ca", "hash", "--dir", cluster]);
       for (const pin of pins) expect(pin, `round ${round}`).toBe(onDisk.stdout.trim());
     }
   }, roundsTimeout);
 
   it("an empty lock (killed between creating and writing it) is stale: init goes ahead at once", async () => {
-    const dir = path.join(root, "empty-lock", "pki");
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(path.join(dir, ".kpki.lock"), "");
-    const run = await execa("node", [binPath, "init", "--master-ip", "192.0.2.10", "--dir", dir, "--only", "ca", "--key-type", "ecdsa-p256"], { reject: false, timeout: 50_000 }); // under the 60 s a wedged lock would cost
+    const cluster = path.join(root, "empty-lock");
+    const pki = path.join(cluster, "pki");
+    mkdirSync(pki, { recursive: true });
+    writeFileSync(path.join(pki, ".kpki.lock"), "");
+    const run = await execa("node", [binPath, "init", "--master-ip", "192.0.2.10", "--dir", cluster, "--only", "ca", "--key-type", "ecdsa-p256"], { reject: false, timeout: 50_000 }); // under the 60 s a wedged lock would cost
     expect(run.exitCode, run.stderr).toBe(0);
-    expect(readFileSync(path.join(dir, "ca.crt"), "utf8")).toContain("BEGIN CERTIFICATE");
+    expect(readFileSync(path.join(pki, "ca.crt"), "utf8")).toContain("BEGIN CERTIFICATE");
   });
 
   it("a live holder's lock is respected: a second run waits, then says who holds it (exit 3)", async () => {

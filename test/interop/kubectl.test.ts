@@ -128,7 +128,7 @@ describe.skipIf(!hasKubectl)("kubectl with kpki's kubeconfigs", () => {
 
   it("uses a kubeconfig whose key OpenSSL's own generator made (--keygen openssl)", async () => {
     const out = path.join(scratch, "openssl-keygen.conf");
-    const made = await runCli(["kubeconfig", "create", "--user", "openssl-keygen", "--server", `https://127.0.0.1:${api!.port}`, "--dir", pki, "--out", out, "--keygen", "openssl"]);
+    const made = await runCli(["kubeconfig", "create", "--user", "openssl-keygen", "--server", `https://127.0.0.1:${api!.port}`, "--dir", clusterDir, "--out", out, "--keygen", "openssl"]);
     expect(made.exitCode, made.stderr).toBe(0);
     const result = await kubectl(["--kubeconfig", out, "auth", "whoami", "-o", "json"]);
     expect(result.stderr).toBe("");

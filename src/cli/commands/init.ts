@@ -102,7 +102,7 @@ interface LoadedConfig {
 async function loadConfig(file: string, io: Io): Promise<LoadedConfig> {
   const [{ parseInitConfig }, { isKubeadmConfig, parseKubeadmConfig }] = await Promise.all([import("../../pki/config.js"), import("../../pki/kubeadmconfig.js")]);
   const text = (await readInput(file, io)).toString();
-  const kubeadm = isKubeadmConfig(text);
+  const kubeadm = isKubeadmConfig(text, file);
   const { config, ignored } = kubeadm ? parseKubeadmConfig(text, file) : { config: parseInitConfig(text, file), ignored: [] };
   // Paths in the file are relative to the file, so it works from any directory.
   const base = file === "-" ? process.cwd() : path.dirname(path.resolve(file));
