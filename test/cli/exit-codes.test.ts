@@ -135,7 +135,7 @@ describe("4: a check failed", () => {
   it.skipIf(!hasSsh)("an unreachable host: the same code from node check, node prep --dry-run and node push-pki", async () => {
     const host = `127.0.0.1:${await closedPort()}`;
     const codes: number[] = [];
-    for (const args of [["node", "check", host], ["node", "prep", host, "--dry-run"], ["node", "push-pki", host, "--dir", cluster]]) {
+    for (const args of [["node", "check", host], ["node", "prep", host, "--dry-run"], ["node", "push-pki", host, "--dir", cluster, "--role", "control-plane"]]) {
       const result = await runCli([...args, "--connect-timeout", "5"]);
       expectExit(result, 4, /cannot connect|refused/);
       codes.push(result.exitCode);

@@ -32,7 +32,7 @@ export const wantsFleet = (args: { hosts?: unknown[]; inventory?: string }) => B
 export async function runFleetExpiry(io: Io, args: FleetArgs, failWithinMs: number | undefined): Promise<void> {
   if (!Number.isInteger(args.parallel) || args.parallel < 1) throw new KpkiError("usage", "--parallel must be a whole number of hosts, at least 1");
   const settings = sshSettings(args);
-  const hosts = await loadHosts(io, { ...args, role: "worker" } as Parameters<typeof loadHosts>[1]);
+  const hosts = await loadHosts(io, { ...args, role: "worker" } as Parameters<typeof loadHosts>[1], "kpki certs check-expiration");
   const { readFleetExpiry, fleetExpirationInfo, residual } = await import("../../bootstrap/node/fleetexpiry.js");
   const { formatExpiry } = await import("../../pki/expiry.js");
   const progress = new FleetProgress(io, hosts.length, args.parallel, io.isTTY && args.output !== "json");

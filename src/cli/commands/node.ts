@@ -124,7 +124,8 @@ export function nodeCommand(cli: Argv, io: Io): Argv {
 
 type HostArgs = SshArgs & { hosts?: (string | number)[]; inventory?: string; limit?: string; role: Role };
 
-export async function loadHosts(io: Io, args: HostArgs): Promise<FleetHost[]> {
+/** The hosts from the command line and the inventory; `help` is the command whose --help a usage error points to. */
+export async function loadHosts(io: Io, args: HostArgs, help = "kpki node check"): Promise<FleetHost[]> {
   const hosts: FleetHost[] = [];
   if (args.inventory) {
     const { readInventory } = await import("../../bootstrap/node/inventory.js");
@@ -139,7 +140,7 @@ export async function loadHosts(io: Io, args: HostArgs): Promise<FleetHost[]> {
     const host = parseHostSpec(String(spec), args);
     hosts.push({ ...host, name: host.address, role: args.role });
   }
-  if (hosts.length === 0) throw new KpkiError("usage", "give the hosts: HOST… or --inventory hosts.yaml");
+  if (hosts.length === 0) throw new KpkiError("usage", `give the hosts: HOST… or --inventory hosts.yaml (see ${help} --help)`);
   const seen = new Set<string>();
   for (const host of hosts) {
     const key = `${host.address}:${host.port ?? ""}`;
@@ -155,7 +156,7 @@ async function runNodes(io: Io, args: NodeArgs, mode: "check" | "dry-run" | "app
   const kubernetes = resolveKubernetesVersion(args.kubernetesVersion);
   const packages = await packageOptions(io, args);
   const preflight = await preflightSettings(args, kubernetes);
-  const hosts = await loadHosts(io, args);
+  const hosts = await loadHosts(io, args, `kpki node ${mode === "check" ? "check" : "prep"}`);
   const defaulted = kubernetes.defaulted && hosts.some((host) => !host.kubernetes);
   const { runFleet } = await import("../../bootstrap/node/fleet.js");
   const progress = new FleetProgress(io, hosts.length, args.parallel, io.isTTY && args.output !== "json");
@@ -235,7 +236,7 @@ async function pushPkiCommand(io: Io, args: PushArgs): Promise<void> {
   if (!Number.isInteger(args.parallel) || args.parallel < 1) throw new KpkiError("usage", "--parallel must be a whole number of hosts, at least 1");
   const target = checkRemotePath(args.target, "--target");
   const settings = sshSettings(args);
-  const hosts = await loadHosts(io, args);
+  const hosts = await loadHosts(io, args, "kpki node push-pki");
   // Everything is read and planned before the first connection: bad input writes nothing anywhere.
   const layout = await clusterLayoutOf(args);
   const local = await readClusterFiles(layout.certDir, layout.kubeconfigDir);
@@ -257,13 +258,13 @@ async function pushPkiCommand(io: Io, args: PushArgs): Promise<void> {
   const plans = hosts.map((host) => ({ host, files: planPush(local, { role: host.role, target, kubeconfigs: args.kubeconfigs, only, discovery }) }));
 
   const session = new SshSession(settings);
-  const results: { host: string; address: string; role: Role; files: PushResult[]; error?: string }[] = [];
+  const results: { host: string; address: string; role: Role; files: PushResult[]; error?: string; kind?: string }[] = [];
   try {
     let next = 0;
     const worker = async () => {
       while (next < plans.length) {
         const { host, files } = plans[next++]!;
-        const entry = { host: host.name, address: host.address, role: host.role, files: [] as PushResult[], error: undefined as string | undefined };
+        const entry = { host: host.name, address: host.address, role: host.role, files: [] as PushResult[], error: undefined as string | undefined, kind: undefined as string | undefined };
         results.push(entry);
         if (files.length === 0) continue;
         try {
@@ -271,6 +272,7 @@ async function pushPkiCommand(io: Io, args: PushArgs): Promise<void> {
         } catch (error) {
           if (!(error instanceof KpkiError)) throw error;
           entry.error = error.message;
+          entry.kind = error.kind;
         }
       }
     };
@@ -279,7 +281,7 @@ async function pushPkiCommand(io: Io, args: PushArgs): Promise<void> {
     await session.close();
   }
   results.sort((a, b) => hosts.findIndex((host) => host.name === a.host) - hosts.findIndex((host) => host.name === b.host));
-  if (args.output === "json") printJson(io, results.map(({ error, ...rest }) => (error ? { ...rest, error } : rest)));
+  if (args.output === "json") printJson(io, results.map(({ error, kind: _kind, ...rest }) => (error ? { ...rest, error } : rest)));
   else {
     for (const result of results) {
       const title = `${result.host}${result.host !== result.address ? ` (${result.address})` : ""}, ${result.role}${args.dryRun ? " (dry run: nothing written)" : ""}`;
@@ -289,7 +291,9 @@ async function pushPkiCommand(io: Io, args: PushArgs): Promise<void> {
     }
   }
   const failed = results.filter((result) => result.error);
-  if (failed.length > 0) throw new KpkiError("conflict", `${failed.length} of ${results.length} host(s) not updated: ${failed.map((result) => result.host).join(", ")}`);
+  // A key that would need --force is 3; a host that cannot be reached is 4, as node check says it.
+  const kind = failed.some((result) => result.kind === "conflict") ? "conflict" : "verify";
+  if (failed.length > 0) throw new KpkiError(kind, `${failed.length} of ${results.length} host(s) not updated: ${failed.map((result) => result.host).join(", ")}`);
 }
 
 /** Reached, and no step would fail: what prep would do is known. */

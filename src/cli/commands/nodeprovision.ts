@@ -21,7 +21,10 @@ export const cloudInitOptions = (command: Argv) =>
   command
     .option("role", { choices: ROLES, demandOption: "give --role worker or --role control-plane", describe: "the node's role" })
     .options(nodeScriptOptions)
-    .option("format", { choices: PROVISION_FORMATS, default: "cloud-config" as const, describe: "cloud-config: #cloud-config user-data; script: the plain shell script (Ignition, PXE post-install, any engine)" });
+    .option("format", { choices: PROVISION_FORMATS, default: "cloud-config" as const, describe: "cloud-config: #cloud-config user-data; script: the plain shell script (Ignition, PXE post-install, any engine)" })
+    .example("$0 node cloud-init --role worker --kubernetes-version 1.33 > user-data", "user-data for a fleet's workers")
+    .example("$0 node cloud-init --role worker --package-mirror http://mirror.example/k8s --package-mirror-key mirror.asc", "an air-gapped site's")
+    .example("$0 node cloud-init --role control-plane --format script > node-prep.sh", "the plain script, for any provisioning engine");
 
 export async function printCloudInit(io: Io, args: ProvisionArgs): Promise<void> {
   const { renderCloudConfig, renderProvisionScript } = await import("../../bootstrap/node/provision.js");
