@@ -56,7 +56,7 @@ describe.skipIf(Boolean(skip))("containerd, runtime and kubelet steps with the r
   let lab: TestHosts;
   const sshFlags = () => ["--user", "root", "--identity", lab.identityFile, "--ssh-option", `UserKnownHostsFile=${lab.knownHostsFile}`];
   const node = async (verb: string, hosts: readonly TestHost[], ...extra: string[]): Promise<{ result: CliResult; reports: HostLine[] }> => {
-    const result = await runCli(["node", verb, ...hosts.map((host) => host.address), ...sshFlags(), "-o", "json", ...(extra.includes("--kubernetes-version") ? [] : ["--kubernetes-version", TARGET.minor]), ...extra]);
+    const result = await runCli(["node", verb, ...hosts.map((host) => host.address), ...sshFlags(), "--no-install", "-o", "json", ...(extra.includes("--kubernetes-version") ? [] : ["--kubernetes-version", TARGET.minor]), ...extra]);
     const reports = result.stdout ? (JSON.parse(result.stdout).hosts as HostLine[]) : [];
     return { result, reports };
   };
