@@ -10,7 +10,7 @@
 CONTAINERD_CONFIG=/etc/containerd/config.toml
 # Set here for the runtime step: the CRI socket containerd listens on, and
 # whether a configuration change is still pending (check mode).
-CRI_SOCKET=
+CTD_CRI_SOCKET=
 CONTAINERD_PENDING=
 
 # One awk program reads containerd's canonical TOML (its dump or defaults):
@@ -128,7 +128,7 @@ containerd_check() {
 }
 
 step_containerd() {
-  CRI_SOCKET=unix:///run/containerd/containerd.sock
+  CTD_CRI_SOCKET=unix:///run/containerd/containerd.sock
   case "$(chosen_runtime)" in
     containerd) ;;
     docker) emit containerd info "not used: the runtime is docker (cri-dockerd serves the CRI)"; return 0 ;;
@@ -155,7 +155,7 @@ containerd_step_in() {
   if containerd_read "$file" "$tmp/current"; then
     base=$tmp/current
     containerd_check "$tmp/current"
-    problems=$CTD_PROBLEMS CRI_SOCKET=$CTD_SOCKET
+    problems=$CTD_PROBLEMS CTD_CRI_SOCKET=$CTD_SOCKET
   elif [ ! -e "$file" ]; then
     emit containerd failed "$CTD_ERROR"; return 1
   else
@@ -180,7 +180,7 @@ containerd_step_in() {
   fi
   containerd_check "$tmp/verify"
   if [ -n "$CTD_PROBLEMS" ]; then emit containerd failed "after kpki's changes containerd still reports: $CTD_PROBLEMS (set by an imports = file?); $file left as it was"; return 1; fi
-  CRI_SOCKET=$CTD_SOCKET
+  CTD_CRI_SOCKET=$CTD_SOCKET
 
   backup=
   if [ -e "$file" ]; then

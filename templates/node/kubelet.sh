@@ -9,6 +9,7 @@ step_kubelet() {
   if [ "$FAMILY" = rhel ]; then hint="add the pkgs.k8s.io repository for $K8S_MINOR, then yum install -y kubelet kubeadm kubectl --disableexcludes=kubernetes"
   else hint="add the pkgs.k8s.io repository for $K8S_MINOR, then apt-get install -y kubelet kubeadm kubectl"; fi
   if ! have systemctl; then emit kubelet failed "no systemctl here: kpki needs systemd to run kubelet"; return 1; fi
+  if ! unit_installed kubelet && [ "$MODE" = check ] && [ "$PKG_PENDING" = yes ]; then emit kubelet would-change "kubelet is not installed yet: the packages step installs it"; return 0; fi
   if ! unit_installed kubelet; then emit kubelet failed "kubelet is not installed: $hint"; return 1; fi
 
   # Versions: kubelet against the target, and against kubeadm (kubeadm's

@@ -7,6 +7,8 @@
 # caches). A failed key or signature check fails the step naming the URL,
 # and the repository files it wrote are put back as they were.
 PKG_INSTALL={{pkg_install}}
+# yes once a check found packages to install: the runtime and kubelet steps then report what the install brings as pending, not failed.
+PKG_PENDING=no
 PKG_UPGRADE={{pkg_upgrade}}
 K8S_DEB_URL='{{k8s_deb_url}}'
 K8S_DEB_KEY='{{k8s_deb_key}}'
@@ -176,7 +178,7 @@ step_packages() {
     else emit packages ok "$PK_HAVE; held by the exclude line of $RPM_REPO"; fi
     return 0
   fi
-  if [ "$MODE" = check ]; then emit packages would-change "$PK_PLAN"; return 0; fi
+  if [ "$MODE" = check ]; then PKG_PENDING=yes; emit packages would-change "$PK_PLAN"; return 0; fi
 
   # Apply: package managers' output and the repository files' old contents go to a scratch folder.
   PK_TMP=$(mktemp -d /tmp/kpki-packages.XXXXXX) || { emit packages failed "cannot make a temporary folder in /tmp"; return 1; }

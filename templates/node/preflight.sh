@@ -111,7 +111,8 @@ preflight_proxy() {
 # Beyond kubeadm: modules, bridge sysctls, SELinux, the runtime's cgroup driver.
 preflight_extras() {
   loaded=
-  for m in overlay br_netfilter; do { [ -d "/sys/module/$m" ] || { have lsmod && lsmod 2>/dev/null | awk '{print $1}' | grep -qx "$m"; }; } && loaded="$loaded $m"; done
+  # The modules step's own test (modules.sh): a module built into the kernel counts as loaded.
+  for m in overlay br_netfilter; do module_loaded "$m" && loaded="$loaded $m"; done
   pfact modules_loaded "${loaded# }"
   pfact bridge_nf_call_iptables "$(first_line /proc/sys/net/bridge/bridge-nf-call-iptables)"
   pfact bridge_nf_call_ip6tables "$(first_line /proc/sys/net/bridge/bridge-nf-call-ip6tables)"

@@ -56,8 +56,10 @@ step_runtime() {
   runtime=$(chosen_runtime)
   if [ "$FAMILY" = rhel ]; then hint="yum install -y containerd.io (Docker's repository)"; else hint="apt-get install -y containerd"; fi
   case "$runtime" in
-    none) emit runtime failed "no container runtime installed: $hint, then run kpki node prep again"; return 1 ;;
-    containerd) socket=${CRI_SOCKET:-unix:///run/containerd/containerd.sock} ;;
+    none)
+      if [ "$MODE" = check ] && [ "$PKG_PENDING" = yes ]; then emit runtime would-change "no container runtime installed yet: the packages step installs containerd"; return 0; fi
+      emit runtime failed "no container runtime installed: $hint, then run kpki node prep again"; return 1 ;;
+    containerd) socket=${CTD_CRI_SOCKET:-unix:///run/containerd/containerd.sock} ;;
     docker)
       # Docker Engine has no CRI since Kubernetes 1.24 removed dockershim: cri-dockerd is it.
       socket=unix:///var/run/cri-dockerd.sock

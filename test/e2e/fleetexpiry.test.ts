@@ -45,9 +45,9 @@ describe.skipIf(Boolean(skip))("kpki certs check-expiration across a fleet", () 
   /** A kubelet's certificates as kubeadm join leaves them: the client cert+key in one file, kubelet.crt with its own CA. */
   async function kubeletFiles(node: string, clientDays: number, servingDays: number): Promise<Record<string, string>> {
     await kpki("cert", "csr", "--name", `${node}-client`, "--cn", `system:node:${node}`, "--org", "system:nodes", "--key-type", "ecdsa-p256", "--dir", dir);
-    await kpki("cert", "sign", "--csr", path.join(dir, `${node}-client.csr`), "--profile", "client", "--dir", path.join(dir, "cp/pki"), "--days", String(clientDays), "--out", path.join(dir, `${node}-client.crt`));
+    await kpki("cert", "sign", "--csr", path.join(dir, `${node}-client.csr`), "--profile", "client", "--dir", path.join(dir, "cp"), "--days", String(clientDays), "--out", path.join(dir, `${node}-client.crt`));
     await kpki("cert", "csr", "--name", `${node}-serving`, "--cn", node, "--san", node, "--key-type", "ecdsa-p256", "--dir", dir);
-    await kpki("cert", "sign", "--csr", path.join(dir, `${node}-serving.csr`), "--profile", "server", "--dir", path.join(dir, "kubelet-ca/pki"), "--days", String(servingDays), "--out", path.join(dir, `${node}-serving.crt`));
+    await kpki("cert", "sign", "--csr", path.join(dir, `${node}-serving.csr`), "--profile", "server", "--dir", path.join(dir, "kubelet-ca"), "--days", String(servingDays), "--out", path.join(dir, `${node}-serving.crt`));
     keys.push(read(`${node}-client.key`), read(`${node}-serving.key`));
     const dated = "/var/lib/kubelet/pki/kubelet-client-2026-01-01-00-00-00.pem";
     return {
@@ -81,9 +81,9 @@ describe.skipIf(Boolean(skip))("kpki certs check-expiration across a fleet", () 
     ].join("\n");
 
   beforeAll(async () => {
-    await kpki("init", "--master-ip", "192.0.2.10", "--node-name", "cp1", "--key-type", "ecdsa-p256", "--days", "300", "--dir", path.join(dir, "cp/pki"));
-    await kpki("init", "--master-ip", "192.0.2.10", "--only", "ca", "--ca-cn", "kubelet-ca", "--key-type", "ecdsa-p256", "--dir", path.join(dir, "kubelet-ca/pki"));
-    await kpki("init", "--master-ip", "192.0.2.10", "--only", "ca", "--ca-cn", "another-cluster", "--key-type", "ecdsa-p256", "--dir", path.join(dir, "other/pki"));
+    await kpki("init", "--master-ip", "192.0.2.10", "--node-name", "cp1", "--key-type", "ecdsa-p256", "--days", "300", "--dir", path.join(dir, "cp"));
+    await kpki("init", "--master-ip", "192.0.2.10", "--only", "ca", "--ca-cn", "kubelet-ca", "--key-type", "ecdsa-p256", "--dir", path.join(dir, "kubelet-ca"));
+    await kpki("init", "--master-ip", "192.0.2.10", "--only", "ca", "--ca-cn", "another-cluster", "--key-type", "ecdsa-p256", "--dir", path.join(dir, "other"));
     const controlPlane: Record<string, string> = {};
     for (const entry of await fs.readdir(path.join(dir, "cp"), { recursive: true, withFileTypes: true })) {
       if (!entry.isFile() || entry.name.endsWith(".csr")) continue;

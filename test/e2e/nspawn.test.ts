@@ -4,16 +4,21 @@
  * bridge. Everything the steps do goes through the real programs: systemctl
  * enables, starts and masks units, systemd-sysctl applies sysctl.d at boot,
  * and a real reboot (the container halted and booted again) must leave the
- * host ready. See test/support/nspawn/README.md.
+ * host ready. The host starts as a bare Debian 12: the packages step installs
+ * containerd, kubelet, kubeadm, kubectl and cri-tools with the host's real apt
+ * from the signed test repositories (test/support/repos), served on the
+ * host's bridge. See test/support/nspawn/README.md.
  */
 import { spawn } from "node:child_process";
+import { execa } from "execa";
 import { existsSync, promises as fs, readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { HostReport } from "../../src/bootstrap/node/index.js";
 import { runCli } from "../support/cli.js";
-import { nspawnAvailable, NspawnHost, nspawnLeftovers, reapStaleNspawnHosts, STAND_IN_KUBELET_VERSION } from "../support/nspawn/index.js";
-import { machineChanges, snapshotMachine, ssh, type MachineSnapshot } from "../support/testhosts/index.js";
-import { snapshot } from "../support/tmp.js";
+import { nspawnAvailable, NspawnHost, nspawnLeftovers, reapStaleNspawnHosts } from "../support/nspawn/index.js";
+import { buildTestRepos, debianSourceFiles, serveRepos, type RepoServer, type TestRepos } from "../support/repos/index.js";
+import { machineChanges, snapshotMachine, ssh, sshArgs, type MachineSnapshot } from "../support/testhosts/index.js";
+import { snapshot, tempDir } from "../support/tmp.js";
 
 const skip = await nspawnAvailable();
 if (skip) console.warn(`skipping the nspawn e2e tests: ${skip}`);
@@ -22,11 +27,15 @@ describe.skipIf(Boolean(skip))("kpki node prep on Debian 12 with a real systemd 
   let host: NspawnHost;
   let before: MachineSnapshot;
   let rootForward: string;
+  let repos: TestRepos;
+  let server: RepoServer;
+  const dir = tempDir();
 
   const node = async (verb: string, ...extra: string[]) => {
     const result = await runCli([
       "node", verb, host.address, "--user", "root", "--identity", host.identityFile,
-      "--ssh-option", `UserKnownHostsFile=${host.knownHostsFile}`, "--role", "control-plane", "-o", "json", ...extra,
+      "--ssh-option", `UserKnownHostsFile=${host.knownHostsFile}`, "--role", "control-plane", "--kubernetes-version", "1.33",
+      "--package-mirror", server.url, "--package-mirror-key", repos.keyFile, "-o", "json", ...extra,
     ]);
     const report = result.stdout ? (JSON.parse(result.stdout).hosts as HostReport[])[0] : undefined;
     return { result, report: report!, step: (name: string) => report?.steps.find((line) => line.step === name) };
@@ -45,11 +54,19 @@ describe.skipIf(Boolean(skip))("kpki node prep on Debian 12 with a real systemd 
   beforeAll(async () => {
     before = await snapshotMachine();
     rootForward = (await fs.readFile("/proc/sys/net/ipv4/ip_forward", "utf8")).trim();
-    host = await NspawnHost.start({ onBuild: (dir) => console.warn(`building the Debian 12 rootfs for nspawn hosts in ${dir} (once per cache)`) });
+    repos = await buildTestRepos(dir);
+    host = await NspawnHost.start({ onBuild: (cache) => console.warn(`building the Debian 12 rootfs for nspawn hosts in ${cache} (once per cache)`) });
+    server = await serveRepos(repos.root, host.gateway);
+    // The distribution's repository (Debian's containerd) as the host's own apt source, as a real host has one.
+    for (const [file, content] of Object.entries(debianSourceFiles(repos, server.url))) {
+      const written = await execa("ssh", sshArgs(host, `cat > ${file}`), { input: content, reject: false });
+      expect(written.exitCode, written.stderr).toBe(0);
+    }
   }, 900_000);
 
   afterAll(async () => {
     await host?.stop();
+    await server?.close();
     if (before) expect(machineChanges(before, await snapshotMachine())).toEqual([]);
     if (host) expect(await nspawnLeftovers(host.footprint())).toEqual([]);
   }, 120_000);
@@ -68,8 +85,11 @@ describe.skipIf(Boolean(skip))("kpki node prep on Debian 12 with a real systemd 
     expect(step("sysctl")?.state).toBe("would-change");
     // Both modules are built into this kernel; a container sees no /sys/module, but the kernel's own files show them.
     expect(step("modules")).toMatchObject({ state: "would-change", detail: expect.stringMatching(/^\/etc\/modules-load\.d\/kpki-kubernetes\.conf missing/) });
-    expect(step("runtime")).toMatchObject({ state: "would-change", detail: "containerd is disabled and inactive" });
-    expect(step("kubelet")).toMatchObject({ state: "would-change", detail: "kubelet is disabled and inactive" });
+    // A bare Debian 12: the packages step would add the Kubernetes repository of the mirror and install from it.
+    expect(step("packages")).toMatchObject({ state: "would-change", detail: expect.stringContaining(`add repository ${server.url}/kubernetes/core:/stable:/v1.33/deb/ (key --package-mirror-key)`) });
+    expect(step("packages")?.detail).toMatch(/install kubelet 1\.33\.x kubeadm 1\.33\.x kubectl 1\.33\.x cri-tools 1\.33\.x containerd/);
+    expect(step("runtime")).toMatchObject({ state: "would-change", detail: "no container runtime installed yet: the packages step installs containerd" });
+    expect(step("kubelet")).toMatchObject({ state: "would-change", detail: "kubelet is not installed yet: the packages step installs it" });
     // A new network namespace starts with this machine's ip_forward: 0 here, so 1 after a reboot is systemd-sysctl's doing.
     expect(await run("cat /proc/sys/net/ipv4/ip_forward")).toBe(rootForward);
     expect(await hostFiles()).toEqual(fresh);
@@ -78,10 +98,13 @@ describe.skipIf(Boolean(skip))("kpki node prep on Debian 12 with a real systemd 
   it("prep --dry-run shows the plan and changes no byte and no unit", async () => {
     const fresh = await hostFiles();
     const units = await unitState("containerd swapfile.swap kubelet");
+    server.clearLog();
     const { result, report } = await node("prep", "--dry-run");
-    expect(result.exitCode).toBe(4);
+    // Changes merely pending (the runtime and kubelet come with the packages): the plan was made, exit 0.
+    expect(result.exitCode, result.stderr).toBe(0);
     expect(report.changed).toBe(0);
-    expect(report.steps.filter((line) => line.state === "would-change").map((line) => line.step)).toEqual(["swap", "modules", "sysctl", "runtime", "kubelet"]);
+    expect(report.steps.filter((line) => line.state === "would-change").map((line) => line.step)).toEqual(["swap", "modules", "sysctl", "packages", "runtime", "kubelet"]);
+    expect(server.requests()).toEqual([]);
     expect(await unitState("containerd swapfile.swap kubelet")).toBe(units);
     expect(await hostFiles()).toEqual(fresh);
   });
@@ -94,8 +117,16 @@ describe.skipIf(Boolean(skip))("kpki node prep on Debian 12 with a real systemd 
     expect(step("swap")?.state).toBe("changed");
     expect(step("sysctl")?.state).toBe("changed");
     expect(step("modules")).toMatchObject({ state: "changed", detail: "/etc/modules-load.d/kpki-kubernetes.conf written" });
-    expect(step("runtime")).toMatchObject({ state: "changed", detail: "containerd enabled and started" });
-    expect(step("kubelet")?.state).toBe("changed");
+    expect(step("packages")?.state).toBe("changed");
+    expect(step("containerd")?.state).toBe("changed");
+    expect(step("runtime")).toMatchObject({
+      state: "changed",
+      detail: expect.stringMatching(/^containerd enabled and started; answers on unix:\/\/\/run\/containerd\/containerd\.sock \(crictl info: RuntimeReady/),
+    });
+    expect(step("kubelet")).toMatchObject({ state: "changed", detail: expect.stringMatching(/enabled, not started/) });
+    // Installed by the host's real apt from the mirror: every request came from the host.
+    expect(server.requests().length).toBeGreaterThan(0);
+    for (const request of server.requests()) expect([request.from, request.status], request.path).toEqual([host.address, 200]);
 
     // Swap: the administrator's unit masked by systemctl (its file kept as a backup), the fstab line commented.
     expect(await unitState("swapfile.swap")).toBe("masked\ninactive");
@@ -105,10 +136,11 @@ describe.skipIf(Boolean(skip))("kpki node prep on Debian 12 with a real systemd 
     // The runtime: Debian's real containerd, enabled and running, answering on its socket.
     expect(await unitState("containerd")).toBe("enabled\nactive");
     expect(await run("test -S /run/containerd/containerd.sock && echo socket")).toBe("socket");
-    // kubelet: enabled, crash-looping until kubeadm writes its config (the real kubelet's behaviour).
+    // kubelet: enabled, not started: kubeadm init/join starts it once it has written its config.
     expect(await run("systemctl is-enabled kubelet")).toBe("enabled");
-    expect(await run("systemctl show kubelet -p ActiveState -p SubState --value | paste -sd' '")).toMatch(/^(activating auto-restart|active running)$/);
-    expect(await run("kubelet --version")).toBe(`Kubernetes v${STAND_IN_KUBELET_VERSION}`);
+    expect(await run("systemctl show kubelet -p ActiveState -p SubState --value | paste -sd' '")).toBe("inactive dead");
+    expect(await run("kubelet --version")).toBe("Kubernetes v1.33.2");
+    expect(await run("crictl info >/dev/null && echo answers")).toBe("answers");
     expect(await run("sysctl -n net.ipv4.ip_forward net.bridge.bridge-nf-call-iptables | paste -sd' '")).toBe("1 1");
 
     const prepared = await hostFiles();
@@ -124,7 +156,7 @@ describe.skipIf(Boolean(skip))("kpki node prep on Debian 12 with a real systemd 
     await host.reboot();
     expect(await run("cat /proc/sys/kernel/random/boot_id; systemctl show -p ExecMainStartTimestampMonotonic --value systemd-journald")).not.toBe(bootId);
     const { result, report } = await node("check");
-    expect(result.exitCode, JSON.stringify(report.steps.filter((line) => line.state !== "ok"))).toBe(0);
+    expect(result.exitCode, JSON.stringify([report.steps.filter((line) => line.state !== "ok"), report.checks.filter((line) => line.status === "fail" && line.severity === "error")])).toBe(0);
     expect(await run("systemctl show systemd-sysctl -p ConditionResult -p ActiveState -p ExecMainStatus | sort | paste -sd' '")).toBe(
       "ActiveState=active ConditionResult=yes ExecMainStatus=0",
     );

@@ -37,13 +37,15 @@ async function everything(host: TestHost): Promise<string[]> {
 describe.skipIf(Boolean(skip))("push-pki by kubeadm's rules on real SSH hosts", () => {
   let lab: TestHosts;
   const dir = tempDir();
-  const pki = path.join(dir, "cluster", "pki");
+  // A cluster folder laid out like /etc/kubernetes: pki/ and the kubeconfigs inside.
+  const cluster = path.join(dir, "cluster");
+  const pki = path.join(cluster, "pki");
   const inventory = path.join(dir, "hosts.yaml");
   const sshFlags = () => ["--user", "root", "--identity", lab.identityFile, "--ssh-option", `UserKnownHostsFile=${lab.knownHostsFile}`];
   const hosts = () => ({ init: lab.byName("cp-1"), join: lab.byName("cp-2"), worker: lab.byName("w-1") });
 
   beforeAll(async () => {
-    const init = await runCli(["init", "--master-ip", "192.0.2.10", "--node-name", "cp-1", "--key-type", "ecdsa-p256", "--dir", pki]);
+    const init = await runCli(["init", "--master-ip", "192.0.2.10", "--node-name", "cp-1", "--key-type", "ecdsa-p256", "--dir", cluster]);
     expect(init.exitCode, init.stderr).toBe(0);
     lab = await startTestHosts({ hosts: [{ flavour: "rocky9", name: "cp-1" }, { flavour: "ubuntu2204", name: "cp-2" }, { flavour: "centos7", name: "w-1" }] });
     const { init: first, join, worker } = hosts();
@@ -62,14 +64,14 @@ describe.skipIf(Boolean(skip))("push-pki by kubeadm's rules on real SSH hosts", 
 
   it("--dry-run lists every file each host would get, by its inventory role, and writes nothing", async () => {
     const before = await Promise.all(lab.hosts.map(everything));
-    const result = await runCli(["node", "push-pki", "--inventory", inventory, "--dir", pki, "--kubeconfigs", "--discovery-file", "--dry-run", ...sshFlags(), "-o", "json"]);
+    const result = await runCli(["node", "push-pki", "--inventory", inventory, "--dir", cluster, "--kubeconfigs", "--discovery-file", "--dry-run", ...sshFlags(), "-o", "json"]);
     expect(result.exitCode, result.stderr).toBe(0);
     const plans = JSON.parse(result.stdout) as { host: string; role: string; files: { file: string; mode: string; action: string }[] }[];
     expect(plans.map((plan) => [plan.host, plan.role])).toEqual([["cp-1", "control-plane-init"], ["cp-2", "control-plane"], ["w-1", "worker"]]);
     expect(plans.every((plan) => plan.files.every((file) => file.action === "would-create"))).toBe(true);
     expect(plans[1]!.files.map((file) => file.file)).toEqual([...SHARED_PKI_FILES.map((file) => `/etc/kubernetes/pki/${file}`), "/etc/kubernetes/admin.conf", "/etc/kubernetes/discovery.conf"]);
     expect(plans[2]!.files.map((file) => file.file)).toEqual(["/etc/kubernetes/discovery.conf"]);
-    const text = await runCli(["node", "push-pki", "--inventory", inventory, "--dir", pki, "--dry-run", ...sshFlags()]);
+    const text = await runCli(["node", "push-pki", "--inventory", inventory, "--dir", cluster, "--dry-run", ...sshFlags()]);
     expect(text.stdout).toMatch(/cp-1 \(.*\), control-plane-init \(dry run: nothing written\):\n(.*\n)*\s+would create\s+0600\s+\/etc\/kubernetes\/pki\/ca\.key/);
     expect(text.stdout).toMatch(/w-1 .*nothing to push/);
     expect(await Promise.all(lab.hosts.map(everything))).toEqual(before);
@@ -77,7 +79,7 @@ describe.skipIf(Boolean(skip))("push-pki by kubeadm's rules on real SSH hosts", 
 
   it("places exactly the table's files with kubeadm's modes: the whole folder, the shared CA material, nothing under pki for a worker", async () => {
     const { init, join, worker } = hosts();
-    const result = await runCli(["node", "push-pki", "--inventory", inventory, "--dir", pki, "--kubeconfigs", "--discovery-file", ...sshFlags()]);
+    const result = await runCli(["node", "push-pki", "--inventory", inventory, "--dir", cluster, "--kubeconfigs", "--discovery-file", ...sshFlags()]);
     expect(result.stderr).toBe("");
     expect(result.exitCode).toBe(0);
 
@@ -112,18 +114,19 @@ describe.skipIf(Boolean(skip))("push-pki by kubeadm's rules on real SSH hosts", 
     expect(view.stdout.trim()).toBe("https://192.0.2.10:6443 null");
 
     // A second push changes nothing.
-    const again = await runCli(["node", "push-pki", "--inventory", inventory, "--dir", pki, "--kubeconfigs", "--discovery-file", ...sshFlags(), "-o", "json"]);
+    const again = await runCli(["node", "push-pki", "--inventory", inventory, "--dir", cluster, "--kubeconfigs", "--discovery-file", ...sshFlags(), "-o", "json"]);
     expect((JSON.parse(again.stdout) as { files: { action: string }[] }[]).flatMap((host) => host.files).every((file) => file.action === "unchanged")).toBe(true);
   });
 
   it("a joining control plane's own leaves: kpki init with its node name and address against the same CAs", async () => {
     // The README's recipe: the shared files into a folder of the node's own, then kpki init there.
-    const own = path.join(dir, "cp-2", "pki");
+    const ownCluster = path.join(dir, "cp-2");
+    const own = path.join(ownCluster, "pki");
     for (const file of SHARED_PKI_FILES) {
       await fs.mkdir(path.dirname(path.join(own, file)), { recursive: true });
       await fs.copyFile(path.join(pki, file), path.join(own, file));
     }
-    const made = await runCli(["init", "--master-ip", "192.0.2.12", "--node-name", "cp-2", "--dir", own]);
+    const made = await runCli(["init", "--master-ip", "192.0.2.12", "--node-name", "cp-2", "--dir", ownCluster]);
     expect(made.exitCode, made.stderr).toBe(0);
     for (const file of SHARED_PKI_FILES) expect(await fs.readFile(path.join(own, file)), file).toEqual(await fs.readFile(path.join(pki, file)));
     const verify = await execa("openssl", ["verify", "-CAfile", path.join(pki, "ca.crt"), path.join(own, "apiserver.crt")], { reject: false });
@@ -151,7 +154,7 @@ describe.skipIf(Boolean(skip))("push-pki by kubeadm's rules on real SSH hosts", 
       [["--target", "relative/pki", worker.address], /--target "relative\/pki" must be an absolute path/],
     ];
     for (const [args, message] of cases) {
-      const result = await runCli(["node", "push-pki", "--dir", pki, ...args, ...sshFlags()]);
+      const result = await runCli(["node", "push-pki", "--dir", cluster, ...args, ...sshFlags()]);
       expect(result.exitCode, args.join(" ")).toBe(2);
       expect(result.stderr, args.join(" ")).toMatch(message);
       expect(result.stderr.trim().split("\n")).toHaveLength(1);

@@ -108,7 +108,8 @@ const LAUNCH = `set -e
 for root in $KPKI_CGROUP_ROOTS; do mkdir -p "$root/$KPKI_CGROUP"; echo $$ > "$root/$KPKI_CGROUP/cgroup.procs"; done
 mount -t overlay overlay -o "lowerdir=$KPKI_LOWER,upperdir=$KPKI_UPPER,workdir=$KPKI_WORK" "$KPKI_MERGED"
 exec systemd-nspawn --quiet --directory="$KPKI_MERGED" --machine="$KPKI_MACHINE" --boot --register=no --keep-unit \\
-  --network-bridge="$KPKI_BRIDGE" --console=pipe --link-journal=no --resolv-conf=off --timezone=off
+  --network-bridge="$KPKI_BRIDGE" --console=pipe --link-journal=no --resolv-conf=off --timezone=off \\
+  --bind-ro="$KPKI_NODE:/usr/local/bin/node"
 `;
 
 export class NspawnHost {
@@ -240,6 +241,8 @@ export class NspawnHost {
           KPKI_MERGED: path.join(this.dir, "merged"),
           KPKI_MACHINE: this.machine,
           KPKI_BRIDGE: this.subnet!.bridge,
+          // The crictl stand-in (cri-tools in the test repositories) is a Node program; the real crictl is a static binary.
+          KPKI_NODE: process.execPath,
         },
       });
     } finally {

@@ -20,7 +20,8 @@ import { processGone } from "../testhosts/process.js";
 const here = path.dirname(fileURLToPath(import.meta.url));
 const projectRoot = path.resolve(here, "../../..");
 const SUITE = "bookworm";
-const INCLUDE = ["systemd", "systemd-sysv", "dbus", "openssh-server", "iproute2", "procps", "kmod"];
+// iptables: what pkgs.k8s.io's kubelet package depends on (kubeadm's FileExisting-iptables); the test repositories' kubelet carries no Debian dependencies.
+const INCLUDE = ["systemd", "systemd-sysv", "dbus", "openssh-server", "iproute2", "procps", "kmod", "iptables"];
 
 /** What the image holds beyond Debian's minimal base (see packages.ts). */
 export interface RootfsRecipe {
