@@ -203,9 +203,15 @@ describe.skipIf(Boolean(skip))("kubeadm's preflight and the fleet checks on real
     const text = await runCli(["node", "check", host.address, ...sshFlags(), "--kubernetes-version", TARGET, "--role", "control-plane-init", "--ignore-preflight-errors", "CRI"]);
     expect(text.stdout).toMatch(/\[WARNING CRI\]: .*error ignored/);
     expect(text.stdout).toMatch(/\[ERROR KubeletVersion\]: /);
+    // "all" turns every preflight error into a warning, as kubeadm's flag does; what still stops this host is
+    // kpki's own kubelet step, which refuses a kubelet of another minor than the target (prep would not fix it
+    // without --upgrade), so the host stays not ready for that one reason.
     const all = await check([host], "--role", "control-plane-init", "--ignore-preflight-errors", "all");
-    expect(all.result.exitCode, JSON.stringify([failing(all.reports[0]!), all.reports[0]!.steps.filter((step) => step.state === "failed")])).toBe(0);
-    expect(all.reports[0]!.ready).toBe(true);
+    expect(failing(all.reports[0]!).filter((entry) => !entry.includes(":warning:") && !entry.endsWith(":ignored"))).toEqual([]);
+    expect(all.reports[0]!.steps.filter((step) => step.state === "failed").map((step) => step.step)).toEqual(["kubelet"]);
+    expect(all.reports[0]!.steps.find((step) => step.step === "kubelet")?.detail).toMatch(/target is/);
+    expect(all.result.exitCode).toBe(4);
+    expect(all.reports[0]!.ready).toBe(false);
   });
 
   it("an unknown distribution still gets every read-only check, and an error for the os step", async () => {
