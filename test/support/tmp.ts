@@ -2,12 +2,17 @@ import { createHash } from "node:crypto";
 import { mkdtempSync, promises as fs, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { afterAll } from "vitest";
+import { afterAll, onTestFinished } from "vitest";
 
-/** A temp folder removed after the file's tests. */
+/** A temp folder removed after the file's tests, or after the test that made it (an afterAll inside a test never runs). */
 export function tempDir(prefix = "kpki-test-"): string {
   const dir = mkdtempSync(path.join(tmpdir(), prefix));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const remove = () => rmSync(dir, { recursive: true, force: true });
+  try {
+    onTestFinished(remove);
+  } catch {
+    afterAll(remove);
+  }
   return dir;
 }
 
