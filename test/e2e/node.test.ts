@@ -26,6 +26,7 @@ import {
   type TestHosts,
 } from "../support/testhosts/index.js";
 import { tempDir } from "../support/tmp.js";
+import type { HostReport } from "../../src/bootstrap/node/index.js";
 
 const skip = await testHostsAvailable();
 
@@ -38,20 +39,6 @@ const TARGET = ["--kubernetes-version", "1.30"];
 const PREP_OWNS = [...TARGET, "--ignore-preflight-errors", "CRI,KubernetesVersion,CgroupDriver"];
 if (skip) console.warn(`skipping the node e2e tests: ${skip}`);
 
-interface StepLine {
-  step: string;
-  state: string;
-  detail: string;
-}
-interface HostLine {
-  host: string;
-  ok: boolean;
-  ready: boolean;
-  changed: number;
-  steps: StepLine[];
-  checks: { name: string; severity: string; status: string; detail: string }[];
-  error?: { failure: string; message: string };
-}
 
 async function changedFiles(host: TestHost): Promise<Record<string, string>> {
   const entries = await fs.readdir(host.stateDir, { recursive: true, withFileTypes: true });
@@ -69,13 +56,13 @@ describe.skipIf(Boolean(skip))("kpki node check and prep on real SSH hosts", () 
   let lab: TestHosts;
   let before: MachineSnapshot;
   const sshFlags = () => ["--user", "root", "--identity", lab.identityFile, "--ssh-option", `UserKnownHostsFile=${lab.knownHostsFile}`];
-  const node = async (verb: string, hosts: readonly TestHost[], ...extra: string[]): Promise<{ result: CliResult; reports: HostLine[] }> => {
+  const node = async (verb: string, hosts: readonly TestHost[], ...extra: string[]): Promise<{ result: CliResult; reports: HostReport[] }> => {
     // --no-install: these hosts have no package repositories (test/e2e/packages.test.ts installs from local ones).
     const result = await runCli(["node", verb, ...hosts.map((host) => host.address), ...sshFlags(), "--no-install", "-o", "json", ...extra]);
-    const reports = result.stdout ? (JSON.parse(result.stdout).hosts as HostLine[]) : [];
+    const reports = result.stdout ? (JSON.parse(result.stdout).hosts as HostReport[]) : [];
     return { result, reports };
   };
-  const stepOf = (report: HostLine, step: string) => report.steps.find((line) => line.step === step);
+  const stepOf = (report: HostReport, step: string) => report.steps.find((line) => line.step === step);
 
   beforeAll(async () => {
     before = await snapshotMachine();
@@ -202,20 +189,20 @@ describe.skipIf(Boolean(skip))("kpki node check and prep on real SSH hosts", () 
     const otherKnownHosts = path.join(lab.dir, "empty_known_hosts");
     await fs.writeFile(otherKnownHosts, "");
     const unreachable = await runCli(["node", "check", lab.unusedAddress, good!.address, ...sshFlags(), "--no-install", "--role", "control-plane", ...PREP_OWNS, "--connect-timeout", "2", "-o", "json"]);
-    const reports = JSON.parse(unreachable.stdout).hosts as HostLine[];
+    const reports = JSON.parse(unreachable.stdout).hosts as HostReport[];
     expect(reports[0]!.error?.failure).toBe("unreachable");
     expect(reports[1]!.ready).toBe(true);
     expect(unreachable.exitCode).toBe(4);
 
     const unknownKey = await runCli(["node", "check", good!.address, "--user", "root", "--identity", lab.identityFile, "--ssh-option", `UserKnownHostsFile=${otherKnownHosts}`, "-o", "json"]);
-    expect((JSON.parse(unknownKey.stdout).hosts as HostLine[])[0]!.error?.failure).toBe("host-key-unknown");
+    expect((JSON.parse(unknownKey.stdout).hosts as HostReport[])[0]!.error?.failure).toBe("host-key-unknown");
 
     const wrongKey = path.join(lab.dir, "wrong_key");
     const { generateKeyPairSync } = await import("node:crypto");
     const { privateKey } = generateKeyPairSync("ed25519");
     await fs.writeFile(wrongKey, privateKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o600 });
     const refused = await runCli(["node", "check", good!.address, "--user", "root", "--identity", wrongKey, "--ssh-option", `UserKnownHostsFile=${lab.knownHostsFile}`, "--ssh-option", "IdentityAgent=none", "-o", "json"]);
-    const refusedReport = (JSON.parse(refused.stdout).hosts as HostLine[])[0]!;
+    const refusedReport = (JSON.parse(refused.stdout).hosts as HostReport[])[0]!;
     expect(["auth-refused"]).toContain(refusedReport.error?.failure);
   });
 
@@ -225,14 +212,14 @@ describe.skipIf(Boolean(skip))("kpki node check and prep on real SSH hosts", () 
     await fs.writeFile(knownHosts, "");
     const flags = ["--user", "root", "--identity", lab.identityFile, "--ssh-option", `UserKnownHostsFile=${knownHosts}`];
     const accepted = await runCli(["node", "check", host.address, ...flags, "--role", "control-plane", "--accept-new-host-keys", "-o", "json"]);
-    expect((JSON.parse(accepted.stdout).hosts as HostLine[])[0]!.error).toBeUndefined();
+    expect((JSON.parse(accepted.stdout).hosts as HostReport[])[0]!.error).toBeUndefined();
     // OpenSSH recorded it (hashed, as Debian's ssh_config asks).
     expect(await fs.readFile(knownHosts, "utf8")).toContain(host.hostKey.split(" ").slice(0, 2).join(" "));
     // Now known_hosts holds this key for another host: a changed key is refused even with --accept-new-host-keys.
     const other = lab.hosts[1]!;
     await fs.writeFile(knownHosts, `${other.address} ${host.hostKey.split(" ").slice(0, 2).join(" ")}\n`);
     const changed = await runCli(["node", "check", other.address, ...flags, "--accept-new-host-keys", "-o", "json"]);
-    expect((JSON.parse(changed.stdout).hosts as HostLine[])[0]!.error?.failure).toBe("host-key-changed");
+    expect((JSON.parse(changed.stdout).hosts as HostReport[])[0]!.error?.failure).toBe("host-key-changed");
   });
 
   it.skipIf(!existsSync("/usr/bin/sudo"))("--become runs the script through sudo -n for a non-root user, and names a sudo that wants a password", async () => {
@@ -246,13 +233,13 @@ describe.skipIf(Boolean(skip))("kpki node check and prep on real SSH hosts", () 
     expect(setup.exitCode, String(setup.stderr)).toBe(0);
     const flags = (user: string) => ["--user", user, "--identity", lab.identityFile, "--ssh-option", `UserKnownHostsFile=${lab.knownHostsFile}`];
     const asDeploy = await runCli(["node", "check", host.address, ...flags("deploy"), "--become", "--role", "control-plane", "-o", "json"]);
-    const report = (JSON.parse(asDeploy.stdout).hosts as HostLine[])[0]!;
+    const report = (JSON.parse(asDeploy.stdout).hosts as HostReport[])[0]!;
     expect(report.error, JSON.stringify(report)).toBeUndefined();
     // sudo -n let the whole script run (the user without a sudoers entry below is refused).
     expect(report.steps.find((step) => step.step === "os")?.state).toBe("ok");
     expect(report.steps.length).toBeGreaterThan(5);
     const refused = await runCli(["node", "check", host.address, ...flags("nosudo"), "--become", "-o", "json"]);
-    expect((JSON.parse(refused.stdout).hosts as HostLine[])[0]!.error?.failure).toBe("sudo-refused");
+    expect((JSON.parse(refused.stdout).hosts as HostReport[])[0]!.error?.failure).toBe("sudo-refused");
   });
 
   it("reads an Ansible INI inventory as Ansible does: kubespray groups as roles, connection vars, --limit", async () => {
@@ -261,7 +248,7 @@ describe.skipIf(Boolean(skip))("kpki node check and prep on real SSH hosts", () 
     const names = new Map([[first!, "cp1"], [second!, "w1"], [third!, "w2"]]);
     await fs.writeFile(file, ansibleInventory(lab, { kube_control_plane: [first!], kube_node: [second!, third!] }, (host) => names.get(host)!) + "[k8s_cluster:children]\nkube_control_plane\nkube_node\n");
     const result = await runCli(["node", "check", "--inventory", file, "--limit", "k8s_cluster:!w2", "-o", "json"]);
-    const reports = JSON.parse(result.stdout).hosts as (HostLine & { role: string; address: string })[];
+    const reports = JSON.parse(result.stdout).hosts as (HostReport & { role: string; address: string })[];
     expect(reports.map((report) => [report.host, report.address, report.role])).toEqual([
       ["cp1", first!.address, "control-plane"],
       ["w1", second!.address, "worker"],
@@ -429,9 +416,9 @@ describe.skipIf(Boolean(skip))("kpki node prep on hosts that are not plain", () 
   const sshFlags = () => ["--user", "root", "--identity", lab.identityFile, "--ssh-option", `UserKnownHostsFile=${lab.knownHostsFile}`];
   const prep = async (host: TestHost, ...extra: string[]) => {
     const result = await runCli(["node", "prep", host.address, ...sshFlags(), "--no-install", "-o", "json", ...extra]);
-    return { result, report: (JSON.parse(result.stdout).hosts as HostLine[])[0]! };
+    return { result, report: (JSON.parse(result.stdout).hosts as HostReport[])[0]! };
   };
-  const stepOf = (report: HostLine, step: string) => report.steps.find((line) => line.step === step);
+  const stepOf = (report: HostReport, step: string) => report.steps.find((line) => line.step === step);
 
   beforeAll(async () => {
     lab = await startTestHosts({
@@ -490,7 +477,7 @@ describe.skipIf(Boolean(skip))("kpki node prep on hosts that are not plain", () 
     expect(ports).toEqual(expect.arrayContaining(["10250/tcp", "30000-32767/tcp"]));
     const zram = lab.byName("zram");
     const controlPlane = await runCli(["node", "prep", zram.address, ...sshFlags(), "--no-install", "--role", "control-plane", "--no-firewall", "-o", "json"]);
-    const report = (JSON.parse(controlPlane.stdout).hosts as HostLine[])[0]!;
+    const report = (JSON.parse(controlPlane.stdout).hosts as HostReport[])[0]!;
     expect(stepOf(report, "firewall")).toMatchObject({ state: "warn" });
     expect(stepOf(report, "firewall")?.detail).toMatch(/6443\/tcp.*--no-firewall/);
   });

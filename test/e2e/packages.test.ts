@@ -25,22 +25,12 @@ import {
   type TestHosts,
 } from "../support/testhosts/index.js";
 import { tempDir } from "../support/tmp.js";
+import type { HostReport } from "../../src/bootstrap/node/index.js";
 
 const skip = (await testHostsAvailable()) ?? containerdAvailable();
 if (skip && process.env.CI) throw new Error(`the packages e2e tests cannot run in CI: ${skip}`);
 if (skip) console.warn(`skipping the packages e2e tests: ${skip}`);
 
-interface StepLine {
-  step: string;
-  state: string;
-  detail: string;
-}
-interface HostLine {
-  host: string;
-  ok: boolean;
-  changed: number;
-  steps: StepLine[];
-}
 
 const FRESH = { units: { kubelet: "absent", containerd: "absent", docker: "absent" } } as const;
 const fresh = (flavour: HostSpec["flavour"], name: string): HostSpec => ({ flavour, name, ...FRESH });
@@ -71,12 +61,12 @@ describe.skipIf(Boolean(skip))("kpki node prep installs the packages with real a
   const hosts = (...names: string[]) => names.map((name) => lab.byName(name));
   const sshFlags = () => ["--user", "root", "--identity", lab.identityFile, "--ssh-option", `UserKnownHostsFile=${lab.knownHostsFile}`];
   const mirror = (key = repos.keyFile) => ["--package-mirror", server.url, "--package-mirror-key", key];
-  const node = async (verb: string, targets: readonly TestHost[], ...extra: string[]): Promise<{ result: CliResult; reports: HostLine[] }> => {
+  const node = async (verb: string, targets: readonly TestHost[], ...extra: string[]): Promise<{ result: CliResult; reports: HostReport[] }> => {
     const result = await runCli(["node", verb, ...targets.map((host) => host.address), ...sshFlags(), "-o", "json", ...extra]);
-    const reports = result.stdout ? (JSON.parse(result.stdout).hosts as HostLine[]) : [];
+    const reports = result.stdout ? (JSON.parse(result.stdout).hosts as HostReport[]) : [];
     return { result, reports };
   };
-  const packagesStep = (report: HostLine) => report.steps.find((line) => line.step === "packages");
+  const packagesStep = (report: HostReport) => report.steps.find((line) => line.step === "packages");
   const run = async (host: TestHost, command: string) => {
     const result = await ssh(host, command);
     return `${String(result.stdout).trim()}${result.exitCode === 0 ? "" : ` [exit ${result.exitCode}: ${String(result.stderr).trim()}]`}`;

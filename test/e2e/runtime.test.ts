@@ -13,22 +13,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { resolveKubernetesVersion } from "../../src/bootstrap/node/versions.js";
 import { runCli, type CliResult } from "../support/cli.js";
 import { isRpmScratch, leftovers, shimState, ssh, startTestHosts, testHostsAvailable, type TestHost, type TestHosts } from "../support/testhosts/index.js";
+import type { HostReport, StepResult } from "../../src/bootstrap/node/index.js";
 
 const skip = await testHostsAvailable();
 if (skip) console.warn(`skipping the runtime e2e tests: ${skip}`);
 
-interface StepLine {
-  step: string;
-  state: string;
-  detail: string;
-}
-interface HostLine {
-  host: string;
-  ok: boolean;
-  steps: StepLine[];
-  checks: { name: string }[];
-  facts: Record<string, string>;
-}
 
 const NOT_TOML = 'version = 2\n[plugins."io.containerd.grpc.v1.cri"\n  sandbox_image = "registry.k8s.io/pause:3.6"\n';
 const TARGET = resolveKubernetesVersion("1.30");
@@ -57,14 +46,14 @@ async function effectiveConfig(host: TestHost): Promise<Record<string, any>> {
 describe.skipIf(Boolean(skip))("containerd, runtime and kubelet steps with the real containerd", () => {
   let lab: TestHosts;
   const sshFlags = () => ["--user", "root", "--identity", lab.identityFile, "--ssh-option", `UserKnownHostsFile=${lab.knownHostsFile}`];
-  const node = async (verb: string, hosts: readonly TestHost[], ...extra: string[]): Promise<{ result: CliResult; reports: HostLine[] }> => {
+  const node = async (verb: string, hosts: readonly TestHost[], ...extra: string[]): Promise<{ result: CliResult; reports: HostReport[] }> => {
     const result = await runCli(["node", verb, ...hosts.map((host) => host.address), ...sshFlags(), "--no-install", "-o", "json", ...(extra.includes("--kubernetes-version") ? [] : ["--kubernetes-version", TARGET.minor]), ...extra]);
-    const reports = result.stdout ? (JSON.parse(result.stdout).hosts as HostLine[]) : [];
+    const reports = result.stdout ? (JSON.parse(result.stdout).hosts as HostReport[]) : [];
     return { result, reports };
   };
-  const reportOf = (reports: HostLine[], host: TestHost) => reports.find((report) => report.host === host.address)!;
-  const stepOf = (report: HostLine, step: string) => report.steps.find((line) => line.step === step);
-  const steps = (report: HostLine, step: string) => report.steps.filter((line) => line.step === step);
+  const reportOf = (reports: HostReport[], host: TestHost) => reports.find((report) => report.host === host.address)!;
+  const stepOf = (report: HostReport, step: string) => report.steps.find((line) => line.step === step);
+  const steps = (report: HostReport, step: string) => report.steps.filter((line) => line.step === step);
   const configHosts = () => ["noconfig", "packaged", "nottoml"].map((name) => lab.byName(name));
 
   beforeAll(async () => {
@@ -110,7 +99,7 @@ describe.skipIf(Boolean(skip))("containerd, runtime and kubelet steps with the r
     const before = await Promise.all(configHosts().map(changedFiles));
     const { result, reports } = await node("check", configHosts());
     expect(result.exitCode).toBe(4);
-    const [noconfig, packaged, nottoml] = configHosts().map((host) => stepOf(reportOf(reports, host), "containerd")) as [StepLine, StepLine, StepLine];
+    const [noconfig, packaged, nottoml] = configHosts().map((host) => stepOf(reportOf(reports, host), "containerd")) as [StepResult, StepResult, StepResult];
     expect(noconfig).toMatchObject({ state: "would-change" });
     expect(noconfig.detail).toMatch(/SystemdCgroup is false/);
     expect(noconfig.detail).toMatch(/sandbox image is registry\.k8s\.io\/pause:3\.6 \(kubeadm 1\.30 expects registry\.k8s\.io\/pause:3\.9\)/);
