@@ -99,6 +99,38 @@ describe("stale-lock takeover", () => {
     expect(readFileSync(path.join(pki, "ca.crt"), "utf8")).toContain("BEGIN CERTIFICATE");
   });
 
+  it("a lock naming a live process of another start time (its PID reused) or another boot is stale: init goes ahead at once", async () => {
+    const { processStartTime } = await import("../../src/pki/lock.js");
+    const parentStart = processStartTime(process.ppid);
+    expect(parentStart, "/proc/PPID/stat").toMatch(/^\d+$/);
+    const boot = readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
+    const stale = [
+      `${process.ppid}@${hostname()} 0123456789abcdef start=${Number(parentStart) + 1} boot=${boot}`, // the parent is alive, but started at another time
+      `${process.ppid}@${hostname()} 0123456789abcdef start=${parentStart} boot=00000000-0000-4000-8000-000000000000`, // before a reboot
+    ];
+    for (const [index, content] of stale.entries()) {
+      const cluster = path.join(root, `reused-pid-${index}`);
+      const pki = path.join(cluster, "pki");
+      mkdirSync(pki, { recursive: true });
+      writeFileSync(path.join(pki, ".kpki.lock"), content);
+      const run = await execa("node", [binPath, "init", "--master-ip", "192.0.2.10", "--dir", cluster, "--only", "ca", "--key-type", "ecdsa-p256"], { reject: false, timeout: 50_000 });
+      expect(run.exitCode, `${content}: ${run.stderr}`).toBe(0);
+      expect(readFileSync(path.join(pki, "ca.crt"), "utf8")).toContain("BEGIN CERTIFICATE");
+    }
+  });
+
+  it("a live holder's lock, start time and boot recorded, is respected", async () => {
+    const dir = path.join(root, "live-lock-recorded", "pki");
+    mkdirSync(dir, { recursive: true });
+    const { lockContent, isStaleHolder } = await import("../../src/pki/lock.js");
+    const content = lockContent();
+    expect(content).toMatch(/ start=\d+ boot=[0-9a-f-]+$/);
+    expect(isStaleHolder(content)).toBe(false);
+    writeFileSync(path.join(dir, ".kpki.lock"), content);
+    const { PkiStore } = await import("../../src/pki/store.js");
+    await expect(new PkiStore(dir).lock(300)).rejects.toMatchObject({ kind: "conflict" });
+  });
+
   it("a live holder's lock is respected: a second run waits, then says who holds it (exit 3)", async () => {
     const dir = path.join(root, "live-lock", "pki");
     mkdirSync(dir, { recursive: true });
