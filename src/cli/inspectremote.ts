@@ -1,7 +1,7 @@
 import path from "node:path";
 import { KpkiError } from "../errors.js";
 import type { CertInfo } from "../pki/certinfo.js";
-import { readInput } from "./files.js";
+import { inputLabel, readInput } from "./files.js";
 import { printJson, table, type Io } from "./io.js";
 
 export interface RemoteInspectArgs {
@@ -27,7 +27,7 @@ export async function inspectServer(args: RemoteInspectArgs, io: Io): Promise<vo
     import("../pki/inspect.js"),
     import("../pki/chain.js"),
   ]);
-  const ca = args.ca ? parseCertificate(await readInput(args.ca, io), args.ca) : undefined;
+  const ca = args.ca ? parseCertificate(await readInput(args.ca, io), inputLabel(args.ca)) : undefined;
   if (ca && !ca.isCA) throw new KpkiError("input", `--ca ${args.ca} is not a CA certificate (${ca.subject}, no CA:TRUE): give the CA the server should chain to`);
   const served = await fetchServerChain(args.url, { servername: args.servername, timeoutMs: args.timeout * 1000 });
   const chain = served.chain.map((der, index) => parseCertificateDer(der, `certificate ${index + 1} from ${served.host}:${served.port}`));

@@ -2,7 +2,7 @@ import { OS_FAMILIES, RUNTIMES, type Runtime } from "../bootstrap/node/steps.js"
 import { NEWEST_MINOR } from "../bootstrap/node/versions.js";
 import { checkMirrorKey, checkMirrorUrl, type PackageOptions } from "../bootstrap/node/packages.js";
 import { KpkiError } from "../errors.js";
-import { readInput } from "./files.js";
+import { inputLabel, readInput } from "./files.js";
 import type { Io } from "./io.js";
 
 /** What the node script is rendered for: the options node check/prep and node cloud-init share. */
@@ -31,6 +31,6 @@ export async function packageOptions(io: Io, args: PackageArgs): Promise<Package
     throw new KpkiError("usage", "--package-mirror-key needs --package-mirror: the key signs the mirror's repositories");
   }
   const mirror = args.packageMirror === undefined ? undefined : checkMirrorUrl(args.packageMirror);
-  const mirrorKey = args.packageMirrorKey === undefined ? undefined : checkMirrorKey((await readInput(args.packageMirrorKey, io)).toString(), `--package-mirror-key ${args.packageMirrorKey}`);
+  const mirrorKey = args.packageMirrorKey === undefined ? undefined : checkMirrorKey((await readInput(args.packageMirrorKey, io)).toString(), `--package-mirror-key ${inputLabel(args.packageMirrorKey)}`);
   return { install: args.install, upgrade: args.upgrade, mirror, mirrorKey };
 }

@@ -3,7 +3,7 @@ import type { ApiTarget } from "../bootstrap/api/apiclient.js";
 import type { SshHost, SshSession, SshSettings } from "../bootstrap/node/ssh.js";
 import type { Transport } from "../bootstrap/api/tokenverify.js";
 import { checkGroups, checkUsages, generateToken, parseToken, parseTtl, type TokenInfo, type TokenSpec } from "../bootstrap/api/token.js";
-import { readInput } from "./files.js";
+import { inputLabel, readInput } from "./files.js";
 import { printJson, type Io } from "./io.js";
 
 const splitList = (values: readonly unknown[]) => values.flatMap((value) => String(value).split(",")).map((value) => value.trim()).filter(Boolean);
@@ -122,7 +122,7 @@ async function verifyWith(io: Io, args: TokenVerifyArgs, target: ApiTarget, tran
 export async function readCaFile(file: string, io: Io): Promise<{ pem: string; pin: string; subject: string }> {
   const { parseCertificate } = await import("../pki/certinfo.js");
   const { caOf } = await import("../bootstrap/api/trust.js");
-  const cert = parseCertificate(await readInput(file, io), file);
-  if (!cert.isCA) throw new KpkiError("input", `${file} is not a CA certificate (${cert.subject}, no CA:TRUE): give the cluster CA, e.g. the cluster's pki/ca.crt`);
+  const cert = parseCertificate(await readInput(file, io), inputLabel(file));
+  if (!cert.isCA) throw new KpkiError("input", `${inputLabel(file)} is not a CA certificate (${cert.subject}, no CA:TRUE): give the cluster CA, e.g. the cluster's pki/ca.crt`);
   return caOf(cert.pem);
 }

@@ -229,6 +229,22 @@ describe("standard input and certs renew", () => {
     expectInputError(await runCli(["cert", "inspect", "-"], { stdin: "garbage" }), "standard input");
   });
 
+  it("every other reader of - names standard input in its errors, not \"-\"", async () => {
+    const cases: [string[], string][] = [
+      [["init", "--config", "-", "--dir", path.join(root, "stdin-init")], "masterIp: [\n"],
+      [["init", "--config", "-", "--dir", path.join(root, "stdin-init")], "apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nlocalAPIEndpoint: { advertiseAddress: 7 }\n"],
+      [["ca", "hash", "-"], "garbage"],
+      [["cert", "verify", "-", "--ca", path.join(pki, "ca.crt")], "garbage"],
+      [["cert", "verify", path.join(pki, "apiserver.crt"), "--ca", "-"], "garbage"],
+      [["node", "check", "--inventory", "-"], "hosts: [\n"],
+    ];
+    for (const [args, stdin] of cases) {
+      const result = await runCli(args, { stdin });
+      expectInputError(result, "standard input");
+      expect(result.stderr, args.join(" ")).not.toMatch(/(^|[\s(])-:|"-"/);
+    }
+  });
+
   it("certs renew with an unknown name beside all: exit 2, nothing renewed", async () => {
     const before = await snapshot(root);
     const result = await runCli(["certs", "renew", "nope", "all", "--dir", cluster]);

@@ -140,9 +140,9 @@ export function certCommand(cli: Argv, io: Io): Argv {
             import("../../pki/verify.js"),
             import("../../pki/keys.js"),
           ]);
-          const cert = parseCertificate(await readInput(args.file, io), args.file);
-          const ca = parseCertificate(await readInput(args.ca, io), args.ca);
-          const key = args.key ? (await parsePrivateKeyPem(await readInput(args.key, io), args.key)).privateKeyObject : undefined;
+          const cert = parseCertificate(await readInput(args.file, io), inputLabel(args.file));
+          const ca = parseCertificate(await readInput(args.ca, io), inputLabel(args.ca));
+          const key = args.key ? (await parsePrivateKeyPem(await readInput(args.key, io), inputLabel(args.key))).privateKeyObject : undefined;
           const usages = args.purpose ? PROFILES[args.purpose].extendedKeyUsages : [];
           const problems = verifyCertificate({ cert, ca, host: args.host, key, usages });
           if (args.output === "json") printJson(io, { file: args.file, ok: problems.length === 0, problems });

@@ -7,7 +7,7 @@ import type { InitReport } from "../../pki/init.js";
 import { KEY_TYPES } from "../../pki/keys.js";
 import { DEFAULTS, resolveClusterSpec } from "../../pki/spec.js";
 import { clusterDirOptions } from "../clusterdir.js";
-import { readInput } from "../files.js";
+import { inputLabel, readInput } from "../files.js";
 import { printJson, table, type Io, type OutputFormat } from "../io.js";
 import { keygenOption } from "../keygenoption.js";
 import { keyProgress } from "../keyprogress.js";
@@ -86,7 +86,7 @@ export function initCommand(cli: Argv, io: Io): Argv {
       } finally {
         progress?.done();
       }
-      printInitReport(io, report, args.output as OutputFormat, loaded && { file: args.config!, format: loaded.format, ignored: loaded.ignored });
+      printInitReport(io, report, args.output as OutputFormat, loaded && { file: inputLabel(args.config!), format: loaded.format, ignored: loaded.ignored });
     },
   );
 }
@@ -102,10 +102,11 @@ interface LoadedConfig {
 async function loadConfig(file: string, io: Io): Promise<LoadedConfig> {
   const [{ parseInitConfig }, { isKubeadmConfig, parseKubeadmConfig }] = await Promise.all([import("../../pki/config.js"), import("../../pki/kubeadmconfig.js")]);
   const text = (await readInput(file, io)).toString();
-  const kubeadm = isKubeadmConfig(text, file);
-  const { config, ignored } = kubeadm ? parseKubeadmConfig(text, file) : { config: parseInitConfig(text, file), ignored: [] };
+  const label = inputLabel(file);
+  const kubeadm = isKubeadmConfig(text, label);
+  const { config, ignored } = kubeadm ? parseKubeadmConfig(text, label) : { config: parseInitConfig(text, label), ignored: [] };
   // Paths in the file are relative to the file, so it works from any directory.
-  const base = file === "-" ? process.cwd() : path.dirname(path.resolve(file));
+  const base = label === "standard input" ? process.cwd() : path.dirname(path.resolve(file));
   for (const key of ["dir", "certDir", "kubeconfigDir"] as const) if (config[key] !== undefined) config[key] = path.resolve(base, config[key]);
   return { config, format: kubeadm ? "kubeadm" : "kpki", ignored };
 }

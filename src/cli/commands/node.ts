@@ -6,7 +6,7 @@ import type { PushResult } from "../../bootstrap/node/pushpki.js";
 import { ROLES, type OsFamily, type Role, type Runtime } from "../../bootstrap/node/steps.js";
 import { resolveKubernetesVersion, type KubernetesTarget } from "../../bootstrap/node/versions.js";
 import { clusterDirOptions, clusterLayoutOf } from "../clusterdir.js";
-import { readInput } from "../files.js";
+import { inputLabel, readInput } from "../files.js";
 import { printJson, table, type Io } from "../io.js";
 import { nodeScriptOptions, packageOptions } from "../nodeoptions.js";
 import { FleetProgress } from "../progress.js";
@@ -129,7 +129,7 @@ export async function loadHosts(io: Io, args: HostArgs, help = "kpki node check"
   const hosts: FleetHost[] = [];
   if (args.inventory) {
     const { readInventory } = await import("../../bootstrap/node/inventory.js");
-    const inventory = await readInventory((await readInput(args.inventory, io)).toString(), args.inventory, { limit: args.limit, folder: args.inventory === "-" ? undefined : path.dirname(args.inventory) });
+    const inventory = await readInventory((await readInput(args.inventory, io)).toString(), inputLabel(args.inventory), { limit: args.limit, folder: inputLabel(args.inventory) === "standard input" ? undefined : path.dirname(args.inventory) });
     for (const warning of inventory.warnings) io.stderr(`warning: ${warning}\n`);
     for (const entry of inventory.hosts) {
       const host = parseHostSpec(entry.address, { ...args, user: entry.user ?? args.user, port: entry.port ?? args.port, identity: entry.identity ?? args.identity, sshOption: [...(args.sshOption ?? []), ...(entry.sshOptions ?? [])] }, args.inventory);
