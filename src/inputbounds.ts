@@ -19,6 +19,14 @@ export const MAX_YAML_ALIASES = 100;
  * certificates are one line each).
  */
 export const MAX_YAML_LINES = 5_000;
+/**
+ * And yaml's time grows with the values in a file more than with its lines:
+ * 5,000 lines of flow mappings (`- { a: [1, 2, 3], b: x }`, eight values each)
+ * took 200-500 ms, 5,000 lines of block mappings 40-110 ms. So values are
+ * bounded too, counted as yamlValueCount does: 10,000 is an inventory of
+ * 1,200 hosts with four fields each, or a kubeconfig with 300 contexts.
+ */
+export const MAX_YAML_VALUES = 10_000;
 
 const tooBig = (label: string) =>
   inputError(`${label} is larger than ${MAX_INPUT_BYTES / 1024 / 1024} MiB, which is no certificate, key or config kpki reads: give the right file`);
@@ -102,6 +110,29 @@ export function yamlNestingDepth(text: string): number {
   return deepest;
 }
 
+/**
+ * About how many values (keys, scalars, collections) a YAML text holds, in
+ * one linear pass: a line with content, and each ",", "[", "{" and ": " on
+ * it. It over-counts what sits inside quotes, which only errs on the side of
+ * refusing a file made of punctuation.
+ */
+export function yamlValueCount(text: string): number {
+  let count = 0;
+  let content = false;
+  for (let i = 0; i < text.length; i++) {
+    const char = text.charCodeAt(i);
+    if (char === 10) {
+      if (content) count++;
+      content = false;
+    } else if (char !== 32 && char !== 9 && char !== 13) {
+      content = true;
+      if (char === 44 || char === 91 || char === 123) count++; // , [ {
+      else if (char === 58 && (i + 1 === text.length || text.charCodeAt(i + 1) === 32 || text.charCodeAt(i + 1) === 10)) count++; // ": "
+    }
+  }
+  return content ? count + 1 : count;
+}
+
 type YamlOptions = ParseOptions & DocumentOptions & SchemaOptions;
 
 /**
@@ -123,6 +154,8 @@ function withinYamlBounds<T>(text: string, label: string, parse: () => T): T {
   let lines = 1;
   for (let at = text.indexOf("\n"); at >= 0 && lines <= MAX_YAML_LINES; at = text.indexOf("\n", at + 1)) lines++;
   if (lines > MAX_YAML_LINES) throw inputError(`${label} has more than ${MAX_YAML_LINES} lines, more than kpki reads as YAML: it is no kubeconfig, inventory or kpki config`);
+  const values = yamlValueCount(text);
+  if (values > MAX_YAML_VALUES) throw inputError(`${label} holds about ${values} YAML values, more than the ${MAX_YAML_VALUES} kpki reads: it is no kubeconfig, inventory or kpki config`);
   const depth = yamlNestingDepth(text);
   if (depth > MAX_YAML_DEPTH) {
     throw inputError(`${label} nests ${depth} levels deep, more than the ${MAX_YAML_DEPTH} kpki reads: it is no kubeconfig or kpki config`);

@@ -3,7 +3,7 @@ import { describePemLabels, pemBlock, pemLabels } from "./der.js";
 import { checkPublicKeyShape } from "./keyshape.js";
 import { signingAlgorithm, type KeyPair } from "./keys.js";
 import { altNameList, dnsNameProblem, formatAltName, type AltNames } from "./names.js";
-import { altNamesOf, oneLine } from "./certinfo.js";
+import { altNamesOf, checkCertificateSize, oneLine } from "./certinfo.js";
 import { subjectToJsonName, type Subject } from "./subject.js";
 import { x509 } from "./x509.js";
 
@@ -74,6 +74,7 @@ export async function parseCsr(data: Buffer | string, label: string): Promise<Pa
         : `${label} is not a PEM or DER certificate request: give the CSR file`,
     );
   }
+  checkCertificateSize(der, label, "certificate request");
   let csr: x509.Pkcs10CertificateRequest;
   let parsed: ParsedCsr;
   try {

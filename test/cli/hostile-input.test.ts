@@ -25,7 +25,9 @@ import {
   rsaCsr,
   SAN,
   sanNotGeneralNames,
+  seq,
   spkiAtInfinity,
+  tlv,
   truncatedCertificate,
 } from "../support/hostile.js";
 import { snapshot, tempDir } from "../support/tmp.js";
@@ -141,14 +143,30 @@ describe("parse failures at every input boundary are input errors (exit 2), not 
     expect(await snapshot(pki)).toEqual(before);
   });
 
+  it("what would take inspect past ~100 ms: 17 certificates, 64 KiB of them, one certificate over 32 KiB (also for ca hash and cert sign)", async () => {
+    const ca = readFileSync(path.join(pki, "ca.crt"), "utf8");
+    const chain = file("chain.pem", ca.repeat(17));
+    expectInputError(await runCli(["cert", "inspect", chain]), chain, /holds 17 PEM blocks; kpki inspects at most 16/);
+    expect((await runCli(["cert", "inspect", file("chain.pem", ca.repeat(16))])).exitCode).toBe(0);
+    const names = seq(...Array.from({ length: 1_800 }, (_, i) => tlv(0x82, Buffer.from(`h${i}.example.com`))));
+    const big = file("big.pem", await certificateWithExtension(SAN, names));
+    expectInputError(await runCli(["cert", "inspect", big]), big, /holds a certificate of \d+ KiB, larger than the 32 KiB kpki reads/);
+    expectInputError(await runCli(["ca", "hash", big]), big, /larger than the 32 KiB/);
+    const bigCsr = file("big.csr", await csrWithExtension(SAN, names));
+    expectInputError(await runCli(["cert", "sign", "--csr", bigCsr, "--profile", "client", "--dir", cluster]), bigCsr, /certificate request of \d+ KiB/);
+    const smaller = readFileSync(file("mid.pem", await certificateWithExtension(SAN, seq(...Array.from({ length: 1_000 }, (_, i) => tlv(0x82, Buffer.from(`h${i}.example.com`)))))), "utf8");
+    const many = file("many.pem", smaller.repeat(5)); // 5 × 17 KiB
+    expectInputError(await runCli(["cert", "inspect", many]), many, /KiB of DER in its PEM blocks; kpki inspects at most 64 KiB/);
+  });
+
   it("token verify --ca of a damaged CA certificate: exit 2 before any connection", async () => {
     const target = file("ca.crt", truncatedCertificate());
     const result = await runCli(["token", "verify", "--server", "https://127.0.0.1:1", "--token", "abcdef.0123456789abcdef", "--ca", target]);
     expectInputError(result, target);
   });
 
-  it("YAML nested thousands of levels deep, an alias bomb, 5,001 lines: --config, --inventory, --kubeconfig", async () => {
-    for (const yaml of [deepYaml(5000), aliasBomb(), "- a\n".repeat(5_001)]) {
+  it("YAML nested thousands of levels deep, an alias bomb, 5,001 lines, 10,400 values: --config, --inventory, --kubeconfig", async () => {
+    for (const yaml of [deepYaml(5000), aliasBomb(), "- a\n".repeat(5_001), "- { a: [1, 2, 3], b: x }\n".repeat(1_300)]) {
       const config = file("kpki.yaml", yaml);
       expectInputError(await runCli(["init", "--config", config, "--dir", path.join(root, "never")]), config);
       const inventory = file("hosts.yaml", yaml);
