@@ -105,12 +105,17 @@ export class PkiStore {
    * certificate. `also` adds writes to other folders (the kubeconfigs beside
    * the PKI folder) to the same unit. The caller decides what may be
    * replaced; this only moves bytes.
+   *
+   * One file alone needs no journal (its rename is the commit), and takes
+   * none: the commands that write one file (cert sign --out, kubeconfig
+   * create) may write into a folder whose journal belongs to a locked run.
    */
   async writeAll(writes: readonly FileWrite[], also: readonly { store: PkiStore; writes: readonly FileWrite[] }[] = []): Promise<void> {
     const targets = [
       ...writes.map((write) => ({ ...write, target: this.path(write.file) })),
       ...also.flatMap((group) => group.writes.map((write) => ({ ...write, target: group.store.path(write.file) }))),
     ];
+    if (targets.length === 1) return writeOne(targets[0]!);
     const folders = [...new Set([this.dir, ...targets.map((write) => path.dirname(write.target))])];
     for (const folder of folders) {
       await makeFolders(folder).catch((error) => {
@@ -211,6 +216,33 @@ export class PkiStore {
       }
       await new Promise((resolve) => setTimeout(resolve, delay));
     }
+  }
+}
+
+/**
+ * One file, crash-only: staged under a temp name, synced, renamed into place.
+ * The temp files of an earlier run killed while writing this very file are
+ * removed first, so none is left behind for good.
+ */
+async function writeOne(write: FileWrite & { target: string }): Promise<void> {
+  const folder = path.dirname(write.target);
+  await makeFolders(folder).catch((error) => {
+    throw ioError(describeFsError(error, folder), error);
+  });
+  const mine = `.${path.basename(write.target)}.`;
+  const names = await fs.readdir(folder).catch(() => [] as string[]);
+  await Promise.all(names.filter((name) => name.startsWith(mine) && TEMP_NAME.test(name) && /^[0-9a-f]{12}\.tmp$/.test(name.slice(mine.length))).map((name) => fs.rm(path.join(folder, name), { force: true })));
+  const temp = tempNameFor(write.target);
+  let renamed = false;
+  try {
+    await writeSynced(temp, write.data, write.mode, write.target);
+    await fs.rename(temp, write.target).catch((error) => {
+      throw ioError(describeFsError(error, write.target), error);
+    });
+    renamed = true;
+    await syncFolders([folder]);
+  } finally {
+    if (!renamed) await fs.rm(temp, { force: true });
   }
 }
 

@@ -46,23 +46,33 @@ export function kubeconfigCommand(cli: Argv, io: Io): Argv {
           const caEntry = CERTS.find((entry) => entry.name === args.ca)!;
           const caCert = path.join(layout.certDir, certFile(caEntry));
           const caKey = path.join(layout.certDir, keyFile(caEntry));
-          const signer = await loadSigner({ cert: await readOptional(caCert, io), key: await readOptional(caKey, io) }, { cert: caCert, key: caKey });
-          const target = new PkiStore(path.dirname(out));
-          if ((await target.exists(path.basename(out))) && !args.force) {
-            throw new KpkiError("conflict", `${out} exists and holds a key: kpki does not overwrite it without --force; choose another --out`);
+          // The cluster's lock, as init and certs renew take it: the CA read is the one on disk, and a killed run's commit is put right first.
+          const pkiStore = new PkiStore(layout.certDir);
+          const unlock = (await pkiStore.checkFolder()) === "exists" ? await pkiStore.lock() : async () => {};
+          let cert: Awaited<ReturnType<typeof createUserKubeconfig>>["cert"];
+          try {
+            await pkiStore.recover([layout.kubeconfigDir]);
+            const signer = await loadSigner({ cert: await readOptional(caCert, io), key: await readOptional(caKey, io) }, { cert: caCert, key: caKey });
+            const target = new PkiStore(path.dirname(out));
+            if ((await target.exists(path.basename(out))) && !args.force) {
+              throw new KpkiError("conflict", `${out} exists and holds a key: kpki does not overwrite it without --force; choose another --out`);
+            }
+            const made = await createUserKubeconfig({
+              signer,
+              user: args.user,
+              groups: args.group.map(String),
+              server: args.server,
+              clusterName: args.clusterName,
+              days,
+              keyType: args.keyType,
+              keygen: args.keygen,
+            });
+            cert = made.cert;
+            await target.ensureFolder();
+            await target.writeAll([{ file: path.basename(out), data: made.text, mode: MODES.kubeconfig }]);
+          } finally {
+            await unlock();
           }
-          const { text, cert } = await createUserKubeconfig({
-            signer,
-            user: args.user,
-            groups: args.group.map(String),
-            server: args.server,
-            clusterName: args.clusterName,
-            days,
-            keyType: args.keyType,
-            keygen: args.keygen,
-          });
-          await target.ensureFolder();
-          await target.writeAll([{ file: path.basename(out), data: text, mode: MODES.kubeconfig }]);
           const summary = { file: out, user: cert.commonName, groups: cert.organizations, server: args.server, notAfter: cert.notAfter.toISOString() };
           if (args.output === "json") return printJson(io, summary);
           io.stdout(`wrote ${out}: user ${summary.user}${summary.groups.length ? ` in ${summary.groups.join(", ")}` : ""}, server ${summary.server}, expires ${summary.notAfter.slice(0, 10)}\n`);
