@@ -5,6 +5,8 @@
 // default count (> 5,000 inputs), KPKI_FUZZ_SCALE=10 runs ten times as many.
 // Each failure class it found is a regression test in test/cli/hostile-input.test.ts.
 import { generateKeyPairSync } from "node:crypto";
+import { readFileSync } from "node:fs";
+import path from "node:path";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { KpkiError } from "../../src/errors.js";
@@ -19,6 +21,8 @@ import { parseInventory } from "../../src/bootstrap/node/inventory.js";
 import { checkGroups, parseToken, parseTtl } from "../../src/bootstrap/api/token.js";
 import { checkPin } from "../../src/bootstrap/api/trust.js";
 import { clusterInfoFromConfigMap, clusterOfClusterInfo } from "../../src/bootstrap/api/clusterinfo.js";
+import { isKubeadmConfig, parseKubeadmConfig } from "../../src/pki/kubeadmconfig.js";
+import { repoRoot } from "../support/cli.js";
 import { seq, tlv } from "../support/hostile.js";
 
 const SEED = 1313;
@@ -181,6 +185,45 @@ describe("fuzzing the parsers (fixed seed)", { timeout: 600_000 * scale }, () =>
         await guarded("parseInventory", () => parseInventory(text, "hosts.yaml"));
       }),
       runs(600),
+    );
+  });
+
+  it("kubeadm's config (v1beta3, v1beta4, several documents): mutated fixtures, and every field kpki reads given any value", async () => {
+    const fixtures = ["kubeadm-v1beta3.yaml", "kubeadm-v1beta4.yaml"].map((name) => readFileSync(path.join(repoRoot, "test/fixtures", name), "utf8"));
+    const readBoth = async (text: string) => {
+      await guarded("isKubeadmConfig", () => isKubeadmConfig(text, "kubeadm.yaml"));
+      await guarded("parseKubeadmConfig", () => parseKubeadmConfig(text, "kubeadm.yaml"));
+    };
+    const separators = fc.constantFrom("---\n", "\n---\n", "--- |\n", "...\n", "---\n---\n", "%YAML 1.2\n---\n", "");
+    await fc.assert(
+      fc.asyncProperty(fc.nat(), edits, fc.array(separators, { maxLength: 2 }), fc.nat(), async (which, changes, inserted, at) => {
+        let text = mutate(Buffer.from(fixtures[which % 2]!), changes).toString("latin1");
+        for (const separator of inserted) text = text.slice(0, at % (text.length + 1)) + separator + text.slice(at % (text.length + 1));
+        await readBoth(text);
+      }),
+      runs(500),
+    );
+    // Each field kpki reads, in each kind and version, set to any YAML value (and anchors, tags, duplicates).
+    const fields = [
+      ["InitConfiguration", "localAPIEndpoint", "advertiseAddress"], ["InitConfiguration", "localAPIEndpoint", "bindPort"], ["InitConfiguration", "nodeRegistration", "name"],
+      ["ClusterConfiguration", "controlPlaneEndpoint"], ["ClusterConfiguration", "apiServer", "certSANs"], ["ClusterConfiguration", "networking", "serviceSubnet"],
+      ["ClusterConfiguration", "etcd", "local", "serverCertSANs"], ["ClusterConfiguration", "etcd", "external"], ["ClusterConfiguration", "encryptionAlgorithm"],
+      ["ClusterConfiguration", "certificateValidityPeriod"], ["ClusterConfiguration", "caCertificateValidityPeriod"], ["ClusterConfiguration", "certificatesDir"],
+      ["JoinConfiguration", "discovery"], ["Unknown", "x"], ["", "x"],
+    ] as const;
+    const value = fc.oneof(fc.jsonValue(), fc.constantFrom("8760h0m0s", "1h", "-24h", "87600h", "RSA-4096", "ECDSA-P256", "192.0.2.10", "lb:6443", "!!binary AAAA", "&a x", "*a", "{ a: 1 }", "[1, [2]]", "~", "0x1bb", "6443.5", "1e400"));
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.tuple(fc.constantFrom(...fields), fc.constantFrom("kubeadm.k8s.io/v1beta3", "kubeadm.k8s.io/v1beta4", "kubeadm.k8s.io/v1beta2", "v1"), value), { minLength: 1, maxLength: 4 }), fc.boolean(), async (documents, raw) => {
+        const text = documents
+          .map(([[kind, ...keys], apiVersion, fieldValue]) => {
+            const rendered = raw && typeof fieldValue === "string" ? fieldValue : JSON.stringify(fieldValue);
+            const nested = keys.map((key, depth) => `${"  ".repeat(depth)}${key}:${depth === keys.length - 1 ? ` ${rendered}` : ""}`).join("\n");
+            return `apiVersion: ${apiVersion}\nkind: ${kind}\n${nested}\n`;
+          })
+          .join("---\n");
+        await readBoth(text);
+      }),
+      runs(500),
     );
   });
 

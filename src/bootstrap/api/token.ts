@@ -99,16 +99,33 @@ export interface TokenInfo {
   problems: string[];
 }
 
-export function tokenFromSecret(secret: { metadata?: { name?: string; deletionTimestamp?: string }; type?: string; data?: Record<string, string> }, now = new Date()): TokenInfo {
-  const data = Object.fromEntries(Object.entries(secret.data ?? {}).map(([key, value]) => [key, Buffer.from(value, "base64").toString("utf8")]));
-  const id = data["token-id"] ?? (secret.metadata?.name ?? "").replace(/^bootstrap-token-/, "");
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value);
+
+/**
+ * A bootstrap-token Secret as the API server answered it. Whatever the
+ * answer holds (it is the server's word, not a typed object), this gives a
+ * token whose `problems` say what is wrong with it.
+ */
+export function tokenFromSecret(secret: unknown, now = new Date()): TokenInfo {
+  const object = isRecord(secret) ? secret : {};
+  const metadata = isRecord(object.metadata) ? object.metadata : {};
+  const name = typeof metadata.name === "string" ? metadata.name : "";
+  const data: Record<string, string> = Object.create(null);
+  const notText: string[] = [];
+  for (const [key, value] of Object.entries(isRecord(object.data) ? object.data : {})) {
+    if (typeof value === "string") data[key] = Buffer.from(value, "base64").toString("utf8");
+    else notText.push(key);
+  }
+  const id = data["token-id"] ?? name.replace(/^bootstrap-token-/, "");
   const expires = data.expiration ? new Date(data.expiration) : undefined;
   const usages = TOKEN_USAGES.filter((usage) => data[`usage-bootstrap-${usage}`] === "true");
   const groups = data["auth-extra-groups"] ? data["auth-extra-groups"].split(",") : [];
   const problems: string[] = [];
-  if (secret.type !== TOKEN_SECRET_TYPE) problems.push(`its Secret's type is "${secret.type ?? ""}", not ${TOKEN_SECRET_TYPE}`);
-  if (secret.metadata?.deletionTimestamp) problems.push("its Secret is being deleted");
-  if (secret.metadata?.name !== secretName(id)) problems.push(`its token-id "${id}" does not match the Secret's name`);
+  if (!isRecord(secret)) problems.push("the API server's answer is not a Secret object");
+  if (notText.length > 0) problems.push(`its data ${notText.join(", ")} ${notText.length === 1 ? "is" : "are"} not base64 text`);
+  if (object.type !== TOKEN_SECRET_TYPE) problems.push(`its Secret's type is "${typeof object.type === "string" ? object.type : ""}", not ${TOKEN_SECRET_TYPE}`);
+  if (metadata.deletionTimestamp) problems.push("its Secret is being deleted");
+  if (name !== secretName(id)) problems.push(`its token-id "${id}" does not match the Secret's name`);
   if (expires && Number.isNaN(expires.getTime())) problems.push(`its expiration "${data.expiration}" is not an RFC 3339 time`);
   else if (expires && expires <= now) problems.push(`it expired at ${expires.toISOString()}`);
   if (!usages.includes("authentication")) problems.push("usage-bootstrap-authentication is not \"true\": it may only sign cluster-info, not authenticate");

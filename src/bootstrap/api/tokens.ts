@@ -17,9 +17,9 @@ export async function createTokenSecret(target: ApiTarget, spec: TokenSpec): Pro
 
 export async function listTokens(target: ApiTarget, now = new Date()): Promise<TokenInfo[]> {
   const response = await expectStatus(api.get(target, `${SECRETS}?fieldSelector=${encodeURIComponent(`type=${TOKEN_SECRET_TYPE}`)}`), [200], "listing tokens");
-  const items = ((response.body as { items?: unknown[] })?.items ?? []) as Parameters<typeof tokenFromSecret>[0][];
-  return items
-    .filter((item) => item.type === TOKEN_SECRET_TYPE)
+  const items = (response.body as { items?: unknown })?.items;
+  return (Array.isArray(items) ? items : [])
+    .filter((item) => (item as { type?: unknown } | null)?.type === TOKEN_SECRET_TYPE)
     .map((item) => tokenFromSecret(item, now))
     .sort((a, b) => a.id.localeCompare(b.id));
 }
@@ -29,7 +29,7 @@ export async function getTokenSecret(target: ApiTarget, id: string): Promise<Tok
   const response = await api.get(target, `${SECRETS}/${secretName(id)}`);
   if (response.status === 404) return undefined;
   await expectStatus(Promise.resolve(response), [200], `reading ${secretName(id)}`);
-  return tokenFromSecret(response.body as Parameters<typeof tokenFromSecret>[0]);
+  return tokenFromSecret(response.body);
 }
 
 export async function deleteToken(target: ApiTarget, id: string): Promise<"deleted" | "absent"> {

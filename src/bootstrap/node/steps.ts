@@ -43,6 +43,7 @@ export const STEPS = [
 export type StepName = (typeof STEPS)[number]["name"];
 
 export type StepState = "ok" | "changed" | "would-change" | "failed" | "warn" | "info";
+const STEP_STATES = new Set<string>(["ok", "changed", "would-change", "failed", "warn", "info"] satisfies StepState[]);
 
 export interface StepResult {
   step: string;
@@ -112,11 +113,15 @@ export function renderNodeScript(options: NodeScriptOptions): string {
 /** The script's report lines; anything else it printed is kept as `noise` for errors. */
 export function parseNodeOutput(stdout: string): { steps: StepResult[]; facts: Record<string, string>; noise: string[] } {
   const steps: StepResult[] = [];
-  const facts: Record<string, string> = {};
+  // No prototype: a host may print any fact name, "__proto__" and "constructor" among them.
+  const facts: Record<string, string> = Object.create(null);
   const noise: string[] = [];
   for (const line of stdout.split("\n")) {
     const fields = line.split("\t");
-    if (fields[0] === "KPKI" && fields.length >= 4) steps.push({ step: fields[1]!, state: fields[2] as StepState, detail: fields.slice(3).join(" ") });
+    if (fields[0] === "KPKI" && fields.length >= 4) {
+      const [state, detail] = STEP_STATES.has(fields[2]!) ? [fields[2] as StepState, fields.slice(3).join(" ")] : ["failed" as const, `the host reported the state "${fields[2]}", which kpki does not know: ${fields.slice(3).join(" ")}`];
+      steps.push({ step: fields[1]!, state, detail });
+    }
     else if (fields[0] === "KPKIFACT" && fields.length >= 3) facts[fields[1]!] = fields.slice(2).join(" ");
     else if (line.trim()) noise.push(line);
   }
