@@ -6,7 +6,8 @@
 // kpki's own one-line error (KpkiError), never anything else. Same seed and
 // KPKI_FUZZ_SCALE as parsers.test.ts; each failure class it found is a
 // regression test at the end of this file.
-import { readdirSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
@@ -22,7 +23,7 @@ import { parseNodeOutput } from "../../src/bootstrap/node/steps.js";
 import { evaluatePreflight } from "../../src/bootstrap/node/preflight.js";
 import { resolveKubernetesVersion } from "../../src/bootstrap/node/versions.js";
 import { hostCertificates, parseCollected } from "../../src/bootstrap/node/fleetexpiry.js";
-import { repoRoot } from "../support/cli.js";
+import { repoRoot, runCli } from "../support/cli.js";
 
 const SEED = 1313;
 const scale = Number(process.env.KPKI_FUZZ_SCALE ?? 1);
@@ -199,6 +200,29 @@ describe("regressions the fuzzing found", () => {
     for (const secret of [null, 7, "x", { data: { "token-id": 5 } }, { data: "abc" }, { metadata: { name: 7 } }, { metadata: null, data: null }, { data: { expiration: Buffer.from("x").toString("base64"), "auth-extra-groups": null } }]) {
       const info = tokenFromSecret(secret as Parameters<typeof tokenFromSecret>[0]);
       expect(info.problems.length, JSON.stringify(secret)).toBeGreaterThan(0);
+    }
+  });
+
+  it("token list over an API server answering Secrets that are no Secrets: exit 0, each listed with its problem (not an internal error)", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "kpki-fuzz-remote-"));
+    try {
+      const kubeconfig = path.join(dir, "admin.conf");
+      writeFileSync(kubeconfig, [
+        "apiVersion: v1", "kind: Config", "current-context: x",
+        "clusters:", "- name: c", "  cluster:", `    server: ${url}`, `    certificate-authority-data: ${Buffer.from(goodInfo.caPem).toString("base64")}`,
+        "users:", "- name: u", "  user:", "    token: abcdef.0123456789abcdef",
+        "contexts:", "- name: x", "  context: {cluster: c, user: u}", "",
+      ].join("\n"));
+      const type = "bootstrap.kubernetes.io/token";
+      answer = { status: 200, body: JSON.stringify({ kind: "SecretList", items: [null, 7, { type, metadata: { name: 5 }, data: { "token-id": 5, "token-secret": null } }, { type, data: "abc" }] }) };
+      const result = await runCli(["token", "list", "--kubeconfig", kubeconfig, "-o", "json"]);
+      expect(result.exitCode, result.stderr).toBe(0);
+      const listed = JSON.parse(result.stdout) as { problems: string[] }[] | { tokens: { problems: string[] }[] };
+      const tokens = Array.isArray(listed) ? listed : listed.tokens;
+      expect(tokens).toHaveLength(2);
+      expect(tokens.map((token) => token.problems.join("; ")).join("\n")).toMatch(/token-id, token-secret are not base64 text/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
