@@ -34,3 +34,12 @@ export class KpkiError extends Error {
 
 export const usageError = (message: string) => new KpkiError("usage", message);
 export const inputError = (message: string) => new KpkiError("input", message);
+
+/**
+ * A value taken from the input, quoted for a message: a long one is cut, so
+ * the message stays one readable line whatever the file held.
+ */
+export const quoted = (value: unknown, max = 80): string => {
+  const text = String(value);
+  return `"${text.length > max ? `${text.slice(0, max)}…" (${text.length} characters)` : `${text}"`}`;
+};

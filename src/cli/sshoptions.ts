@@ -1,6 +1,6 @@
 import { statSync } from "node:fs";
 import { isIP } from "node:net";
-import { KpkiError } from "../errors.js";
+import { KpkiError, quoted } from "../errors.js";
 import type { SshHost, SshSettings } from "../bootstrap/node/ssh.js";
 import { dnsNameProblem } from "../pki/names.js";
 
@@ -51,7 +51,7 @@ export function parseHostSpec(text: string, args: SshArgs, flag = "host"): SshHo
   }
   if (!isIP(rest)) {
     const problem = dnsNameProblem(rest.toLowerCase());
-    if (problem || rest.includes("*")) throw new KpkiError("usage", `${flag} "${text}" is not a valid host name or IP address: ${problem ?? "no wildcards"}`);
+    if (problem || rest.includes("*")) throw new KpkiError("usage", `${flag} ${quoted(text)} is not a valid host name or IP address: ${problem ?? "no wildcards"}`);
   }
   if (user !== undefined && !/^[a-z_][a-z0-9_.-]*\$?$/i.test(user)) throw new KpkiError("usage", `${flag} "${text}": "${user}" is not a valid user name`);
   for (const option of args.sshOption ?? []) {

@@ -1,6 +1,6 @@
 import { parseBoundedYaml } from "../inputbounds.js";
 import { LineCounter, isMap, isScalar, isSeq, type Node } from "yaml";
-import { inputError } from "../errors.js";
+import { inputError, quoted } from "../errors.js";
 import { KEYGENS, type Keygen } from "./keygen.js";
 import { KEY_TYPES, type KeyType } from "./keys.js";
 
@@ -87,10 +87,10 @@ export function parseInitConfig(text: string, label: string): InitConfig {
     const key = isScalar(keyNode) ? String(keyNode.value) : "";
     const line = lineOf(keyNode);
     const type = FIELDS[key as keyof InitConfig];
-    if (!type && RENAMED[key]) throw inputError(`${label}:${line}: "${key}" is now "${RENAMED[key]}", the camelCase of its flag: rename it`);
-    if (!type) throw inputError(`${label}:${line}: unknown key "${key}": the keys are ${Object.keys(FIELDS).join(", ")} (init's flags in camelCase), or give kubeadm's InitConfiguration and ClusterConfiguration`);
+    if (!type && RENAMED[key]) throw inputError(`${label}:${line}: ${quoted(key)} is now "${RENAMED[key]}", the camelCase of its flag: rename it`);
+    if (!type) throw inputError(`${label}:${line}: unknown key ${quoted(key)}: the keys are ${Object.keys(FIELDS).join(", ")} (init's flags in camelCase), or give kubeadm's InitConfiguration and ClusterConfiguration`);
     const valueNode = pair.value as Node | null;
-    const wrong = () => inputError(`${label}:${lineOf(valueNode) || line}: "${key}" must be ${article[type]}`);
+    const wrong = () => inputError(`${label}:${lineOf(valueNode) || line}: ${quoted(key)} must be ${article[type]}`);
     if (type === "strings") {
       if (!isSeq(valueNode) || !valueNode.items.every((item) => isScalar(item) && typeof item.value === "string")) throw wrong();
       config[key] = valueNode.items.map((item) => String((item as { value: unknown }).value));

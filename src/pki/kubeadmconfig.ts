@@ -1,5 +1,5 @@
 import { isMap, isScalar, isSeq, LineCounter, type Node, type YAMLMap } from "yaml";
-import { inputError } from "../errors.js";
+import { inputError, quoted } from "../errors.js";
 import { boundedToJs, parseBoundedYamlDocuments } from "../inputbounds.js";
 import { parseGoDuration } from "../duration.js";
 import type { InitConfig } from "./config.js";
@@ -52,7 +52,7 @@ const strings = (key: "san" | "etcdSan"): Setter => (value, where, config) => {
 const validityDays = (key: "days" | "caDays"): Setter => (value, where, config) => {
   const parsed = typeof value === "string" ? parseGoDuration(value) : { problem: "syntax" as const };
   const days = "ms" in parsed ? parsed.ms / 86_400_000 : NaN;
-  if (!Number.isInteger(days) || days < 1) throw inputError(`${where} "${String(value)}" must be a Go duration of whole days (kpki signs in days), e.g. 8760h0m0s`);
+  if (!Number.isInteger(days) || days < 1) throw inputError(`${where} ${quoted(value)} must be a Go duration of whole days (kpki signs in days), e.g. 8760h0m0s`);
   config[key] = days;
 };
 
@@ -86,7 +86,7 @@ const FIELDS: Record<string, Record<string, Setter>> = {
     },
     encryptionAlgorithm: (value, where, config) => {
       const keyType = typeof value === "string" ? ENCRYPTION_ALGORITHMS[value] : undefined;
-      if (!keyType) throw inputError(`${where} "${String(value)}" is not one of kubeadm's ${Object.keys(ENCRYPTION_ALGORITHMS).join(", ")}`);
+      if (!keyType) throw inputError(`${where} ${quoted(value)} is not one of kubeadm's ${Object.keys(ENCRYPTION_ALGORITHMS).join(", ")}`);
       config.keyType = keyType;
     },
     certificateValidityPeriod: validityDays("days"),
@@ -127,10 +127,10 @@ export function parseKubeadmConfig(source: string, label: string): KubeadmConfig
     }
     const fields = FIELDS[kind];
     if (!fields) {
-      throw inputError(`${at}: kind "${kind || "(none)"}" is not a kubeadm configuration kpki knows: give InitConfiguration and ClusterConfiguration (kubeadm.k8s.io/v1beta3 or v1beta4)`);
+      throw inputError(`${at}: kind ${kind ? quoted(kind) : "(none)"} is not a kubeadm configuration kpki knows: give InitConfiguration and ClusterConfiguration (kubeadm.k8s.io/v1beta3 or v1beta4)`);
     }
     if (!KUBEADM_VERSIONS.includes(apiVersion)) {
-      throw inputError(`${at}: ${kind} apiVersion "${apiVersion}" is not ${KUBEADM_VERSIONS.join(" or ")}: convert it with kubeadm config migrate`);
+      throw inputError(`${at}: ${kind} apiVersion ${quoted(apiVersion)} is not ${KUBEADM_VERSIONS.join(" or ")}: convert it with kubeadm config migrate`);
     }
     if (seen.has(kind)) throw inputError(`${at}: a second ${kind}: give each kind once`);
     seen.add(kind);

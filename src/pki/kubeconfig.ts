@@ -1,7 +1,7 @@
 import { isIP } from "node:net";
 import path from "node:path";
 import { stringify } from "yaml";
-import { inputError, KpkiError } from "../errors.js";
+import { inputError, KpkiError, quoted } from "../errors.js";
 import { boundedToJs, parseBoundedYaml, readBoundedSync } from "../inputbounds.js";
 import { loadTemplate, renderTemplate } from "../templates.js";
 
@@ -55,7 +55,7 @@ function findNamed(list: unknown, name: string, kind: string, label: string): Re
   const items = Array.isArray(list) ? (list as Named[]) : [];
   const item = items.find((candidate) => candidate?.name === name);
   const body = item?.[kind];
-  if (!item || typeof body !== "object" || body === null) throw inputError(`${label}: the current context names ${kind} "${name}", which is not in its ${kind}s list`);
+  if (!item || typeof body !== "object" || body === null) throw inputError(`${label}: the current context names ${kind} ${quoted(name)}, which is not in its ${kind}s list`);
   return body as Record<string, unknown>;
 }
 
@@ -92,7 +92,7 @@ export function parseKubeconfig(text: string, label: string, options: { context?
     }
   };
   const server = typeof cluster.server === "string" ? cluster.server : "";
-  if (!server) throw inputError(`${label}: cluster "${clusterName}" has no server URL`);
+  if (!server) throw inputError(`${label}: cluster ${quoted(clusterName)} has no server URL`);
   return {
     contextName,
     clusterName,

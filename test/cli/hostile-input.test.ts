@@ -159,6 +159,22 @@ describe("parse failures at every input boundary are input errors (exit 2), not 
     expectInputError(await runCli(["cert", "inspect", many]), many, /KiB of DER in its PEM blocks; kpki inspects at most 64 KiB/);
   });
 
+  it("a value thousands of characters long in an inventory, config or kubeconfig: one short line that quotes the start of it", async () => {
+    const long = "x!".repeat(1_500);
+    const cases: [string[], string, string][] = [
+      [["node", "check", "--inventory"], "hosts.yaml", `hosts:\n  - ${long}\n`],
+      [["init", "--dir", path.join(root, "never"), "--config"], "kpki.yaml", `? "${long}"\n: 1\n`], // an explicit key: implicit ones stop at 1024 characters
+      [["init", "--dir", path.join(root, "never"), "--config"], "kubeadm.yaml", `apiVersion: ${long}\nkind: InitConfiguration\n`],
+      [["token", "list", "--kubeconfig"], "admin.conf", `apiVersion: v1\nkind: Config\ncurrent-context: ${long}\ncontexts: []\n`],
+    ];
+    for (const [args, name, text] of cases) {
+      const target = file(name, text);
+      const result = await runCli([...args, target]);
+      expectInputError(result, target, /"(x!){40}…" \(3000 characters\)/);
+      expect(result.stderr.length, result.stderr).toBeLessThan(600); // the fuzz bound; 3,000 characters before
+    }
+  });
+
   it("token verify --ca of a damaged CA certificate: exit 2 before any connection", async () => {
     const target = file("ca.crt", truncatedCertificate());
     const result = await runCli(["token", "verify", "--server", "https://127.0.0.1:1", "--token", "abcdef.0123456789abcdef", "--ca", target]);

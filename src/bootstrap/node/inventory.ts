@@ -1,7 +1,7 @@
 import { isIP } from "node:net";
 import { isMap, isScalar, isSeq, LineCounter, type Node, type YAMLMap } from "yaml";
 import { boundedToJs, parseBoundedYaml } from "../../inputbounds.js";
-import { KpkiError } from "../../errors.js";
+import { KpkiError, quoted } from "../../errors.js";
 import { dnsNameProblem } from "../../pki/names.js";
 import { ROLES, type Role } from "./steps.js";
 import { resolveKubernetesVersion } from "./versions.js";
@@ -43,7 +43,7 @@ export function parseInventory(text: string, label: string): InventoryHost[] {
     const key = isScalar(pair.key) ? String(pair.key.value) : "";
     if (key === "hosts") hostsNode = pair.value as Node;
     else if (key === "defaults") defaults = readHost(pair.value as Node, at, false);
-    else throw new KpkiError("input", `${at(pair.key as Node)}: unknown key "${key}": an inventory has hosts: and defaults:`);
+    else throw new KpkiError("input", `${at(pair.key as Node)}: unknown key ${quoted(key)}: an inventory has hosts: and defaults:`);
   }
   if (!isSeq(hostsNode) || hostsNode.items.length === 0) throw new KpkiError("input", `${at(hostsNode ?? root)}: hosts: must be a list of at least one host`);
   const hosts = hostsNode.items.map((item) => {
@@ -63,7 +63,7 @@ export function checkAddress(value: string, where: string): string {
   const address = value.trim();
   if (!isIP(address)) {
     const problem = dnsNameProblem(address.toLowerCase());
-    if (problem || address.includes("*")) throw new KpkiError("input", `${where}: "${value}" is not a valid host name or IP address: ${problem ?? "no wildcards"}`);
+    if (problem || address.includes("*")) throw new KpkiError("input", `${where}: ${quoted(value)} is not a valid host name or IP address: ${problem ?? "no wildcards"}`);
   }
   return address;
 }
@@ -117,7 +117,7 @@ function readHost(node: Node, at: (node: Node | null | undefined) => string, nee
         host.sshOptions = value.items.map((item) => String((item as { value: unknown }).value));
         break;
       default:
-        throw new KpkiError("input", `${at(keyNode)}: unknown key "${key}": a host has ${HOST_KEYS.join(", ")}`);
+        throw new KpkiError("input", `${at(keyNode)}: unknown key ${quoted(key)}: a host has ${HOST_KEYS.join(", ")}`);
     }
   }
   if (needAddress && !host.address) throw new KpkiError("input", `${at(node)}: this host has no address`);
