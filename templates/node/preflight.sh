@@ -41,6 +41,7 @@ preflight_cri() {
     esac
   fi
   fact cri_socket "$sock"
+  CRI_CHOSEN=$sock
   path=${sock#unix://}
   if [ ! -S "$path" ]; then fact cri failed; fact cri_detail "$path: no such socket: is the runtime running?"; return; fi
   t=; have timeout && t="timeout 10"
@@ -153,7 +154,7 @@ preflight_proxy() {
   done
   return 0
 }
-# Beyond kubeadm: modules, bridge sysctls, SELinux, the runtime's cgroup driver.
+# Beyond kubeadm: modules, bridge sysctls, SELinux, the runtime's cgroup driver (containerd's, or Docker's behind cri-dockerd).
 preflight_extras() {
   loaded=
   # The modules step's own test (modules.sh): a module built into the kernel counts as loaded.
@@ -169,6 +170,13 @@ preflight_extras() {
       runc && $1 == "SystemdCgroup" { v = $3 }
       END { print (v == "" ? "unset" : v) }')"
   else pfact containerd_systemd_cgroup absent; fi
+  # With cri-dockerd the pods' runtime is Docker: its cgroup driver is the daemon's, as docker info reports it.
+  case "${CRI_CHOSEN:-}" in
+    *cri-dockerd*)
+      if ! have docker; then pfact docker_cgroup_driver absent
+      elif out=$(docker info -f '{{.CgroupDriver}}' 2>&1); then fact docker_cgroup_driver "$out"
+      else pfact docker_cgroup_driver unknown; fact docker_cgroup_detail "$(printf '%s' "$out" | tail -n 1)"; fi ;;
+  esac
   fact kubelet_cgroup_driver "$(sed -n 's/^cgroupDriver:[[:space:]]*//p' /var/lib/kubelet/config.yaml 2>/dev/null | tr -d "\"'")"
 }
 step_preflight() {

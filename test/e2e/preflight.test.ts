@@ -14,6 +14,9 @@ import { KERNEL_CONFIG_NAMES } from "../../src/bootstrap/node/preflight.js";
 const skip = (await testHostsAvailable()) ?? (existsSync("/usr/bin/containerd") ? undefined : "no /usr/bin/containerd (Debian's containerd; scripts/install-peers installs it)");
 if (skip && process.env.CI) throw new Error(`the preflight e2e tests cannot run in CI: ${skip}`);
 if (skip) console.warn(`skipping the preflight e2e tests: ${skip}`);
+/** The real docker client (this machine's), which asks a Docker Engine stand-in on a test host. */
+const dockerClient = ["/usr/local/bin/docker", "/usr/bin/docker"].find((file) => existsSync(file));
+if (!dockerClient && !skip) console.warn("skipping the Docker cgroup driver test: no docker client");
 
 interface Check {
   name: string;
@@ -83,6 +86,8 @@ describe.skipIf(Boolean(skip))("kubeadm's preflight and the fleet checks on real
         { flavour: "rocky9", name: "ready" },
         { flavour: "ubuntu2204", name: "broken" },
         { flavour: "debian12", name: "kconfig" },
+        // Docker Engine behind cri-dockerd instead of containerd.
+        { flavour: "ubuntu2204", name: "docker", units: { containerd: "absent" } },
         { flavour: "centos7", name: "clone-a", files: { "/etc/machine-id": "0123456789abcdef0123456789abcdef\n" } },
         { flavour: "centos7", name: "clone-b", files: { "/etc/machine-id": "0123456789abcdef0123456789abcdef\n" } },
         {
@@ -365,6 +370,37 @@ describe.skipIf(Boolean(skip))("kubeadm's preflight and the fleet checks on real
       expect(covered.checks.filter((entry) => entry.name.startsWith("HTTPProxy")).map((entry) => entry.status)).toEqual(["pass", "pass"]);
     } finally {
       await ssh(host, `rm -rf ${dropIn.replace(/\/[^/]+$/, "")}`);
+    }
+  });
+
+  it.skipIf(!dockerClient && !process.env.CI)("CgroupDriver behind cri-dockerd is Docker's, as the real docker client's docker info reports it", async () => {
+    if (!dockerClient) throw new Error("no docker client (/usr/local/bin/docker or /usr/bin/docker) to ask the Docker Engine stand-in");
+    const host = lab.byName("docker");
+    // The Docker Engine API as docker info asks it (test/support/dockerd/engine.py), on Docker's socket in the host.
+    const engine = await fs.readFile(new URL("../support/dockerd/engine.py", import.meta.url), "utf8");
+    const started = await ssh(host, [
+      `cat > /root/engine.py <<'KPKI_EOF'\n${engine}KPKI_EOF`,
+      "setsid python3 /root/engine.py /var/run/docker.sock </dev/null >/dev/null 2>&1 & echo $!",
+      "for i in $(seq 100); do [ -S /var/run/docker.sock ] && break; sleep 0.1; done",
+    ].join("\n"));
+    expect(started.exitCode, String(started.stderr)).toBe(0);
+    const pid = String(started.stdout).trim();
+    expect(pid).toMatch(/^\d+$/);
+    try {
+      const driver = async () => (await check([host], "--role", "worker", "--cri-socket", "unix:///var/run/cri-dockerd.sock")).reports[0]!.checks.find((entry) => entry.name === "CgroupDriver")!;
+      // No daemon.json on a cgroup v1 host: dockerd's cgroupfs, not the kubelet's systemd.
+      const cgroupfs = await driver();
+      expect(cgroupfs, cgroupfs.detail).toMatchObject({ severity: "error", status: "fail" });
+      expect(cgroupfs.detail).toMatch(/^Docker uses the cgroupfs cgroup driver \(docker info\), the kubelet systemd \(kubeadm's default\): pods restart forever; set "exec-opts": \["native\.cgroupdriver=systemd"\] in \/etc\/docker\/daemon\.json/);
+      expect((await ssh(host, `mkdir -p /etc/docker && echo '{ "exec-opts": ["native.cgroupdriver=systemd"] }' > /etc/docker/daemon.json`)).exitCode).toBe(0);
+      expect((await driver()).status).toBe("pass");
+      // The daemon gone (its socket left behind): the client cannot connect; kpki says it cannot tell.
+      expect((await ssh(host, `kill ${pid}`)).exitCode).toBe(0);
+      const down = await driver();
+      expect(down).toMatchObject({ severity: "warning", status: "fail" });
+      expect(down.detail).toMatch(/docker info: Cannot connect to the Docker daemon at unix:\/\/\/var\/run\/docker\.sock/);
+    } finally {
+      await ssh(host, `kill ${pid} 2>/dev/null; rm -f /var/run/docker.sock /root/engine.py`);
     }
   });
 

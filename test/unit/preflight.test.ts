@@ -137,6 +137,11 @@ describe("kubeadm's preflight, judged from a host's facts", () => {
     expect(failed({ selinux: "Enforcing" })).toEqual(["SELinux:warning:fail"]);
     expect(failed({ containerd_systemd_cgroup: "unset" })).toEqual(["CgroupDriver:error:fail"]);
     expect(failed({ containerd_systemd_cgroup: "false", kubelet_cgroup_driver: "cgroupfs" })).toEqual([]);
+    // Behind cri-dockerd it is Docker's driver (docker info) that must match, whatever containerd's says.
+    const docker = (facts: Record<string, string>) => results({ cri_socket: "unix:///var/run/cri-dockerd.sock", containerd_systemd_cgroup: "false", ...facts }).find((result) => result.name === "CgroupDriver")!;
+    expect(docker({ docker_cgroup_driver: "systemd" }).status).toBe("pass");
+    expect(docker({ docker_cgroup_driver: "cgroupfs" })).toMatchObject({ severity: "error", status: "fail", detail: expect.stringMatching(/^Docker uses the cgroupfs cgroup driver \(docker info\), the kubelet systemd \(kubeadm's default\).*native\.cgroupdriver=systemd/) });
+    expect(docker({ docker_cgroup_driver: "unknown", docker_cgroup_detail: "Cannot connect to the Docker daemon" })).toMatchObject({ severity: "warning", status: "fail" });
     expect(results({}).filter((result) => result.source === "kpki").map((result) => result.name)).toEqual(["Modules", "BridgeNetfilter", "SELinux", "CgroupDriver"]);
   });
 

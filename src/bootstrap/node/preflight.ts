@@ -465,11 +465,18 @@ const KPKI_CHECKS: readonly CheckRow[] = [
   row("SELinux", "kpki", "warning", (facts) => (facts.selinux === "Enforcing" ? [warn("SELinux is enforcing: kubeadm's install guide sets it permissive so containers can read the host's files")] : [])),
   row("CgroupDriver", "kpki", "error", (facts) => {
     const kubelet = facts.kubelet_cgroup_driver || "systemd";
+    const kubeletSays = `the kubelet ${kubelet}${facts.kubelet_cgroup_driver ? "" : " (kubeadm's default)"}: pods restart forever`;
+    // Behind cri-dockerd the kubelet's pods run under Docker, whose driver docker info reports.
+    if ((facts.cri_socket ?? "").includes("cri-dockerd")) {
+      const docker = facts.docker_cgroup_driver;
+      if (docker === "unknown") return [warn(`cannot ask Docker its cgroup driver (docker info: ${facts.docker_cgroup_detail || "no answer"}): the kubelet's is ${kubelet}`)];
+      if (!docker || docker === "absent" || docker === kubelet) return [];
+      return [err(`Docker uses the ${docker} cgroup driver (docker info), ${kubeletSays}; set "exec-opts": ["native.cgroupdriver=${kubelet}"] in /etc/docker/daemon.json and restart docker`)];
+    }
     const runtime = facts.containerd_systemd_cgroup;
-    // Only containerd's config is read: with cri-dockerd the kubelet talks to Docker, whose driver this does not see.
-    if (runtime === undefined || runtime === "absent" || (facts.cri_socket ?? "").includes("cri-dockerd")) return [];
+    if (runtime === undefined || runtime === "absent") return [];
     const driver = runtime === "true" ? "systemd" : "cgroupfs";
-    return driver === kubelet ? [] : [err(`containerd's runc uses the ${driver} cgroup driver (SystemdCgroup = ${runtime}), the kubelet ${kubelet}${facts.kubelet_cgroup_driver ? "" : " (kubeadm's default)"}: pods restart forever; set SystemdCgroup = true`)];
+    return driver === kubelet ? [] : [err(`containerd's runc uses the ${driver} cgroup driver (SystemdCgroup = ${runtime}), ${kubeletSays}; set SystemdCgroup = ${kubelet === "systemd"}`)];
   }),
 ];
 
