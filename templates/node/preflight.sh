@@ -110,12 +110,12 @@ preflight_system() {
 preflight_kernel_config() {
   release=$KERNEL_RELEASE
   paths="/proc/config.gz /boot/config-$release /usr/src/linux-$release/.config /usr/src/linux/.config /usr/lib/modules/$release/config /usr/lib/ostree-boot/config-$release /usr/lib/kernel/config-$release /usr/src/linux-headers-$release/.config /lib/modules/$release/build/.config"
-  loaded= found=
+  kc_loaded= found=
   while :; do
     for p in $paths; do [ -e "$p" ] && { found=$p; break 2; }; done
-    [ -n "$loaded" ] && break
+    [ -n "$kc_loaded" ] && break
     if ! out=$(modprobe configs 2>&1); then pfact kernel_config modprobe-failed; fact kernel_config_detail "$out"; return; fi
-    loaded=yes
+    kc_loaded=yes
   done
   if [ -z "$found" ]; then pfact kernel_config none; pfact kernel_config_detail "$paths"
   else
@@ -126,7 +126,7 @@ preflight_kernel_config() {
       fact kernel_config_options "$($reader "$found" | sed -nE "s/^[[:space:]]*(CONFIG_($KERNEL_CONFIG_NAMES)=[myn]).*/\1/p")"
     else pfact kernel_config unreadable; fact kernel_config_detail "$out"; fi
   fi
-  [ -n "$loaded" ] && modprobe -r configs >/dev/null 2>&1
+  [ -n "$kc_loaded" ] && modprobe -r configs >/dev/null 2>&1
   return 0
 }
 # Proxies the way kubeadm sees them (its environment) plus /etc/environment, where
@@ -173,8 +173,9 @@ preflight_extras() {
   # With cri-dockerd the pods' runtime is Docker: its cgroup driver is the daemon's, as docker info reports it.
   case "${CRI_CHOSEN:-}" in
     *cri-dockerd*)
+      t=; have timeout && t="timeout 10"
       if ! have docker; then pfact docker_cgroup_driver absent
-      elif out=$(docker info -f '{{.CgroupDriver}}' 2>&1); then fact docker_cgroup_driver "$out"
+      elif out=$($t docker info -f '{{.CgroupDriver}}' 2>&1); then fact docker_cgroup_driver "$out"
       else pfact docker_cgroup_driver unknown; fact docker_cgroup_detail "$(printf '%s' "$out" | tail -n 1)"; fi ;;
   esac
   fact kubelet_cgroup_driver "$(sed -n 's/^cgroupDriver:[[:space:]]*//p' /var/lib/kubelet/config.yaml 2>/dev/null | tr -d "\"'")"
