@@ -31,6 +31,7 @@ interface Report {
   ready: boolean;
   steps: { step: string; state: string; detail: string }[];
   checks: Check[];
+  facts: Record<string, string>;
   error?: { failure: string; message: string };
 }
 
