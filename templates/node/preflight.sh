@@ -3,6 +3,8 @@
 # them (names, severities, --ignore-preflight-errors), so the rules live in
 # one table. Runs on every host, whatever its distribution.
 CRI_SOCKET={{cri_socket}}
+# The kernel options SystemVerification judges (KERNEL_OPTIONS in preflight.ts), as an ERE alternation.
+KERNEL_CONFIG_NAMES='{{kernel_config_names}}'
 # A fact whose value is one line already: no subshell and tr (fact's), since a
 # process start costs more than the rest of the check (dozens of facts per host).
 pfact() { printf 'KPKIFACT\t%s\t%s\n' "$1" "$2"; }
@@ -39,6 +41,7 @@ preflight_cri() {
     esac
   fi
   fact cri_socket "$sock"
+  CRI_CHOSEN=$sock
   path=${sock#unix://}
   if [ ! -S "$path" ]; then fact cri failed; fact cri_detail "$path: no such socket: is the runtime running?"; return; fi
   t=; have timeout && t="timeout 10"
@@ -68,7 +71,9 @@ preflight_system() {
   pfact uid "$(id -u)"
   pfact cpus "$(getconf _NPROCESSORS_ONLN 2>/dev/null || nproc 2>/dev/null || echo 0)"
   pfact memory_mb "$(awk '/^MemTotal:/ { print int($2 / 1024) }' /proc/meminfo 2>/dev/null)"
-  pfact kernel "$(first_line /proc/sys/kernel/osrelease)"
+  # uname, as system-validators ask (a /proc without sys/ still answers it).
+  KERNEL_RELEASE=$(uname -r)
+  pfact kernel "$KERNEL_RELEASE"
   fs=$(stat -fc %T /sys/fs/cgroup 2>/dev/null)
   pfact cgroupfs "$fs"
   if [ "$fs" = cgroup2fs ]; then pfact cgroup_controllers "$(first_line /sys/fs/cgroup/cgroup.controllers)"
@@ -98,17 +103,58 @@ preflight_system() {
   if have firewall-cmd && firewall-cmd --state >/dev/null 2>&1; then pfact firewalld active; fact firewalld_ports "$(firewall-cmd --list-ports 2>/dev/null)"
   else pfact firewalld inactive; fi
 }
+# SystemVerification's kernel configuration, found as system-validators'
+# kernel validator finds it: the first of these paths that exists (gzip for
+# .gz); when none does, it loads the configs module (which provides
+# /proc/config.gz), looks again and unloads it. Only the options judged leave the host.
+preflight_kernel_config() {
+  release=$KERNEL_RELEASE
+  paths="/proc/config.gz /boot/config-$release /usr/src/linux-$release/.config /usr/src/linux/.config /usr/lib/modules/$release/config /usr/lib/ostree-boot/config-$release /usr/lib/kernel/config-$release /usr/src/linux-headers-$release/.config /lib/modules/$release/build/.config"
+  kc_loaded= found=
+  while :; do
+    for p in $paths; do [ -e "$p" ] && { found=$p; break 2; }; done
+    [ -n "$kc_loaded" ] && break
+    if ! out=$(modprobe configs 2>&1); then pfact kernel_config modprobe-failed; fact kernel_config_detail "$out"; return; fi
+    kc_loaded=yes
+  done
+  if [ -z "$found" ]; then pfact kernel_config none; pfact kernel_config_detail "$paths"
+  else
+    case "$found" in *.gz) reader="gzip -dc" ;; *) reader=cat ;; esac
+    pfact kernel_config_path "$found"
+    if out=$($reader "$found" 2>&1 >/dev/null); then
+      pfact kernel_config found
+      fact kernel_config_options "$($reader "$found" | sed -nE "s/^[[:space:]]*(CONFIG_($KERNEL_CONFIG_NAMES)=[myn]).*/\1/p")"
+    else pfact kernel_config unreadable; fact kernel_config_detail "$out"; fi
+  fi
+  [ -n "$kc_loaded" ] && modprobe -r configs >/dev/null 2>&1
+  return 0
+}
 # Proxies the way kubeadm sees them (its environment) plus /etc/environment, where
-# hosts usually set them; a proxy's user:password is masked before it leaves the host.
+# hosts usually set them; and, beyond kubeadm, the Environment= of the containerd
+# and kubelet units with their drop-ins (as systemd merged them): the runtime
+# pulls and the kubelet reaches the API server through those. A proxy's
+# user:password is masked before it leaves the host.
+PROXY_VARS="HTTPS_PROXY https_proxy NO_PROXY no_proxy"
+mask_proxy() { case "$1" in *@*) printf '%s' "$1" | sed 's#//[^@/]*@#//***@#' ;; *) printf '%s' "$1" ;; esac; }
 preflight_proxy() {
-  for v in HTTPS_PROXY https_proxy NO_PROXY no_proxy; do
+  for v in $PROXY_VARS; do
     eval "val=\${$v:-}"
     [ -z "$val" ] && [ -r /etc/environment ] && val=$(sed -n "s/^[[:space:]]*\(export[[:space:]]\{1,\}\)\{0,1\}$v=//p" /etc/environment | tail -n 1 | tr -d "\"'")
-    case "$val" in *@*) val=$(printf '%s' "$val" | sed 's#//[^@/]*@#//***@#') ;; esac
-    pfact "proxy_$v" "$val"
+    pfact "proxy_$v" "$(mask_proxy "$val")"
   done
+  have systemctl || return 0
+  for unit in containerd kubelet; do
+    # -p without --value: systemd 219 (CentOS 7) has no --value.
+    env=$(systemctl show -p Environment "$unit.service" 2>/dev/null | sed -n 's/^Environment=//p')
+    [ -n "$env" ] || continue
+    for v in $PROXY_VARS; do
+      val=$(printf '%s\n' "$env" | tr ' ' '\n' | sed -n "s/^\"\{0,1\}$v=//p" | tail -n 1 | tr -d '"')
+      [ -n "$val" ] && pfact "proxy_${unit}_$v" "$(mask_proxy "$val")"
+    done
+  done
+  return 0
 }
-# Beyond kubeadm: modules, bridge sysctls, SELinux, the runtime's cgroup driver.
+# Beyond kubeadm: modules, bridge sysctls, SELinux, the runtime's cgroup driver (containerd's, or Docker's behind cri-dockerd).
 preflight_extras() {
   loaded=
   # The modules step's own test (modules.sh): a module built into the kernel counts as loaded.
@@ -124,11 +170,20 @@ preflight_extras() {
       runc && $1 == "SystemdCgroup" { v = $3 }
       END { print (v == "" ? "unset" : v) }')"
   else pfact containerd_systemd_cgroup absent; fi
+  # With cri-dockerd the pods' runtime is Docker: its cgroup driver is the daemon's, as docker info reports it.
+  case "${CRI_CHOSEN:-}" in
+    *cri-dockerd*)
+      t=; have timeout && t="timeout 10"
+      if ! have docker; then pfact docker_cgroup_driver absent
+      elif out=$($t docker info -f '{{.CgroupDriver}}' 2>&1); then fact docker_cgroup_driver "$out"
+      else pfact docker_cgroup_driver unknown; fact docker_cgroup_detail "$(printf '%s' "$out" | tail -n 1)"; fi ;;
+  esac
   fact kubelet_cgroup_driver "$(sed -n 's/^cgroupDriver:[[:space:]]*//p' /var/lib/kubelet/config.yaml 2>/dev/null | tr -d "\"'")"
 }
 step_preflight() {
   preflight_identity
   preflight_system
+  preflight_kernel_config
   preflight_cri
   preflight_versions
   preflight_proxy

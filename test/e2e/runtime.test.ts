@@ -213,31 +213,36 @@ describe.skipIf(Boolean(skip))("containerd, runtime and kubelet steps with the r
     expect((await ssh(host, "crictl info")).exitCode).toBe(0);
   });
 
-  it("checks kubelet's version against the target", async () => {
+  it("leaves kubelet's version against the target to the preflight's KubeletVersion, as kubeadm's skew rule", async () => {
     const host = lab.byName("noconfig");
-    const { result, reports } = await node("check", [host], "--kubernetes-version", "1.33");
-    expect(result.exitCode).toBe(4);
-    expect(stepOf(reports[0]!, "kubelet")).toEqual({ step: "kubelet", state: "failed", detail: "kubelet is v1.30.2, the target is 1.33: install kubelet, kubeadm and kubectl 1.33" });
+    const kubeletVersion = (report: HostReport) => report.checks.find((entry) => entry.name === "KubeletVersion")!;
+    const { reports } = await node("check", [host], "--kubernetes-version", "1.33");
+    // The step names what is installed and does not judge it (one verdict, which --ignore-preflight-errors reaches).
+    expect(stepOf(reports[0]!, "kubelet")).toMatchObject({ state: "ok", detail: expect.stringMatching(/^kubelet v1\.30\.2; enabled/) });
+    expect(steps(reports[0]!, "kubelet")).toHaveLength(1);
+    // 1.30 is within kubeadm's skew below 1.33 (three minors): a warning; below 1.34's it is kubeadm's error.
+    expect(kubeletVersion(reports[0]!)).toMatchObject({ severity: "warning", status: "fail", detail: "kubelet v1.30.2 is older than the target 1.33: a skew kubeadm supports, but not the version asked for" });
+    const older = (await node("check", [host], "--kubernetes-version", "1.34")).reports[0]!;
+    expect(kubeletVersion(older)).toMatchObject({ severity: "error", status: "fail", detail: 'Kubelet version "v1.30.2" is lower than kubeadm can support (1.31 and later). Please upgrade kubelet' });
     // The sandbox image follows the target too: pause:3.10 for 1.33.
     expect(stepOf(reports[0]!, "containerd")?.detail).toMatch(/sandbox image is registry\.k8s\.io\/pause:3\.\d+ \(kubeadm 1\.33 expects registry\.k8s\.io\/pause:3\.10\)/);
   });
 
-  it("checks kubelet's version against the installed kubeadm's", async () => {
+  it("checks kubelet's version against the installed kubeadm's, in KubeletVersion", async () => {
     const host = lab.byName("noconfig");
-    const kubeadm = async (version: string) => {
+    const kubeadm = async (version: string, ...extra: string[]) => {
       // kubeadm as the test packages make it: `kubeadm version -o short` prints vX.Y.Z.
       await ssh(host, `printf '#!/bin/sh\\necho ${version}\\n' >/usr/bin/kubeadm && chmod 755 /usr/bin/kubeadm`);
-      return steps((await node("check", [host])).reports[0]!, "kubelet");
+      const report = (await node("check", [host], ...extra)).reports[0]!;
+      return { step: steps(report, "kubelet"), check: report.checks.find((entry) => entry.name === "KubeletVersion")! };
     };
     try {
-      expect(await kubeadm("v1.29.4")).toEqual([
-        { step: "kubelet", state: "failed", detail: "kubelet v1.30.2 is newer than kubeadm v1.29.4: kubeadm's preflight refuses it (KubeletVersion); install both at 1.30" },
-      ]);
+      const newer = await kubeadm("v1.29.4");
+      expect(newer.step).toEqual([expect.objectContaining({ state: "ok", detail: expect.stringMatching(/^kubelet v1\.30\.2, kubeadm v1\.29\.4; enabled/) })]);
+      expect(newer.check).toMatchObject({ severity: "error", status: "fail", detail: "kubelet v1.30.2 is newer than kubeadm v1.29.4: kubeadm's skew policy allows a kubelet of kubeadm's minor or up to three older" });
       const differ = await kubeadm("v1.30.5");
-      expect(differ[0]).toMatchObject({ state: "ok" });
-      expect(differ[0]!.detail).toMatch(/^kubelet v1\.30\.2, kubeadm v1\.30\.5; enabled/);
-      expect(differ[1]).toEqual({ step: "kubelet", state: "warn", detail: "kubelet v1.30.2 and kubeadm v1.30.5 differ: install both at 1.30" });
-      expect(steps((await node("check", [host], "--kubernetes-version", "1.30.2")).reports[0]!, "kubelet")[1]?.detail).toBe("kubelet v1.30.2 and kubeadm v1.30.5 differ: install both at 1.30.2");
+      expect(differ.check).toMatchObject({ severity: "warning", detail: "kubelet v1.30.2 and kubeadm v1.30.5 differ: install both at 1.30" });
+      expect((await kubeadm("v1.30.5", "--kubernetes-version", "1.30.2")).check.detail).toBe("kubelet v1.30.2 and kubeadm v1.30.5 differ: install both at 1.30.2");
     } finally {
       await ssh(host, "rm -f /usr/bin/kubeadm");
     }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { clockSkew, fleetChecks, FLEET_CHECK_NAMES } from "../../src/bootstrap/node/fleetchecks.js";
-import { blocks, evaluatePreflight, firstAddress, knownCheckNames, parseIgnorePreflightErrors, preflightChecks, proxyFor, type PreflightContext } from "../../src/bootstrap/node/preflight.js";
+import { blocks, evaluatePreflight, firstAddress, KERNEL_CONFIG_NAMES, knownCheckNames, parseIgnorePreflightErrors, preflightChecks, proxyFor, type PreflightContext } from "../../src/bootstrap/node/preflight.js";
 import { planPush, SHARED_PKI_FILES, type LocalClusterFiles } from "../../src/bootstrap/node/pushpki.js";
 import { resolveKubernetesVersion } from "../../src/bootstrap/node/versions.js";
 
@@ -21,6 +21,7 @@ const GOOD: Record<string, string> = {
   ip_forward: "1", ipv6_forwarding: "1", firewalld: "inactive", cri: "ok", kubelet_version: "Kubernetes v1.33.2", kubeadm_version: "v1.33.2",
   kubelet_service: "enabled", modules_loaded: "overlay br_netfilter", bridge_nf_call_iptables: "1", bridge_nf_call_ip6tables: "1", selinux: "Permissive",
   containerd_systemd_cgroup: "true", kubelet_cgroup_driver: "",
+  kernel_config: "found", kernel_config_path: "/proc/config.gz", kernel_config_options: KERNEL_CONFIG_NAMES.map((name) => `CONFIG_${name}=y`).join(" "),
 };
 const none = parseIgnorePreflightErrors([], []);
 const results = (facts: Record<string, string>, ctx = context(), ignore = none) => evaluatePreflight({ ...GOOD, ...facts }, ctx, ignore);
@@ -68,6 +69,25 @@ describe("kubeadm's preflight, judged from a host's facts", () => {
     expect(failed({ firewalld: "active", firewalld_ports: "6443/tcp 10250-10252/tcp" })).toEqual([]);
   });
 
+  it("KubeletVersion is kubeadm's rule: three minors below kubeadm's own, never above the control plane or kubeadm; the rest are warnings", () => {
+    const ctx = context({ kubernetes: resolveKubernetesVersion("1.32") });
+    const kubelet = (version: string, kubeadm = "v1.32.4") => results({ kubelet_version: `Kubernetes ${version}`, kubeadm_version: kubeadm }, ctx).find((result) => result.name === "KubeletVersion")!;
+    expect(kubelet("v1.29.9")).toMatchObject({ severity: "warning", status: "fail" });
+    expect(kubelet("v1.28.9")).toMatchObject({ severity: "error", detail: expect.stringMatching(/^Kubelet version "v1\.28\.9" is lower than kubeadm can support/) });
+    // The minimum follows kubeadm's version, not the target's: kubeadm 1.33 accepts 1.30.
+    expect(kubelet("v1.29.9", "v1.33.0").severity).toBe("error");
+    expect(kubelet("v1.33.0")).toMatchObject({ severity: "error", detail: expect.stringMatching(/^the kubelet version is higher than the control plane version/) });
+    expect(kubelet("v1.32.4", "v1.31.2")).toMatchObject({ severity: "error", detail: expect.stringMatching(/newer than kubeadm v1\.31\.2/) });
+    expect(kubelet("v1.32.1").detail).toBe("kubelet v1.32.1 and kubeadm v1.32.4 differ: install both at 1.32");
+    // Ignored by name or all, its error is a warning and the host is ready as far as kubeadm is concerned.
+    const known = knownCheckNames({ kubernetes: ctx.kubernetes, apiserverPort: 6443, serviceCidr: "10.96.0.0/12" });
+    for (const ignore of [["KubeletVersion"], ["all"]]) {
+      const judged = results({ kubelet_version: "Kubernetes v1.33.0", kubeadm_version: "v1.33.0" }, ctx, parseIgnorePreflightErrors(ignore, known));
+      expect(judged.find((result) => result.name === "KubeletVersion")?.status).toBe("ignored");
+      expect(judged.some(blocks)).toBe(false);
+    }
+  });
+
   it("checks the versions against the target and each other", () => {
     expect(failed({ kubelet_version: "" })).toEqual(["KubeletVersion:error:fail"]);
     expect(failed({ kubelet_version: "Kubernetes v1.34.0", kubeadm_version: "v1.34.0" })).toEqual(["KubeletVersion:error:fail"]);
@@ -91,11 +111,37 @@ describe("kubeadm's preflight, judged from a host's facts", () => {
     expect(failed({ cgroup_controllers: "cpuset cpu memory" })).toEqual(["SystemVerification:error:fail"]);
   });
 
+  it("SystemVerification reads the kernel's config as system-validators do: required options an error, optional ones only named beside", () => {
+    const without = (...names: string[]) => ({ kernel_config_options: GOOD.kernel_config_options!.split(" ").filter((entry) => !names.some((name) => entry.startsWith(`CONFIG_${name}=`))).join(" ") });
+    const of = (facts: Record<string, string>) => results(facts).find((result) => result.name === "SystemVerification")!;
+    expect(of(without("NETFILTER_XT_MATCH_COMMENT"))).toMatchObject({ severity: "error", status: "fail", detail: "unexpected kernel config: CONFIG_NETFILTER_XT_MATCH_COMMENT (/proc/config.gz)" });
+    // An alias counts (IP_NF_TARGET_REDIRECT for NETFILTER_XT_TARGET_REDIRECT); =m counts; =n is disabled; when neither name is there the last one is named.
+    expect(failed(without("NETFILTER_XT_TARGET_REDIRECT"))).toEqual([]);
+    expect(of(without("NETFILTER_XT_TARGET_REDIRECT", "IP_NF_TARGET_REDIRECT")).detail).toBe("unexpected kernel config: CONFIG_IP_NF_TARGET_REDIRECT (/proc/config.gz)");
+    expect(failed({ kernel_config_options: `${without("MEMCG").kernel_config_options} CONFIG_MEMCG=m` })).toEqual([]);
+    expect(of({ kernel_config_options: `${without("PID_NS").kernel_config_options} CONFIG_PID_NS=n` }).detail).toBe("unexpected kernel config: CONFIG_PID_NS (/proc/config.gz)");
+    // The cgroup options follow the host's cgroup version: CGROUP_BPF only on v2, CGROUP_DEVICE only on v1.
+    expect(failed(without("CGROUP_DEVICE"))).toEqual([]);
+    expect(of(without("CGROUP_BPF")).detail).toBe("unexpected kernel config: CONFIG_CGROUP_BPF (/proc/config.gz)");
+    // An optional option is named only beside a required one, as kubeadm prints its verification output only when the check fails.
+    expect(failed(without("SECCOMP_FILTER", "AUFS_FS"))).toEqual([]);
+    expect(of(without("SECCOMP_FILTER", "AUFS_FS", "MEMCG")).detail).toBe("unexpected kernel config: CONFIG_MEMCG (/proc/config.gz; optional: CONFIG_AUFS_FS: not set - Required for aufs., CONFIG_SECCOMP_FILTER: not set - Required for seccomp mode 2.)");
+    // Nowhere to read it, the configs module not there, a file that does not decompress: kubeadm's error each time.
+    expect(of({ kernel_config: "none", kernel_config_detail: "/proc/config.gz /boot/config-6.1.0" }).detail).toBe("failed to parse kernel config: no config path in [/proc/config.gz /boot/config-6.1.0] is available");
+    expect(of({ kernel_config: "modprobe-failed", kernel_config_detail: "modprobe: FATAL: Module configs not found" })).toMatchObject({ severity: "error", detail: expect.stringMatching(/unable to load kernel module: "configs".*Module configs not found/) });
+    expect(of({ kernel_config: "unreadable", kernel_config_path: "/proc/config.gz", kernel_config_detail: "gzip: stdin: not in gzip format" }).severity).toBe("error");
+  });
+
   it("kpki's own checks: modules, bridge sysctls, SELinux (a warning), the runtime's cgroup driver", () => {
     expect(failed({ modules_loaded: "overlay", bridge_nf_call_iptables: "", bridge_nf_call_ip6tables: "" })).toEqual(["Modules:error:fail", "BridgeNetfilter:error:fail"]);
     expect(failed({ selinux: "Enforcing" })).toEqual(["SELinux:warning:fail"]);
     expect(failed({ containerd_systemd_cgroup: "unset" })).toEqual(["CgroupDriver:error:fail"]);
     expect(failed({ containerd_systemd_cgroup: "false", kubelet_cgroup_driver: "cgroupfs" })).toEqual([]);
+    // Behind cri-dockerd it is Docker's driver (docker info) that must match, whatever containerd's says.
+    const docker = (facts: Record<string, string>) => results({ cri_socket: "unix:///var/run/cri-dockerd.sock", containerd_systemd_cgroup: "false", ...facts }).find((result) => result.name === "CgroupDriver")!;
+    expect(docker({ docker_cgroup_driver: "systemd" }).status).toBe("pass");
+    expect(docker({ docker_cgroup_driver: "cgroupfs" })).toMatchObject({ severity: "error", status: "fail", detail: expect.stringMatching(/^Docker uses the cgroupfs cgroup driver \(docker info\), the kubelet systemd \(kubeadm's default\).*native\.cgroupdriver=systemd/) });
+    expect(docker({ docker_cgroup_driver: "unknown", docker_cgroup_detail: "Cannot connect to the Docker daemon" })).toMatchObject({ severity: "warning", status: "fail" });
     expect(results({}).filter((result) => result.source === "kpki").map((result) => result.name)).toEqual(["Modules", "BridgeNetfilter", "SELinux", "CgroupDriver"]);
   });
 
@@ -113,6 +159,12 @@ describe("kubeadm's preflight, judged from a host's facts", () => {
     expect(failed(facts("192.0.2.11"))).toEqual(["HTTPProxyCIDR:warning:fail"]);
     expect(failed(facts("192.0.2.11,10.96.0.0/12"))).toEqual([]);
     expect(failed(facts(""), context({ role: "worker", endpointHost: "lb.example" }))).toEqual(["HTTPProxy:warning:fail"]);
+    // Beyond kubeadm: the proxy systemd gives containerd or the kubelet, named with where it was found.
+    const unit = results({ proxy_containerd_HTTPS_PROXY: "http://proxy.example:3128", proxy_containerd_NO_PROXY: "192.0.2.11" }).find((result) => result.name === "HTTPProxyCIDR")!;
+    expect(unit).toMatchObject({ severity: "warning", status: "fail" });
+    expect(unit.detail).toMatch(/^connection to "10\.96\.0\.0\/12" uses proxy "http:\/\/proxy\.example:3128" \(set in containerd\.service's Environment= \(unit and drop-ins\)\)/);
+    expect(failed({ proxy_kubelet_HTTPS_PROXY: "http://proxy.example:3128", proxy_kubelet_NO_PROXY: "10.96.0.0/12" })).toEqual(["HTTPProxy:warning:fail"]);
+    expect(failed({ proxy_kubelet_HTTPS_PROXY: "http://proxy.example:3128", proxy_kubelet_NO_PROXY: "10.96.0.0/12,192.0.2.0/24" })).toEqual([]);
     expect([firstAddress("10.96.0.0/12"), firstAddress("fd00:10:96::/112"), firstAddress("10.96.0.0")]).toEqual(["10.96.0.1", "fd00:10:96:0:0:0:0:1", undefined]);
   });
 });

@@ -119,12 +119,23 @@ function inPath(binary: string, mandatory: boolean): CheckRow {
   };
 }
 
-/** Go's net/http proxy choice for an https URL: HTTPS_PROXY unless NO_PROXY covers the host. */
-export function proxyFor(host: string, facts: Facts): string | undefined {
-  const proxy = facts.proxy_HTTPS_PROXY || facts.proxy_https_proxy;
+/**
+ * Where a host's proxy settings come from: kubeadm's own environment (the
+ * facts say the session's or /etc/environment), and, beyond kubeadm, the
+ * environment systemd gives containerd (image pulls) and the kubelet (the API server).
+ */
+const PROXY_SOURCES = [
+  { prefix: "proxy_", where: "the environment kubeadm runs in (the login session's or /etc/environment)" },
+  { prefix: "proxy_containerd_", where: "containerd.service's Environment= (unit and drop-ins)" },
+  { prefix: "proxy_kubelet_", where: "kubelet.service's Environment= (unit and drop-ins)" },
+] as const;
+
+/** Go's net/http proxy choice for an https URL: HTTPS_PROXY unless NO_PROXY covers the host (in one source's variables). */
+export function proxyFor(host: string, facts: Facts, prefix: string = PROXY_SOURCES[0].prefix): string | undefined {
+  const proxy = facts[`${prefix}HTTPS_PROXY`] || facts[`${prefix}https_proxy`];
   if (!proxy) return undefined;
   if (host === "localhost" || host === "127.0.0.1" || host === "::1") return undefined;
-  const noProxy = (facts.proxy_NO_PROXY || facts.proxy_no_proxy || "").split(",").map((entry) => entry.trim().toLowerCase()).filter(Boolean);
+  const noProxy = (facts[`${prefix}NO_PROXY`] || facts[`${prefix}no_proxy`] || "").split(",").map((entry) => entry.trim().toLowerCase()).filter(Boolean);
   for (const entry of noProxy) {
     if (entry === "*") return undefined;
     if (isIP(host)) {
@@ -188,6 +199,67 @@ function kernelProblem(release: string, minor: number): string | undefined {
   return `unsupported kernel release: ${release}`;
 }
 
+/**
+ * The kernel configuration SystemVerification asks for: system-validators'
+ * DefaultSysSpec for Linux (validators/types_unix.go), option by option. A
+ * required option not set (=y or =m, under its name or an alias) is an error;
+ * an optional one is only named beside it. The cgroup options depend on the host's
+ * cgroup version. KERNEL_CONFIG_NAMES is what the node script greps for.
+ */
+interface KernelOption {
+  name: string;
+  aliases?: readonly string[];
+  need: "required" | "optional";
+  /** Only on hosts with this cgroup version. */
+  cgroups?: "v1" | "v2";
+  description?: string;
+}
+const KERNEL_OPTIONS: readonly KernelOption[] = [
+  ...["NAMESPACES", "NET_NS", "PID_NS", "IPC_NS", "UTS_NS", "CPUSETS", "MEMCG", "INET", "EXT4_FS", "PROC_FS"].map((name) => ({ name, need: "required" as const })),
+  { name: "NETFILTER_XT_TARGET_REDIRECT", aliases: ["IP_NF_TARGET_REDIRECT"], need: "required" },
+  { name: "NETFILTER_XT_MATCH_COMMENT", need: "required" },
+  { name: "FAIR_GROUP_SCHED", need: "required" },
+  // RequiredCgroupsV1 and RequiredCgroupsV2: the three they share, then each one's own.
+  { name: "CGROUPS", need: "required", description: "Required for cgroups." },
+  { name: "CGROUP_PIDS", need: "required", description: "Required for PIDs controller." },
+  { name: "CGROUP_SCHED", need: "required", description: "Required for CPU controller." },
+  { name: "CGROUP_CPUACCT", need: "required", cgroups: "v1", description: "Required for cpuacct controller, used in simple CPU accounting controller." },
+  { name: "CGROUP_DEVICE", need: "required", cgroups: "v1", description: "Required for device controller." },
+  { name: "CGROUP_FREEZER", need: "required", cgroups: "v1", description: "Required for freezer controller." },
+  { name: "CGROUP_BPF", need: "required", cgroups: "v2", description: "Required for eBPF programs attached to cgroups, used in device controller." },
+  { name: "OVERLAY_FS", aliases: ["OVERLAYFS_FS"], need: "optional", description: "Required for overlayfs." },
+  { name: "AUFS_FS", need: "optional", description: "Required for aufs." },
+  { name: "BLK_DEV_DM", need: "optional", description: "Required for devicemapper." },
+  { name: "CFS_BANDWIDTH", need: "optional", description: "Required for CPU quota." },
+  { name: "SECCOMP", need: "optional", description: "Required for seccomp." },
+  { name: "SECCOMP_FILTER", need: "optional", description: "Required for seccomp mode 2." },
+];
+export const KERNEL_CONFIG_NAMES = [...new Set(KERNEL_OPTIONS.flatMap((option) => [option.name, ...(option.aliases ?? [])]))];
+
+/** The validator's verdict on the options the node script found (facts.kernel_config_options: "CONFIG_X=y CONFIG_Y=n …"). */
+function kernelConfigFindings(facts: Facts): Finding[] {
+  if (facts.kernel_config === "modprobe-failed") return [err(`failed to parse kernel config: unable to load kernel module: "configs", output: "${facts.kernel_config_detail ?? ""}"`)];
+  if (facts.kernel_config === "none") return [err(`failed to parse kernel config: no config path in [${facts.kernel_config_detail ?? ""}] is available`)];
+  if (facts.kernel_config === "unreadable") return [err(`failed to parse kernel config: ${facts.kernel_config_path}: ${facts.kernel_config_detail || "cannot be read"}`)];
+  if (facts.kernel_config !== "found") return [];
+  const values = new Map(words(facts.kernel_config_options).map((entry) => entry.split("=") as [string, string]));
+  const cgroups = facts.cgroupfs === "cgroup2fs" ? "v2" : "v1";
+  const bad: string[] = [];
+  const notes: string[] = [];
+  for (const option of KERNEL_OPTIONS.filter((candidate) => !candidate.cgroups || candidate.cgroups === cgroups)) {
+    const names = [option.name, ...(option.aliases ?? [])].map((name) => `CONFIG_${name}`);
+    const found = names.find((name) => values.has(name));
+    const value = found ? values.get(found)! : undefined;
+    if (value === "y" || value === "m") continue;
+    const name = found ?? names.at(-1)!;
+    if (option.need === "required") bad.push(name);
+    else notes.push(`${name}: ${value === "n" ? "disabled" : "not set"}${option.description ? ` - ${option.description}` : ""}`);
+  }
+  // kubeadm prints the optional ones only in the verification output it shows when the check fails; so does kpki.
+  if (bad.length === 0) return [];
+  return [err(`unexpected kernel config: ${bad.join(" ")} (${facts.kernel_config_path}${notes.length > 0 ? `; optional: ${notes.join(", ")}` : ""})`)];
+}
+
 const CGROUPS_V1 = ["cpu", "cpuacct", "cpuset", "devices", "freezer", "memory", "pids"];
 const CGROUPS_V2 = ["cpu", "cpuset", "memory", "pids"]; // devices and freezer are implicit in v2
 
@@ -200,6 +272,7 @@ function systemVerification(target: number): CheckRow {
       const findings: Finding[] = [];
       const kernel = kernelProblem(facts.kernel ?? "", target);
       if (kernel) findings.push(err(kernel));
+      findings.push(...kernelConfigFindings(facts));
       const controllers = words(facts.cgroup_controllers);
       if (facts.cgroupfs === "cgroup2fs") {
         const missing = CGROUPS_V2.filter((name) => !controllers.includes(name));
@@ -233,8 +306,18 @@ const hostnameCheck: CheckRow = {
   },
 };
 
+/**
+ * kubeadm's KubeletVersionCheck, the one place kpki judges the kubelet's
+ * version (the kubelet step only installs and enables it), so that
+ * --ignore-preflight-errors KubeletVersion|all lets a host pass as kubeadm
+ * would. Errors: kubeadm's two (below its MinimumKubeletVersion, three minors
+ * under kubeadm's own version; above the control plane's) and its documented
+ * skew rule that a kubelet is never newer than kubeadm. Everything else kpki
+ * notices about the versions is a warning, which never blocks.
+ */
 function kubeletVersion(ctx: PreflightContext): CheckRow {
   const target = minorNumber(ctx.kubernetes.minor);
+  const wanted = ctx.kubernetes.patch ?? ctx.kubernetes.minor;
   return {
     name: "KubeletVersion",
     source: "kubeadm",
@@ -242,15 +325,20 @@ function kubeletVersion(ctx: PreflightContext): CheckRow {
     evaluate: (facts) => {
       const kubelet = parseVersion(facts.kubelet_version);
       if (!kubelet) return [err(`couldn't get kubelet version: ${facts.kubelet_version ? `"${facts.kubelet_version}"` : "kubelet is not installed"}`)];
-      const findings: Finding[] = [];
-      // kubeadm's MinimumKubeletVersion: three minors below the control plane.
-      if (kubelet.minor < target - 3) findings.push(err(`Kubelet version "${kubelet.text}" is lower than kubeadm can support (${ctx.kubernetes.minor} supports kubelet 1.${target - 3} and later). Please upgrade kubelet`));
-      else if (kubelet.minor > target) findings.push(err(`the kubelet version is higher than the control plane version. This is not a supported version skew and may lead to a malfunctional cluster. Kubelet version: "${kubelet.text}" Control plane version: "${ctx.kubernetes.patch ?? ctx.kubernetes.minor}"`));
-      else if (kubelet.minor < target) findings.push(warn(`kubelet ${kubelet.text} is older than the target ${ctx.kubernetes.minor}: a skew kubeadm supports, but not the version asked for`));
       const kubeadm = parseVersion(facts.kubeadm_version);
-      if (kubeadm && kubelet.minor > kubeadm.minor) findings.push(err(`kubelet ${kubelet.text} is newer than kubeadm ${kubeadm.text}: kubeadm cannot configure a newer kubelet`));
-      if (ctx.kubernetes.patch && kubelet.text !== `v${ctx.kubernetes.patch}` && findings.length === 0) findings.push(warn(`kubelet ${kubelet.text} is not the pinned ${ctx.kubernetes.patch}`));
-      return findings;
+      // MinimumKubeletVersion is kubeadm's own minor - 3 (kubeadm >= 1.29); with no kubeadm installed, the target's.
+      const minimum = (kubeadm?.minor ?? target) - 3;
+      if (kubelet.minor < minimum) return [err(`Kubelet version "${kubelet.text}" is lower than kubeadm can support (1.${minimum} and later). Please upgrade kubelet`)];
+      // kubeadm init compares with the control plane it deploys; kubeadm join does not, kpki compares with the target there too.
+      if (kubelet.minor > target) return [err(`the kubelet version is higher than the control plane version. This is not a supported version skew and may lead to a malfunctional cluster. Kubelet version: "${kubelet.text}" Control plane version: "${wanted}"`)];
+      if (kubeadm && kubelet.minor > kubeadm.minor) return [err(`kubelet ${kubelet.text} is newer than kubeadm ${kubeadm.text}: kubeadm's skew policy allows a kubelet of kubeadm's minor or up to three older`)];
+      const notes: string[] = [];
+      if (kubelet.minor < target) notes.push(ctx.kubernetes.defaulted
+        ? `kubelet ${kubelet.text} is not kpki's default target ${ctx.kubernetes.minor}: give --kubernetes-version 1.${kubelet.minor} to check for what is installed`
+        : `kubelet ${kubelet.text} is older than the target ${ctx.kubernetes.minor}: a skew kubeadm supports, but not the version asked for`);
+      else if (ctx.kubernetes.patch && kubelet.text !== `v${ctx.kubernetes.patch}`) notes.push(`kubelet ${kubelet.text} is not the pinned ${ctx.kubernetes.patch}`);
+      if (kubeadm && kubeadm.text !== kubelet.text) notes.push(`kubelet ${kubelet.text} and kubeadm ${kubeadm.text} differ: install both at ${wanted}`);
+      return notes.map(warn);
     },
   };
 }
@@ -277,13 +365,14 @@ function proxyCheck(name: "HTTPProxy" | "HTTPProxyCIDR", targets: { label: strin
     source: "kubeadm",
     severity: "warning",
     evaluate: (facts) =>
-      targets.flatMap(({ label, host }) => {
-        const proxy = proxyFor(host, facts);
-        if (!proxy) return [];
-        return [warn(name === "HTTPProxy"
-          ? `Connection to "https://${host}" uses proxy "${proxy}". If that is not intended, adjust your proxy settings (NO_PROXY)`
-          : `connection to "${label}" uses proxy "${proxy}". This may lead to malfunctional cluster setup. Make sure that Pod and Services IP ranges specified correctly as exceptions in proxy configuration (NO_PROXY)`)];
-      }),
+      PROXY_SOURCES.flatMap(({ prefix, where }) =>
+        targets.flatMap(({ label, host }) => {
+          const proxy = proxyFor(host, facts, prefix);
+          if (!proxy) return [];
+          return [warn(name === "HTTPProxy"
+            ? `Connection to "https://${host}" uses proxy "${proxy}" (set in ${where}). If that is not intended, adjust your proxy settings (NO_PROXY)`
+            : `connection to "${label}" uses proxy "${proxy}" (set in ${where}). This may lead to malfunctional cluster setup. Make sure that Pod and Services IP ranges specified correctly as exceptions in proxy configuration (NO_PROXY)`)];
+        })),
   };
 }
 
@@ -374,11 +463,18 @@ const KPKI_CHECKS: readonly CheckRow[] = [
   row("SELinux", "kpki", "warning", (facts) => (facts.selinux === "Enforcing" ? [warn("SELinux is enforcing: kubeadm's install guide sets it permissive so containers can read the host's files")] : [])),
   row("CgroupDriver", "kpki", "error", (facts) => {
     const kubelet = facts.kubelet_cgroup_driver || "systemd";
+    const kubeletSays = `the kubelet ${kubelet}${facts.kubelet_cgroup_driver ? "" : " (kubeadm's default)"}: pods restart forever`;
+    // Behind cri-dockerd the kubelet's pods run under Docker, whose driver docker info reports.
+    if ((facts.cri_socket ?? "").includes("cri-dockerd")) {
+      const docker = facts.docker_cgroup_driver;
+      if (docker === "unknown") return [warn(`cannot ask Docker its cgroup driver (docker info: ${facts.docker_cgroup_detail || "no answer"}): the kubelet's is ${kubelet}`)];
+      if (!docker || docker === "absent" || docker === kubelet) return [];
+      return [err(`Docker uses the ${docker} cgroup driver (docker info), ${kubeletSays}; set "exec-opts": ["native.cgroupdriver=${kubelet}"] in /etc/docker/daemon.json and restart docker`)];
+    }
     const runtime = facts.containerd_systemd_cgroup;
-    // Only containerd's config is read: with cri-dockerd the kubelet talks to Docker, whose driver this does not see.
-    if (runtime === undefined || runtime === "absent" || (facts.cri_socket ?? "").includes("cri-dockerd")) return [];
+    if (runtime === undefined || runtime === "absent") return [];
     const driver = runtime === "true" ? "systemd" : "cgroupfs";
-    return driver === kubelet ? [] : [err(`containerd's runc uses the ${driver} cgroup driver (SystemdCgroup = ${runtime}), the kubelet ${kubelet}${facts.kubelet_cgroup_driver ? "" : " (kubeadm's default)"}: pods restart forever; set SystemdCgroup = true`)];
+    return driver === kubelet ? [] : [err(`containerd's runc uses the ${driver} cgroup driver (SystemdCgroup = ${runtime}), ${kubeletSays}; set SystemdCgroup = ${kubelet === "systemd"}`)];
   }),
 ];
 

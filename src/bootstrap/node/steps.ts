@@ -1,6 +1,7 @@
 import { loadTemplate, renderTemplate } from "../../templates.js";
 import { DEFAULT_PACKAGE_OPTIONS, packageSources, type PackageOptions } from "./packages.js";
 import type { KubernetesTarget } from "./versions.js";
+import { KERNEL_CONFIG_NAMES } from "./preflight.js";
 
 /** kubeadm's three kinds of node: the first control plane (init), a joining control plane, a worker (join). */
 export const ROLES = ["control-plane-init", "control-plane", "worker"] as const;
@@ -36,7 +37,7 @@ export const STEPS = [
   { name: "packages", description: "the Kubernetes repository of the target minor (with its key), kubelet kubeadm kubectl cri-tools at the target version and held, containerd (RHEL: containerd.io from Docker's repository)", families: ["rhel", "debian"] },
   { name: "containerd", description: "/etc/containerd/config.toml: CRI on, SystemdCgroup = true, kubeadm's sandbox image; checked with containerd config dump, backup kept, restart only on change", families: ["rhel", "debian"] },
   { name: "runtime", description: "the container runtime enabled, started and answering crictl info on its CRI socket; /etc/crictl.yaml; --runtime docker needs cri-dockerd", families: ["rhel", "debian"] },
-  { name: "kubelet", description: "kubelet at the target version and kubeadm's, enabled, not started (kubeadm init/join starts it)", families: ["rhel", "debian"] },
+  { name: "kubelet", description: "kubelet installed and enabled, not started (kubeadm init/join starts it); its version is the preflight's KubeletVersion", families: ["rhel", "debian"] },
   { name: "preflight", description: "kubeadm's preflight for the role (init or join), check by check, and kpki's own checks: read-only facts judged in src/bootstrap/node/preflight.ts", families: ["rhel", "debian"], readOnly: true },
 ] as const satisfies readonly StepDefinition[];
 
@@ -94,6 +95,7 @@ export function renderNodeScript(options: NodeScriptOptions): string {
     mirror_key: packages.mirrorKey ?? "",
     k8s_defaulted: options.kubernetes.defaulted ? "yes" : "no",
     cri_socket: options.criSocket ?? "",
+    kernel_config_names: KERNEL_CONFIG_NAMES.join("|"),
     sysctl_file: trim(renderTemplate(loadTemplate("node/sysctl-kubernetes.conf"), { ipv6: options.ipv6 ? "yes" : "" })),
     modules_file: trim(loadTemplate("node/modules-kubernetes.conf")),
   };
