@@ -1,14 +1,18 @@
 /**
  * kpki node check and node prep against their peers on the same fresh test hosts:
  *   floor   — the same script per host over one plain ssh, all hosts at once;
- *   ansible — bench/nodeprep-playbook.yml, forks 50, once, at BENCH_ANSIBLE_HOSTS
- *             (default: the largest size; it takes minutes there);
+ *   ansible — bench/nodeprep-playbook.yml (kpki's steps, one for one), forks 50
+ *             as kpki's --parallel, pipelining on (as kubespray sets it), once,
+ *             at BENCH_ANSIBLE_HOSTS (default: the largest size; it takes many
+ *             minutes there), stopped after BENCH_ANSIBLE_TIMEOUT s (1500);
  * for BENCH_HOSTS (default 1,5,20; the fleet figures: BENCH_HOSTS=50,100,200),
  * medians of BENCH_RUNS runs (default 3), each prep on a new set of hosts.
  * Also kpki's own CPU per host (kpki and its ssh clients) and its peak memory
- * (the node process's maximum resident set).
+ * (the node process's maximum resident set), and the machine's load average
+ * (uptime's) before and after each size: the figures are only as quiet as it.
  */
 import { writeFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { execa } from "execa";
 import { it } from "vitest";
@@ -21,6 +25,8 @@ const runs = Number(process.env.BENCH_RUNS ?? 3);
 const sizes = (process.env.BENCH_HOSTS ?? "1,5,20").split(",").map(Number);
 const ansibleAt = Number(process.env.BENCH_ANSIBLE_HOSTS ?? Math.max(...sizes));
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1]!;
+const ansibleTimeout = Number(process.env.BENCH_ANSIBLE_TIMEOUT ?? 1500);
+const load = () => os.loadavg().map((value) => value.toFixed(2)).join(" ");
 const haveAnsible = (await execa("sh", ["-c", "command -v ansible-playbook"], { reject: false })).exitCode === 0;
 
 async function timed(run: () => Promise<unknown>): Promise<number> {
@@ -71,6 +77,7 @@ it.skipIf(Boolean(await testHostsAvailable()))("node check and prep: kpki, the p
     const times: Record<string, number[]> = { check: [], checkFloor: [], prep: [], prepFloor: [], ansible: [] };
     const cpu: number[] = [];
     const rss: number[] = [];
+    const loadBefore = load();
     for (let round = 0; round < runs; round++) {
       let lab = await fresh(size);
       try {
@@ -98,8 +105,13 @@ it.skipIf(Boolean(await testHostsAvailable()))("node check and prep: kpki, the p
           let failed = "";
           times.ansible!.push(
             await timed(async () => {
-              const result = await execa("ansible-playbook", ["-i", inventory, "-f", "50", path.resolve("bench/nodeprep-playbook.yml")], { reject: false, env: { ANSIBLE_HOST_KEY_CHECKING: "True", ANSIBLE_PYTHON_INTERPRETER: "auto_silent" } });
-              if (result.exitCode !== 0) failed = String(result.stdout).split("\n").filter((line) => /fatal|failed=[1-9]|unreachable=[1-9]/.test(line)).slice(0, 3).join(" | ");
+              const result = await execa("ansible-playbook", ["-i", inventory, "-f", "50", path.resolve("bench/nodeprep-playbook.yml")], {
+                reject: false,
+                timeout: ansibleTimeout * 1000,
+                env: { ANSIBLE_HOST_KEY_CHECKING: "True", ANSIBLE_PYTHON_INTERPRETER: "auto_silent", ANSIBLE_PIPELINING: "True" },
+              });
+              if (result.timedOut) failed = `stopped unfinished after ${ansibleTimeout} s`;
+              else if (result.exitCode !== 0) failed = String(result.stdout).split("\n").filter((line) => /fatal|failed=[1-9]|unreachable=[1-9]/.test(line)).slice(0, 3).join(" | ");
             }),
           );
           if (failed) lines.push(`  (ansible failed on ${size} host(s): ${failed})`);
@@ -113,7 +125,7 @@ it.skipIf(Boolean(await testHostsAvailable()))("node check and prep: kpki, the p
       `${size} host(s): check kpki ${median(times.check!).toFixed(2)} s, floor ${median(times.checkFloor!).toFixed(2)} s (${ratio(times.check!, times.checkFloor!)}x); ` +
         `prep kpki ${median(times.prep!).toFixed(2)} s, floor ${median(times.prepFloor!).toFixed(2)} s (${ratio(times.prep!, times.prepFloor!)}x, goal <= 1.3 at 100+)` +
         (times.ansible!.length ? `, ansible ${times.ansible![0]!.toFixed(1)} s, one run (kpki/ansible ${(median(times.prep!) / times.ansible![0]!).toFixed(3)}, goal <= 0.05)` : "") +
-        `; kpki CPU per host ${median(cpu).toFixed(3)} s, peak RSS ${median(rss).toFixed(0)} MB`,
+        `; kpki CPU per host ${median(cpu).toFixed(3)} s, peak RSS ${median(rss).toFixed(0)} MB; load ${loadBefore} before, ${load()} after`,
     );
     // Each size as it finishes: a long run that fails later keeps what it measured.
     console.log(`node bench: ${lines.at(-1)}`);

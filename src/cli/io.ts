@@ -3,7 +3,8 @@ import { MAX_INPUT_BYTES } from "../inputbounds.js";
 
 /** Where a command's output goes; tests pass their own. */
 export interface Io {
-  stdout: (text: string) => void;
+  /** Bytes where a command's output is binary (node cloud-init's gzipped user-data). */
+  stdout: (text: string | Uint8Array) => void;
   stderr: (text: string) => void;
   /** Standard input, for commands that read a CSR or a password from it. */
   readStdin: () => Promise<Buffer>;

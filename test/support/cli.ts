@@ -8,20 +8,23 @@ export interface CliResult {
   exitCode: number;
   stdout: string;
   stderr: string;
+  /** stdout as the bytes written (binary output: node cloud-init's gzipped user-data); runCli only. */
+  stdoutBytes?: Buffer;
 }
 
 /** Runs the CLI in this process, capturing its output. */
 export async function runCli(args: readonly string[], options: { stdin?: string | Buffer; tty?: boolean } = {}): Promise<CliResult> {
-  let stdout = "";
+  const stdout: Buffer[] = [];
   let stderr = "";
   const io: Io = {
-    stdout: (text) => void (stdout += text),
+    stdout: (text) => void stdout.push(Buffer.from(text)),
     stderr: (text) => void (stderr += text),
     readStdin: async () => Buffer.from(options.stdin ?? ""),
     isTTY: options.tty ?? false,
   };
   const exitCode = await main(args, io);
-  return { exitCode, stdout, stderr };
+  const stdoutBytes = Buffer.concat(stdout);
+  return { exitCode, stdout: stdoutBytes.toString("utf8"), stderr, stdoutBytes };
 }
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");

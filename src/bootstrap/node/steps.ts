@@ -53,7 +53,8 @@ export interface StepResult {
 }
 
 export interface NodeScriptOptions {
-  mode: "check" | "apply";
+  /** argument: the script's first argument says (check or apply), for an engine that runs it twice (node cloud-init). */
+  mode: "check" | "apply" | "argument";
   role: Role;
   runtime: Runtime;
   osFamily?: OsFamily;
@@ -75,7 +76,7 @@ export function renderNodeScript(options: NodeScriptOptions): string {
   const packages = options.packages ?? DEFAULT_PACKAGE_OPTIONS;
   const sources = packageSources(options.kubernetes, packages.mirror);
   const values = {
-    mode: options.mode,
+    mode: options.mode === "argument" ? '"$1"' : options.mode,
     // The steps know two kinds of host; init and join differ only in the preflight's checks.
     role: options.role === "worker" ? "worker" : "control-plane",
     runtime: options.runtime,

@@ -115,7 +115,7 @@ export function nodeCommand(cli: Argv, io: Io): Argv {
           await pushPkiCommand(io, args as unknown as PushArgs);
         },
       )
-      .command("cloud-init", "print #cloud-config user-data that runs node prep's steps, then its check, on first boot (--format script: the plain script)", cloudInitOptions, async (args) => {
+      .command("cloud-init", "print #cloud-config user-data (gzipped; --no-gzip: as text) that runs node prep's steps, then its check, on first boot (--format script: the plain script)", cloudInitOptions, async (args) => {
         await printCloudInit(io, args as unknown as Parameters<typeof printCloudInit>[1]);
       })
       .demandCommand(1, "give a node command: check, prep, push-pki, cloud-init"),
