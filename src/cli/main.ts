@@ -51,6 +51,7 @@ export async function main(given: readonly string[], io: Io = processIo()): Prom
     register(cli, io);
   }
   cli.showHelpOnFail(false);
+  skipHelpCache(cli);
   try {
     await cli.parseAsync([...argv], {}, (error, _parsed, output) => {
       if (output && !error) io.stdout(output.endsWith("\n") ? output : `${output}\n`);
@@ -64,6 +65,19 @@ export async function main(given: readonly string[], io: Io = processIo()): Prom
     exitCode = code;
   }
   return exitCode;
+}
+
+/**
+ * yargs lays out the command's whole help text each time a command runs,
+ * in case a later failure shows it: 15–25 ms of main-thread CPU while init's
+ * keys are being generated. kpki never shows help on a failure
+ * (showHelpOnFail(false); fail() throws a one-line error), and --help renders
+ * its own, so the cache is never read: skip filling it. getInternalMethods()
+ * is yargs API its type definitions leave out.
+ */
+function skipHelpCache(cli: Argv): void {
+  const usage = (cli as unknown as { getInternalMethods(): { getUsageInstance(): { cacheHelpMessage(): void } } }).getInternalMethods().getUsageInstance();
+  usage.cacheHelpMessage = () => {};
 }
 
 /**

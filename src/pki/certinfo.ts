@@ -7,6 +7,8 @@ import { canonicalIp, type AltNames } from "./names.js";
 import { caCertHash } from "./pin.js";
 import { EXTENDED_KEY_USAGES, type KeyUsageName } from "./profiles.js";
 import { x509 } from "./x509.js";
+import { AsnConvert } from "@peculiar/asn1-schema";
+import * as asn from "@peculiar/asn1-x509";
 
 /** What kpki reads out of a certificate: plain data, for checks and output. */
 export interface CertInfo {
@@ -57,6 +59,39 @@ export function altNamesOf(extension: x509.SubjectAlternativeNameExtension | nul
   for (const name of extension?.names.items ?? []) {
     if (name.type === "dns") result.dns.push(name.value.toLowerCase());
     if (name.type === "ip") result.ips.push(canonicalIp(name.value));
+  }
+  return result;
+}
+
+/**
+ * The certificate's extensions, each parsed once from its value when asked
+ * for (the first of each type, as RFC 5280 allows only one). Cheaper than
+ * @peculiar/x509's getExtension, which serializes and re-parses every
+ * extension of the certificate twice on first use.
+ */
+function extensionReader(cert: x509.X509Certificate) {
+  const values = new Map<string, ArrayBuffer>();
+  // The parsed structure is public at run time; the type definitions mark it protected.
+  const { tbsCertificate } = (cert as unknown as { asn: asn.Certificate }).asn;
+  for (const extension of tbsCertificate.extensions ?? []) {
+    if (!values.has(extension.extnID)) values.set(extension.extnID, extension.extnValue.buffer);
+  }
+  return {
+    read<T>(oid: string, type: new () => T): T | undefined {
+      const value = values.get(oid);
+      return value === undefined ? undefined : AsnConvert.parse(value, type);
+    },
+  };
+}
+
+const hex = (bytes: ArrayBuffer) => Buffer.from(bytes).toString("hex");
+
+/** DNS names (lower-cased) and IP addresses (canonical) among GeneralNames; other kinds are ignored. */
+function altNamesOfGeneralNames(names: readonly asn.GeneralName[]): AltNames {
+  const result: AltNames = { dns: [], ips: [] };
+  for (const name of names) {
+    if (name.dNSName !== undefined) result.dns.push(name.dNSName.toLowerCase());
+    if (name.iPAddress !== undefined) result.ips.push(canonicalIp(name.iPAddress));
   }
   return result;
 }
@@ -115,11 +150,12 @@ export const oneLine = (error: unknown) => (error instanceof Error ? error.messa
 
 function readCertificate(der: Uint8Array): CertInfo {
   const cert = new x509.X509Certificate(new Uint8Array(der));
-  const basic = cert.getExtension(x509.BasicConstraintsExtension);
-  const keyUsage = cert.getExtension(x509.KeyUsagesExtension);
-  const eku = cert.getExtension(x509.ExtendedKeyUsageExtension);
-  const ski = cert.getExtension(x509.SubjectKeyIdentifierExtension);
-  const aki = cert.getExtension(x509.AuthorityKeyIdentifierExtension);
+  const extensions = extensionReader(cert);
+  const basic = extensions.read(asn.id_ce_basicConstraints, asn.BasicConstraints);
+  const keyUsage = extensions.read(asn.id_ce_keyUsage, asn.KeyUsage)?.toNumber();
+  const eku = extensions.read(asn.id_ce_extKeyUsage, asn.ExtendedKeyUsage);
+  const ski = extensions.read(asn.id_ce_subjectKeyIdentifier, asn.SubjectKeyIdentifier);
+  const aki = extensions.read(asn.id_ce_authorityKeyIdentifier, asn.AuthorityKeyIdentifier)?.keyIdentifier;
   const nodeCert = new NodeX509Certificate(der);
   return {
     subject: cert.subject,
@@ -129,12 +165,12 @@ function readCertificate(der: Uint8Array): CertInfo {
     serialNumber: cert.serialNumber.toLowerCase(),
     notBefore: cert.notBefore,
     notAfter: cert.notAfter,
-    altNames: altNamesOf(cert.getExtension(x509.SubjectAlternativeNameExtension)),
-    isCA: basic?.ca ?? false,
-    keyUsages: keyUsage ? keyUsageNames.filter(([flag]) => keyUsage.usages & flag).map(([, name]) => name) : [],
-    extendedKeyUsages: eku ? Array.from(eku.usages, (usage) => ekuNames.get(String(usage)) ?? String(usage)) : [],
-    subjectKeyId: ski?.keyId,
-    authorityKeyId: aki?.keyId,
+    altNames: altNamesOfGeneralNames(extensions.read(asn.id_ce_subjectAltName, asn.SubjectAlternativeName) ?? []),
+    isCA: basic?.cA ?? false,
+    keyUsages: keyUsage ? keyUsageNames.filter(([flag]) => keyUsage & flag).map(([, name]) => name) : [],
+    extendedKeyUsages: eku ? Array.from(eku, (usage) => ekuNames.get(usage) ?? usage) : [],
+    subjectKeyId: ski ? hex(ski.buffer) : undefined,
+    authorityKeyId: aki ? hex(aki.buffer) : undefined,
     publicKey: describeKey(nodeCert.publicKey),
     signatureAlgorithm: signatureAlgorithmName(cert.signatureAlgorithm),
     sha256Fingerprint: colonHex(createHash("sha256").update(der).digest()),

@@ -367,12 +367,19 @@ async function issueEntry(entry: CatalogEntry, decision: Decision, context: Issu
     if (!entry.ca) {
       cert = (await modules.createSelfSignedCa(key, wanted.subject, wanted.altNames, validity)).cert;
     } else {
-      const csr = await modules.buildCsr(key, wanted.subject, wanted.altNames);
       const profile = entry.kind === "cert" ? entry.profile : PROFILES.client;
-      const signed = await modules.signCsr(csr, issuer as Required<Issued>, profile, validity);
+      const ca = issuer as Required<Issued>;
+      let signed;
+      if (entry.kind === "cert" && entry.writesCsr) {
+        const csr = await modules.buildCsr(key, wanted.subject, wanted.altNames);
+        signed = await modules.signCsr(csr, ca, profile, validity);
+        writes.push({ file: csrFile(entry), data: csr.pem, mode: MODES.csr });
+      } else {
+        // No CSR is written: sign the key directly (the certificate is the same).
+        signed = modules.signNewKey(key, wanted.subject, wanted.altNames, ca, profile, validity);
+      }
       cert = signed.cert;
       if (signed.clampedToIssuer) report.warnings.push(`cut to the CA's expiry, ${cert.notAfter.toISOString()}: the CA ends before ${validity.days} days`);
-      if (entry.kind === "cert" && entry.writesCsr) writes.push({ file: csrFile(entry), data: csr.pem, mode: MODES.csr });
     }
     issued = { cert, key };
     if (entry.kind === "cert") {

@@ -1,13 +1,16 @@
-import { availableParallelism } from "node:os";
 import { generateKeyPair, generateRsaPrime, rsaKeyPairFromPrimes, rsaModulusLength, usesPrimes, DEFAULT_KEYGEN, type Keygen } from "./keygen.js";
 import type { KeyPair, KeyType } from "./keys.js";
 import { RsaRuleError } from "./rsaprimes.js";
 
-// Work runs on libuv's thread pool (4 threads). Twice the cores keeps the
-// cores busy while the main thread loads code and signs, and leaves the work
-// not started yet in this queue, where the keys asked for first (the CAs')
-// start first, instead of in libuv's, where it would hold up file reads.
-const MAX_IN_FLIGHT = 2 * Math.max(1, availableParallelism());
+// Work runs on libuv's thread pool (UV_THREADPOOL_SIZE threads, 4 by
+// default), which also serves every file read, module load and WebCrypto
+// call, first come first served. Keeping one thread out of prime work means
+// none of those waits for a prime (tens of milliseconds each) to finish;
+// three primes at once still keep two cores busy beside the main thread. The
+// work not started yet waits in this queue, where the keys asked for first
+// (the CAs') start first.
+const POOL_THREADS = Math.min(1024, Math.max(1, Math.floor(Number(process.env.UV_THREADPOOL_SIZE)) || 4));
+const MAX_IN_FLIGHT = Math.max(1, POOL_THREADS - 1);
 
 /**
  * How a key is made from units of thread-pool work: two primes for RSA from

@@ -2,9 +2,11 @@ import { createPublicKey } from "node:crypto";
 import { inputError } from "../errors.js";
 import { derSequenceItems } from "./der.js";
 import type { ParsedCsr } from "./csr.js";
-import { signingAlgorithm, type KeyPair } from "./keys.js";
-import { altNameList, type AltNames } from "./names.js";
-import { keyUsagesFor, EXTENDED_KEY_USAGES, type KeyUsageName, type Profile, PROFILES } from "./profiles.js";
+import type { KeyPair } from "./keys.js";
+import type { Name as AsnName } from "@peculiar/asn1-x509";
+import { buildCertificate, nameFromDer, profileExtensions, spkiOf, subjectKeyIdOf, subjectOfCertificate } from "./certbuild.js";
+import type { AltNames } from "./names.js";
+import { type Profile, PROFILES } from "./profiles.js";
 import { randomSerialHex } from "./serial.js";
 import { subjectToJsonName, type Subject } from "./subject.js";
 import { parseCertificateDer, type CertInfo } from "./certinfo.js";
@@ -33,28 +35,6 @@ function validityWindow({ days, now = new Date() }: Validity, issuer?: CertInfo)
   return { notBefore, notAfter, clamped };
 }
 
-const keyUsageFlags = (names: KeyUsageName[]) =>
-  names.reduce((flags, name) => flags | x509.KeyUsageFlags[name], 0);
-
-function profileExtensions(profile: Profile, keyType: KeyPair["type"], subjectKeyId: string, altNames: AltNames) {
-  const extensions: x509.Extension[] = [
-    new x509.BasicConstraintsExtension(profile.isCA, undefined, true),
-    new x509.KeyUsagesExtension(keyUsageFlags(keyUsagesFor(profile, keyType)), true),
-  ];
-  if (profile.extendedKeyUsages.length > 0) {
-    extensions.push(new x509.ExtendedKeyUsageExtension(profile.extendedKeyUsages.map((name) => EXTENDED_KEY_USAGES[name])));
-  }
-  extensions.push(new x509.SubjectKeyIdentifierExtension(subjectKeyId));
-  const names = altNameList(altNames);
-  if (names.length > 0) extensions.push(new x509.SubjectAlternativeNameExtension(names));
-  return extensions;
-}
-
-/** RFC 5280 method 1: SHA-1 of the subjectPublicKey bits, as Go and openssl compute it. */
-async function subjectKeyIdOf(publicKey: x509.PublicKey | CryptoKey): Promise<string> {
-  return (await x509.SubjectKeyIdentifierExtension.create(publicKey)).keyId;
-}
-
 export interface SignedCert {
   cert: CertInfo;
   /** The certificate would have outlived its CA and was cut to the CA's expiry. */
@@ -63,24 +43,14 @@ export interface SignedCert {
 
 /** A self-signed CA certificate (CA:TRUE critical, keyCertSign + cRLSign + digitalSignature). */
 export async function createSelfSignedCa(key: KeyPair, subject: Subject, altNames: AltNames, validity: Validity): Promise<SignedCert> {
-  const { notBefore, notAfter } = validityWindow(validity);
-  const keyId = await subjectKeyIdOf(key.publicKey);
-  const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: randomSerialHex(),
-    name: subjectToJsonName(subject),
-    notBefore,
-    notAfter,
-    keys: { privateKey: key.privateKey, publicKey: key.publicKey },
-    signingAlgorithm: signingAlgorithm(key.type),
-    extensions: profileExtensions(PROFILES.ca, key.type, keyId, altNames),
-  });
-  return { cert: parseCertificateDer(new Uint8Array(cert.rawData), "new CA certificate"), clampedToIssuer: false };
+  const name = subjectName(subject);
+  return issue({ subject: name, spki: spkiOf(key), keyType: key.type, altNames }, { name, key }, PROFILES.ca, validity);
 }
 
 /**
- * Signs a CSR under a profile. The one signing path: `init` signs its own
- * CSRs through it, `cert sign` signs external ones. The CSR contributes its
- * subject, public key and SANs; the profile decides every usage.
+ * Signs a CSR under a profile. The CSR contributes its subject, public key
+ * and SANs; the profile decides every usage. `cert sign` signs external CSRs
+ * through it, and init the CSRs it writes (apiserver.csr).
  */
 export async function signCsr(csr: ParsedCsr, issuer: Issuer, profile: Profile, validity: Validity): Promise<SignedCert> {
   if (profile.isCA) throw inputError(`profile "${profile.name}" makes CAs; kpki signs only leaf certificates from CSRs`);
@@ -89,24 +59,47 @@ export async function signCsr(csr: ParsedCsr, issuer: Issuer, profile: Profile, 
   }
   const problem = signingPolicyProblem(csr);
   if (problem) throw inputError(`${csr.source}: ${problem}`);
+  const request = { subject: nameFromDer(csr.subjectName.toArrayBuffer()), spki: new Uint8Array(csr.publicKey.rawData), keyType: keyTypeOfPublicKey(csr.publicKey), altNames: csr.altNames };
+  return issue(request, issuerOf(issuer), profile, validity);
+}
+
+/**
+ * Signs a leaf certificate for a key kpki made itself (init's, with no CSR to
+ * write): what signCsr would sign for that key's CSR, without building,
+ * signing and parsing the CSR in between.
+ */
+export function signNewKey(key: KeyPair, subject: Subject, altNames: AltNames, issuer: Issuer, profile: Profile, validity: Validity): SignedCert {
+  if (profile.isCA) throw new Error(`profile "${profile.name}" makes CAs: use createSelfSignedCa`);
+  return issue({ subject: subjectName(subject), spki: spkiOf(key), keyType: key.type, altNames }, issuerOf(issuer), profile, validity);
+}
+
+/** What a certificate is issued for: a subject, its public key and SANs. */
+interface CertRequest {
+  subject: AsnName;
+  spki: Uint8Array;
+  keyType: KeyPair["type"];
+  altNames: AltNames;
+}
+
+/** The one signing path: every certificate kpki makes comes from here. */
+function issue(request: CertRequest, issuer: { name: AsnName; key: KeyPair; cert?: CertInfo }, profile: Profile, validity: Validity): SignedCert {
   const { notBefore, notAfter, clamped } = validityWindow(validity, issuer.cert);
   if (notAfter <= notBefore) throw inputError("the CA has expired: it cannot sign; a new CA is needed");
-  const keyType = keyTypeOfPublicKey(csr.publicKey);
-  const keyId = await subjectKeyIdOf(csr.publicKey);
-  const extensions = profileExtensions(profile, keyType, keyId, csr.altNames);
-  if (issuer.cert.subjectKeyId) extensions.push(new x509.AuthorityKeyIdentifierExtension(issuer.cert.subjectKeyId));
-  const cert = await x509.X509CertificateGenerator.create({
-    serialNumber: randomSerialHex(),
-    subject: csr.subjectName,
-    issuer: new x509.X509Certificate(new Uint8Array(issuer.cert.der)).subjectName,
-    notBefore,
-    notAfter,
-    publicKey: csr.publicKey,
-    signingKey: issuer.key.privateKey,
-    signingAlgorithm: signingAlgorithm(issuer.key.type),
-    extensions,
-  });
-  return { cert: parseCertificateDer(new Uint8Array(cert.rawData), "new certificate"), clampedToIssuer: clamped };
+  const subjectKeyId = subjectKeyIdOf(request.spki);
+  const extensions = profileExtensions(profile, request.keyType, { subjectKeyId, authorityKeyId: issuer.cert?.subjectKeyId }, request.altNames);
+  const der = buildCertificate({ serialHex: randomSerialHex(), issuer: issuer.name, subject: request.subject, notBefore, notAfter, spki: request.spki, extensions }, issuer.key);
+  return { cert: parseCertificateDer(der, issuer.cert ? "new certificate" : "new CA certificate"), clampedToIssuer: clamped };
+}
+
+/** The subject as @peculiar/x509 encodes a name (PrintableString where it can, else UTF8String). */
+const subjectName = (subject: Subject): AsnName => nameFromDer(new x509.Name(subjectToJsonName(subject)).toArrayBuffer());
+
+// A CA signs many certificates in one run: read its name out of its DER once.
+const issuerNames = new WeakMap<Uint8Array, AsnName>();
+function issuerOf(issuer: Issuer) {
+  let name = issuerNames.get(issuer.cert.der);
+  if (!name) issuerNames.set(issuer.cert.der, (name = subjectOfCertificate(issuer.cert.der)));
+  return { name, key: issuer.key, cert: issuer.cert };
 }
 
 const IP_ADDRESS_TAG = 0x87; // GeneralName iPAddress, [7] IMPLICIT OCTET STRING

@@ -1,0 +1,107 @@
+/**
+ * X.509 certificates assembled from @peculiar/asn1-x509's structures and
+ * signed with node:crypto, synchronously. The same DER @peculiar/x509's
+ * X509CertificateGenerator makes (test/unit/certbuild.test.ts compares them
+ * byte for byte), without its cost: that generator serializes and re-parses
+ * every extension and name, and signs through WebCrypto, a job on libuv's
+ * thread pool that queues behind init's primes. Building directly costs a
+ * fraction of a millisecond, and signing takes ~1 ms on the main thread.
+ */
+import { createHash, createPublicKey, sign as signData } from "node:crypto";
+import { AsnConvert, OctetString } from "@peculiar/asn1-schema";
+import * as asn from "@peculiar/asn1-x509";
+import type { KeyPair, KeyType } from "./keys.js";
+import { altNameList, type AltNames } from "./names.js";
+import { keyUsagesFor, EXTENDED_KEY_USAGES, type Profile } from "./profiles.js";
+
+/** What goes into a certificate besides its signature. */
+export interface CertTemplate {
+  /** The serial as hex: positive, minimal (see serial.ts). */
+  serialHex: string;
+  issuer: asn.Name;
+  subject: asn.Name;
+  notBefore: Date;
+  notAfter: Date;
+  /** The subject's public key, SubjectPublicKeyInfo DER. */
+  spki: Uint8Array;
+  extensions: asn.Extension[];
+}
+
+/** The signature algorithm and hash Go (and kpki) use for each key type. */
+const SIGNATURES: Record<KeyType, { oid: string; hash: string; nullParameters: boolean }> = {
+  "rsa-2048": { oid: "1.2.840.113549.1.1.11", hash: "sha256", nullParameters: true }, // sha256WithRSAEncryption
+  "rsa-3072": { oid: "1.2.840.113549.1.1.11", hash: "sha256", nullParameters: true },
+  "rsa-4096": { oid: "1.2.840.113549.1.1.11", hash: "sha256", nullParameters: true },
+  "ecdsa-p256": { oid: "1.2.840.10045.4.3.2", hash: "sha256", nullParameters: false }, // ecdsa-with-SHA256
+  "ecdsa-p384": { oid: "1.2.840.10045.4.3.3", hash: "sha384", nullParameters: false }, // ecdsa-with-SHA384
+};
+
+/** Signs the template with the issuer's key: the certificate's DER. */
+export function buildCertificate(template: CertTemplate, signer: KeyPair): Uint8Array<ArrayBuffer> {
+  const { oid, hash, nullParameters } = SIGNATURES[signer.type];
+  const algorithm = new asn.AlgorithmIdentifier(nullParameters ? { algorithm: oid, parameters: null } : { algorithm: oid });
+  const tbsCertificate = new asn.TBSCertificate({
+    version: asn.Version.v3,
+    serialNumber: bytes(template.serialHex),
+    signature: algorithm,
+    issuer: template.issuer,
+    validity: new asn.Validity({ notBefore: template.notBefore, notAfter: template.notAfter }),
+    subject: template.subject,
+    subjectPublicKeyInfo: AsnConvert.parse(template.spki, asn.SubjectPublicKeyInfo),
+    extensions: new asn.Extensions(template.extensions),
+  });
+  const tbs = Buffer.from(AsnConvert.serialize(tbsCertificate));
+  // node:crypto gives ECDSA signatures as DER ECDSA-Sig-Value, the form X.509 carries.
+  const signature = signData(hash, tbs, signer.privateKeyObject);
+  const certificate = new asn.Certificate({ tbsCertificate, signatureAlgorithm: algorithm, signatureValue: new Uint8Array(signature).buffer });
+  return new Uint8Array(AsnConvert.serialize(certificate));
+}
+
+/** A name from its DER (a subject or issuer as another structure holds it). */
+export const nameFromDer = (der: BufferSource): asn.Name => AsnConvert.parse(der, asn.Name);
+
+/** The subject of a certificate, from its DER, for use as the issuer of the certificates it signs. */
+export function subjectOfCertificate(der: Uint8Array): asn.Name {
+  return AsnConvert.parse(der, asn.Certificate).tbsCertificate.subject;
+}
+
+/** A key pair's public key as SubjectPublicKeyInfo DER. */
+export const spkiOf = (key: KeyPair): Uint8Array => new Uint8Array(createPublicKey(key.privateKeyObject).export({ type: "spki", format: "der" }));
+
+/** RFC 5280 method 1: SHA-1 of the subjectPublicKey bits, as Go and openssl compute it; hex. */
+export function subjectKeyIdOf(spki: Uint8Array): string {
+  return createHash("sha1").update(new Uint8Array(AsnConvert.parse(spki, asn.SubjectPublicKeyInfo).subjectPublicKey)).digest("hex");
+}
+
+/** A fresh ArrayBuffer holding exactly these bytes (a small Buffer's .buffer is a shared pool). */
+const bytes = (hex: string): ArrayBuffer => new Uint8Array(Buffer.from(hex, "hex")).buffer;
+
+const extension = (extnID: string, critical: boolean, value: object): asn.Extension =>
+  new asn.Extension({ extnID, critical, extnValue: new OctetString(AsnConvert.serialize(value)) });
+
+/**
+ * A profile's extensions, in the order kpki has always written them:
+ * basicConstraints and keyUsage (critical), extendedKeyUsage, the subject key
+ * id, the SANs, and the authority key id when there is an issuer's.
+ */
+export function profileExtensions(profile: Profile, keyType: KeyType, ids: { subjectKeyId: string; authorityKeyId?: string }, altNames: AltNames): asn.Extension[] {
+  const usages = keyUsagesFor(profile, keyType).reduce((flags, name) => flags | asn.KeyUsageFlags[name], 0);
+  const extensions = [
+    extension(asn.id_ce_basicConstraints, true, new asn.BasicConstraints({ cA: profile.isCA })),
+    extension(asn.id_ce_keyUsage, true, new asn.KeyUsage(usages)),
+  ];
+  if (profile.extendedKeyUsages.length > 0) {
+    extensions.push(extension(asn.id_ce_extKeyUsage, false, new asn.ExtendedKeyUsage(profile.extendedKeyUsages.map((name) => EXTENDED_KEY_USAGES[name]))));
+  }
+  extensions.push(extension(asn.id_ce_subjectKeyIdentifier, false, new asn.SubjectKeyIdentifier(bytes(ids.subjectKeyId))));
+  const names = altNameList(altNames);
+  if (names.length > 0) {
+    const generalNames = names.map((name) => new asn.GeneralName(name.type === "dns" ? { dNSName: name.value } : { iPAddress: name.value }));
+    extensions.push(extension(asn.id_ce_subjectAltName, false, new asn.SubjectAlternativeName(generalNames)));
+  }
+  if (ids.authorityKeyId) {
+    const keyIdentifier = new asn.KeyIdentifier(bytes(ids.authorityKeyId));
+    extensions.push(extension(asn.id_ce_authorityKeyIdentifier, false, new asn.AuthorityKeyIdentifier({ keyIdentifier })));
+  }
+  return extensions;
+}
