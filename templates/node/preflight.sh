@@ -170,12 +170,14 @@ preflight_extras() {
       runc && $1 == "SystemdCgroup" { v = $3 }
       END { print (v == "" ? "unset" : v) }')"
   else pfact containerd_systemd_cgroup absent; fi
-  # With cri-dockerd the pods' runtime is Docker: its cgroup driver is the daemon's, as docker info reports it.
+  # With cri-dockerd the pods' runtime is Docker: its cgroup driver is the daemon's, as docker info reports it
+  # (the Go template split in two quoted words: a rendered node script holds no two opening braces in a row,
+  # the sign of a template value left unrendered).
   case "${CRI_CHOSEN:-}" in
     *cri-dockerd*)
       t=; have timeout && t="timeout 10"
       if ! have docker; then pfact docker_cgroup_driver absent
-      elif out=$($t docker info -f '{{.CgroupDriver}}' 2>&1); then fact docker_cgroup_driver "$out"
+      elif out=$($t docker info -f '{''{.CgroupDriver}}' 2>&1); then fact docker_cgroup_driver "$out"
       else pfact docker_cgroup_driver unknown; fact docker_cgroup_detail "$(printf '%s' "$out" | tail -n 1)"; fi ;;
   esac
   fact kubelet_cgroup_driver "$(sed -n 's/^cgroupDriver:[[:space:]]*//p' /var/lib/kubelet/config.yaml 2>/dev/null | tr -d "\"'")"
