@@ -50,7 +50,7 @@ export interface CloudConfig {
  * (encoding gz+b64), runcmd runs it once, in cloud-init's final stage. The
  * whole is gzip-compressed by default, which cloud-init takes as it is
  * ("content found to be gzip compressed will be uncompressed"): the script
- * is ~14 KB gzipped, so as text (base64's third on top) it would be past
+ * is ~15 KB gzipped, so as text (base64's third on top) it would be past
  * EC2's 16 KiB, gzipped it is under. Returns the size and any warning about it.
  */
 export function renderCloudConfig(options: Omit<NodeScriptOptions, "mode">, { gzip = true, limitBytes = USER_DATA_LIMIT_BYTES } = {}): CloudConfig {

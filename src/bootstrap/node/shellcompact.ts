@@ -1,10 +1,11 @@
 /**
- * A POSIX shell script without its comment lines and blank lines: what a
- * node needs of the script, a quarter smaller. Only whole lines are dropped,
- * and only where the shell would read them as nothing: outside quotes,
- * here-documents and backslash continuations. Everything else is kept byte
- * for byte (a comment after code, indentation), so the script means exactly
- * what it did; test/unit/shellcompact.test.ts has bash's parser confirm it.
+ * A POSIX shell script without its comments, blank lines and indentation:
+ * what a node needs of it, a sixth smaller (node cloud-init's user-data must
+ * fit EC2's 16 KiB). Only what the shell reads as nothing goes: comment and
+ * blank lines and leading blanks outside quotes, here-documents and
+ * backslash continuations, and a comment after code. Everything else is
+ * kept byte for byte, so the script means exactly what it did;
+ * test/unit/shellcompact.test.ts has bash's parser confirm it.
  */
 export function dropCommentLines(script: string): string {
   const kept: string[] = [];
