@@ -72,10 +72,12 @@ describe("dropCommentLines", () => {
     expect(() => dropCommentLines("cat <<EOF\n# x")).toThrow(/here-document/);
   });
 
-  it("leaves the provision script's own here-document whole: the node script is in it once", () => {
+  it("leaves the provision script's own here-document whole: the node script is in it once, without the preflight's facts", () => {
     const script = renderProvisionScript({ role: "worker", runtime: "auto", firewall: true, ipv6: false, kubernetes });
     expect(script.match(/^step_packages\(\) \{$/gm)).toHaveLength(1);
     expect(script.match(/<<'KPKI_NODE_SCRIPT'$/gm)).toHaveLength(1);
-    expect(script).toContain(dropCommentLines(renderNodeScript({ mode: "argument", role: "worker", runtime: "auto", firewall: true, ipv6: false, kubernetes }).replace(/\n+$/, "")));
+    expect(script).toContain(dropCommentLines(renderNodeScript({ mode: "argument", role: "worker", runtime: "auto", firewall: true, ipv6: false, kubernetes }, { without: ["preflight"] }).replace(/\n+$/, "")));
+    expect(script).not.toMatch(/^step_preflight\(\) \{$/m);
+    expect(script).toMatch(/^step_kubelet\(\) \{$/m);
   });
 });

@@ -24,7 +24,10 @@ const HEREDOC_MARKER = "KPKI_NODE_SCRIPT";
  * on the node.
  */
 export function renderProvisionScript(options: Omit<NodeScriptOptions, "mode">): string {
-  const script = dropCommentLines(renderNodeScript({ ...options, mode: "argument" }).replace(/\n+$/, ""));
+  // Without the preflight step: it only gathers facts for kpki's TypeScript to judge (\`kpki node check\`),
+  // nothing on the node reads them, and kubeadm runs its own preflight there at init/join; leaving them out
+  // keeps the user-data under EC2's 16 KiB with room for a mirror key.
+  const script = dropCommentLines(renderNodeScript({ ...options, mode: "argument" }, { without: ["preflight"] }).replace(/\n+$/, ""));
   // A here-document ends at its marker: the script must never hold it.
   if (script.split("\n").includes(HEREDOC_MARKER)) throw new Error(`the node script holds the line ${HEREDOC_MARKER}`);
   const kubernetes = options.kubernetes.patch ?? options.kubernetes.minor;
@@ -50,7 +53,7 @@ export interface CloudConfig {
  * (encoding gz+b64), runcmd runs it once, in cloud-init's final stage. The
  * whole is gzip-compressed by default, which cloud-init takes as it is
  * ("content found to be gzip compressed will be uncompressed"): the script
- * is ~15 KB gzipped, so as text (base64's third on top) it would be past
+ * is ~12.5 KB gzipped, so as text (base64's third on top) it would be past
  * EC2's 16 KiB, gzipped it is under. Returns the size and any warning about it.
  */
 export function renderCloudConfig(options: Omit<NodeScriptOptions, "mode">, { gzip = true, limitBytes = USER_DATA_LIMIT_BYTES } = {}): CloudConfig {

@@ -70,8 +70,12 @@ export interface NodeScriptOptions {
 
 const ALL_FAMILIES = OS_FAMILIES.length;
 
-/** The one script a host runs: lib.sh, every step's file, and a driver in the table's order. */
-export function renderNodeScript(options: NodeScriptOptions): string {
+/**
+ * The one script a host runs: lib.sh, every step's file, and a driver in the
+ * table's order; `without` leaves steps out (the provisioning script drops the
+ * preflight's facts, which only kpki's TypeScript judges).
+ */
+export function renderNodeScript(options: NodeScriptOptions, { without = [] }: { without?: readonly StepName[] } = {}): string {
   const trim = (text: string) => text.replace(/\n+$/, "");
   const packages = options.packages ?? DEFAULT_PACKAGE_OPTIONS;
   const sources = packageSources(options.kubernetes, packages.mirror);
@@ -103,13 +107,14 @@ export function renderNodeScript(options: NodeScriptOptions): string {
   const render = (file: string) => trim(renderTemplate(loadTemplate(`node/${file}`), values));
   // The os step sets FAMILY. On a distribution it does not know, every step still
   // looks (check mode), but only the read-only ones run when applying.
-  const driver = STEPS.map(({ name, families, readOnly }: StepDefinition) => {
+  const steps = STEPS.filter(({ name }) => !without.includes(name));
+  const driver = steps.map(({ name, families, readOnly }: StepDefinition) => {
     if (name === "os") return "step_os || FAMILY=unknown";
     const guard = readOnly ? "" : '[ "$FAMILY" != unknown ] || [ "$MODE" = check ]; then ';
     if (families.length === ALL_FAMILIES) return guard ? `if ${guard}step_${name}; fi` : `step_${name}`;
     return `case "$FAMILY" in ${families.join("|")}) step_${name} ;; esac`;
   });
-  const sections = [render("lib.sh"), ...STEPS.map(({ name }) => render(`${name}.sh`)), ["# The steps, in order.", ...driver, "exit 0"].join("\n")];
+  const sections = [render("lib.sh"), ...steps.map(({ name }) => render(`${name}.sh`)), ["# The steps, in order.", ...driver, "exit 0"].join("\n")];
   return `${sections.join("\n\n")}\n`;
 }
 

@@ -24,7 +24,7 @@ export const cloudInitOptions = (command: Argv) =>
     .option("role", { choices: ROLES, demandOption: "give --role worker or --role control-plane", describe: "the node's role" })
     .options(nodeScriptOptions)
     .option("format", { choices: PROVISION_FORMATS, default: "cloud-config" as const, describe: "cloud-config: #cloud-config user-data; script: the plain shell script (Ignition, PXE post-install, any engine)" })
-    .option("gzip", { type: "boolean", default: true, describe: "gzip the user-data, as cloud-init reads it, to stay under EC2's 16 KiB (--no-gzip: the #cloud-config text, ~20 KB)" })
+    .option("gzip", { type: "boolean", default: true, describe: "gzip the user-data, as cloud-init reads it, to stay under EC2's 16 KiB (--no-gzip: the #cloud-config text, ~17 KB)" })
     .example("$0 node cloud-init --role worker --kubernetes-version 1.33 > user-data", "user-data for a fleet's workers (gzipped: aws ec2 run-instances --user-data fileb://user-data)")
     .example("$0 node cloud-init --role worker --no-gzip | less", "the same as #cloud-config text, to read")
     .example("$0 node cloud-init --role worker --package-mirror http://mirror.example/k8s --package-mirror-key mirror.asc", "an air-gapped site's")
