@@ -82,11 +82,13 @@ export interface RunFootprint {
 
 /** What is left of a stopped run ([] when nothing): namespaces, links, processes, mounts, listeners, files. */
 export async function leftovers(footprint: RunFootprint): Promise<string[]> {
-  // A killed host's processes can take a moment to be reaped on these machines (testhosts.md, pitfall 2):
-  // a process still there after 3 s is a leftover; one that goes within it was only on its way out.
-  for (let attempt = 0; ; attempt++) {
+  // A killed host's processes can take a moment to be reaped on these machines (testhosts.md, pitfall 2),
+  // and far longer under heavy load (8 were still exiting 3 s on at a load of 170): a process still there
+  // after 15 s is a leftover; one that goes within it was only on its way out.
+  const deadline = Date.now() + 15_000;
+  for (;;) {
     const left = await leftoversNow(footprint);
-    if (attempt >= 15 || left.length === 0 || !left.every((entry) => entry.startsWith("process "))) return left;
+    if (Date.now() >= deadline || left.length === 0 || !left.every((entry) => entry.startsWith("process "))) return left;
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
