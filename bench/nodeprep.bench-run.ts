@@ -110,7 +110,9 @@ it.skipIf(Boolean(await testHostsAvailable()))("node check and prep: kpki, the p
                 timeout: ansibleTimeout * 1000,
                 env: { ANSIBLE_HOST_KEY_CHECKING: "True", ANSIBLE_PYTHON_INTERPRETER: "auto_silent", ANSIBLE_PIPELINING: "True" },
               });
-              if (result.timedOut) failed = `stopped unfinished after ${ansibleTimeout} s`;
+              // Where it had got to: the linear strategy starts a task only when every host has ended the one before.
+              const tasks = String(result.stdout).match(/^TASK \[[^\]]*\]/gm) ?? [];
+              if (result.timedOut) failed = `stopped unfinished after ${ansibleTimeout} s, in its ${tasks.length}th task (${tasks.at(-1) ?? "none started"})`;
               else if (result.exitCode !== 0) failed = String(result.stdout).split("\n").filter((line) => /fatal|failed=[1-9]|unreachable=[1-9]/.test(line)).slice(0, 3).join(" | ");
             }),
           );
