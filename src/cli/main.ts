@@ -76,8 +76,9 @@ export async function main(given: readonly string[], io: Io = processIo()): Prom
  * is yargs API its type definitions leave out.
  */
 function skipHelpCache(cli: Argv): void {
-  const usage = (cli as unknown as { getInternalMethods(): { getUsageInstance(): { cacheHelpMessage(): void } } }).getInternalMethods().getUsageInstance();
-  usage.cacheHelpMessage = () => {};
+  // Internal API: should a yargs release drop it, only the 15–25 ms come back.
+  const usage = (cli as unknown as { getInternalMethods?(): { getUsageInstance?(): { cacheHelpMessage?(): void } } }).getInternalMethods?.().getUsageInstance?.();
+  if (typeof usage?.cacheHelpMessage === "function") usage.cacheHelpMessage = () => {};
 }
 
 /**
