@@ -1,4 +1,4 @@
-import { OS_FAMILIES, RUNTIMES, type Runtime } from "../bootstrap/node/steps.js";
+import { OS_FAMILIES, RUNTIMES, type OsFamily, type Role, type Runtime } from "../bootstrap/node/steps.js";
 import { NEWEST_MINOR } from "../bootstrap/node/versions.js";
 import { checkMirrorKey, checkMirrorUrl, type PackageOptions } from "../bootstrap/node/packages.js";
 import { KpkiError } from "../errors.js";
@@ -23,6 +23,16 @@ export interface PackageArgs {
   upgrade: boolean;
   packageMirror?: string;
   packageMirrorKey?: string;
+}
+
+/** The parsed nodeScriptOptions, with the role each command asks for. */
+export interface NodeScriptArgs extends PackageArgs {
+  role: Role;
+  runtime: Runtime;
+  ipv6: boolean;
+  firewall: boolean;
+  osFamily?: OsFamily;
+  kubernetesVersion?: string;
 }
 
 /** Where packages come from, from the flags; a bad mirror or key is the operator's input error. */

@@ -3,12 +3,12 @@ import type { Argv } from "yargs";
 import { KpkiError } from "../../errors.js";
 import type { FleetHost, HostReport, PreflightSettings } from "../../bootstrap/node/fleet.js";
 import type { PushResult } from "../../bootstrap/node/pushpki.js";
-import { ROLES, type OsFamily, type Role, type Runtime } from "../../bootstrap/node/steps.js";
+import { ROLES, type Role } from "../../bootstrap/node/steps.js";
 import { resolveKubernetesVersion, type KubernetesTarget } from "../../bootstrap/node/versions.js";
 import { clusterDirOptions, clusterLayoutOf } from "../clusterdir.js";
 import { inputLabel, readInput } from "../files.js";
 import { printJson, table, type Io } from "../io.js";
-import { nodeScriptOptions, packageOptions } from "../nodeoptions.js";
+import { nodeScriptOptions, packageOptions, type NodeScriptArgs } from "../nodeoptions.js";
 import { FleetProgress } from "../progress.js";
 import { parseHostSpec, sshOptions, sshSettings, type SshArgs } from "../sshoptions.js";
 import { cloudInitOptions, printCloudInit } from "./nodeprovision.js";
@@ -31,20 +31,10 @@ interface PushArgs extends SshArgs {
   output: string;
 }
 
-export interface NodeArgs extends SshArgs {
+export interface NodeArgs extends SshArgs, NodeScriptArgs {
   hosts?: (string | number)[];
   inventory?: string;
   limit?: string;
-  role: Role;
-  runtime: Runtime;
-  ipv6: boolean;
-  firewall: boolean;
-  osFamily?: OsFamily;
-  kubernetesVersion?: string;
-  install: boolean;
-  upgrade: boolean;
-  packageMirror?: string;
-  packageMirrorKey?: string;
   ignorePreflightErrors?: (string | number)[];
   apiserverPort: number;
   serviceCidr: string;

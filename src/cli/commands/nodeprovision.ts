@@ -1,19 +1,13 @@
 import type { Argv } from "yargs";
-import { ROLES, type OsFamily, type Role, type Runtime } from "../../bootstrap/node/steps.js";
+import { ROLES } from "../../bootstrap/node/steps.js";
 import { resolveKubernetesVersion } from "../../bootstrap/node/versions.js";
 import { KpkiError } from "../../errors.js";
 import type { Io } from "../io.js";
-import { nodeScriptOptions, packageOptions, type PackageArgs } from "../nodeoptions.js";
+import { nodeScriptOptions, packageOptions, type NodeScriptArgs } from "../nodeoptions.js";
 
 export const PROVISION_FORMATS = ["cloud-config", "script"] as const;
 
-interface ProvisionArgs extends PackageArgs {
-  role: Role;
-  runtime: Runtime;
-  ipv6: boolean;
-  firewall: boolean;
-  osFamily?: OsFamily;
-  kubernetesVersion?: string;
+interface ProvisionArgs extends NodeScriptArgs {
   format: (typeof PROVISION_FORMATS)[number];
   gzip: boolean;
 }
