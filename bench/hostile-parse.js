@@ -81,7 +81,7 @@ try {
       }
       return median(times);
     };
-    const kpki = time("node", [path.join(root, "bin/kpki.js"), "cert", "inspect", file]);
+    const kpki = time(path.join(root, "bin/kpki"), ["cert", "inspect", file]);
     const openssl = time("openssl", ["storeutl", "-noout", "-certs", file]);
     console.log(`${name}: kpki cert inspect ${kpki.toFixed(0)} ms, openssl storeutl ${openssl.toFixed(0)} ms, ratio ${(kpki / openssl).toFixed(2)}`);
   }

@@ -56,7 +56,7 @@ async function kpkiRun(lab: TestHosts, verb: string): Promise<{ wall: number; cp
   let cpu = 0;
   let rssMb = 0;
   const wall = await timed(async () => {
-    const result = await execa("/usr/bin/time", ["-f", "%U %S %M", "node", ...kpkiArgs(lab, verb)], { reject: false });
+    const result = await execa("/usr/bin/time", ["-f", "%U %S %M", ...kpkiArgs(lab, verb)], { reject: false });
     const [user, system, rss] = String(result.stderr).trim().split("\n").at(-1)!.split(" ").map(Number);
     cpu = (user ?? 0) + (system ?? 0);
     rssMb = (rss ?? 0) / 1024;

@@ -100,12 +100,12 @@ it.skipIf(Boolean(await testHostsAvailable()))("node prep with installs: kpki ag
     try {
       const kex = lab.hosts[0]!.sshOptions.find((option) => option.startsWith("KexAlgorithms="))!;
       const args = [
-        binPath, "node", "prep", ...lab.hosts.map((host) => host.address), "--parallel", "20", "--kubernetes-version", VERSION,
+        "node", "prep", ...lab.hosts.map((host) => host.address), "--parallel", "20", "--kubernetes-version", VERSION,
         "--package-mirror", server!.url, "--package-mirror-key", repos.keyFile,
         "--user", "root", "--identity", lab.identityFile, "--ssh-option", `UserKnownHostsFile=${lab.knownHostsFile}`, "--ssh-option", kex, "-o", "json",
       ];
-      times.kpki.push(await timed(() => execa("node", args)));
-      times.kpkiAgain.push(await timed(() => execa("node", args)));
+      times.kpki.push(await timed(() => execa(binPath, args)));
+      times.kpkiAgain.push(await timed(() => execa(binPath, args)));
     } finally {
       await lab.stop();
     }

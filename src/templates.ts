@@ -1,14 +1,16 @@
 import { readFileSync } from "node:fs";
 
-// templates/ ships in the package root; src/ and dist/ both sit one level below it.
-const templateDir = new URL("../templates/", import.meta.url);
+// templates/ ships in the package root; src/ and dist/ both sit one level
+// below it. Found when first needed: in the startup snapshot, a value
+// computed as the module loads would be the build's.
+const templateDir = () => new URL("../templates/", import.meta.url);
 
 const cache = new Map<string, string>();
 
 export function loadTemplate(name: string): string {
   let text = cache.get(name);
   if (text === undefined) {
-    text = readFileSync(new URL(name, templateDir), "utf8");
+    text = readFileSync(new URL(name, templateDir()), "utf8");
     cache.set(name, text);
   }
   return text;

@@ -1,4 +1,4 @@
-import { connect, type DetailedPeerCertificate } from "node:tls";
+import type { DetailedPeerCertificate } from "node:tls";
 import { KpkiError } from "../errors.js";
 import { parseEndpoint } from "../pki/spec.js";
 
@@ -19,7 +19,8 @@ export async function fetchServerChain(url: string, options: { servername?: stri
   const address = host.value;
   const servername = options.servername ?? (host.type === "dns" ? address : undefined);
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: address, port, servername, rejectUnauthorized: false, timeout: options.timeoutMs });
+    // Loaded on use: node:tls cannot be saved in the CLI's startup snapshot (src/cli/snapshot/entry.ts).
+    const socket = process.getBuiltinModule("node:tls").connect({ host: address, port, servername, rejectUnauthorized: false, timeout: options.timeoutMs });
     const fail = (message: string) => {
       socket.destroy();
       reject(new KpkiError("verify", message));

@@ -8,10 +8,11 @@
  * fraction of a millisecond, and signing takes ~1 ms on the main thread.
  */
 import { createHash, createPublicKey, sign as signData } from "node:crypto";
+import { isIPv4 } from "node:net";
 import { AsnConvert, OctetString } from "@peculiar/asn1-schema";
 import * as asn from "@peculiar/asn1-x509";
 import type { KeyPair, KeyType } from "./keys.js";
-import { altNameList, type AltNames } from "./names.js";
+import { altNameList, ipToBytes, type AltNames } from "./names.js";
 import { keyUsagesFor, EXTENDED_KEY_USAGES, type Profile } from "./profiles.js";
 
 /** What goes into a certificate besides its signature. */
@@ -50,11 +51,29 @@ export function buildCertificate(template: CertTemplate, signer: KeyPair): Uint8
     subjectPublicKeyInfo: AsnConvert.parse(template.spki, asn.SubjectPublicKeyInfo),
     extensions: new asn.Extensions(template.extensions),
   });
-  const tbs = Buffer.from(AsnConvert.serialize(tbsCertificate));
+  const tbs = new Uint8Array(AsnConvert.serialize(tbsCertificate));
   // node:crypto gives ECDSA signatures as DER ECDSA-Sig-Value, the form X.509 carries.
   const signature = signData(hash, tbs, signer.privateKeyObject);
-  const certificate = new asn.Certificate({ tbsCertificate, signatureAlgorithm: algorithm, signatureValue: new Uint8Array(signature).buffer });
-  return new Uint8Array(AsnConvert.serialize(certificate));
+  // Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue BIT STRING }:
+  // framed around the TBS bytes just signed, rather than serializing the TBS structure again.
+  const bitString = derTlv(0x03, new Uint8Array([0]), signature);
+  return derTlv(0x30, tbs, new Uint8Array(AsnConvert.serialize(algorithm)), bitString);
+}
+
+/** One DER element: tag, definite length, content (the parts concatenated). */
+function derTlv(tag: number, ...parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
+  const length = parts.reduce((sum, part) => sum + part.length, 0);
+  const lengthBytes: number[] = [];
+  for (let rest = length; rest > 0; rest = Math.floor(rest / 256)) lengthBytes.unshift(rest % 256);
+  const header = length < 0x80 ? [tag, length] : [tag, 0x80 | lengthBytes.length, ...lengthBytes];
+  const out = new Uint8Array(header.length + length);
+  out.set(header);
+  let offset = header.length;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
 }
 
 /** A name from its DER (a subject or issuer as another structure holds it). */
@@ -71,6 +90,17 @@ export const spkiOf = (key: KeyPair): Uint8Array => new Uint8Array(createPublicK
 /** RFC 5280 method 1: SHA-1 of the subjectPublicKey bits, as Go and openssl compute it; hex. */
 export function subjectKeyIdOf(spki: Uint8Array): string {
   return createHash("sha1").update(new Uint8Array(AsnConvert.parse(spki, asn.SubjectPublicKeyInfo).subjectPublicKey)).digest("hex");
+}
+
+/**
+ * An IP address as asn1-x509 encodes it right: IPv4 dotted, IPv6 as eight
+ * hex groups. Given an IPv6 address with a dotted quad (::ffff:192.0.2.1,
+ * the canonical form of a v4-mapped address), it writes the wrong bytes.
+ */
+function ipForAsn1(ip: string): string {
+  if (isIPv4(ip)) return ip;
+  const groups = Buffer.from(ipToBytes(ip));
+  return Array.from({ length: 8 }, (_, i) => groups.readUInt16BE(2 * i).toString(16)).join(":");
 }
 
 /** A fresh ArrayBuffer holding exactly these bytes (a small Buffer's .buffer is a shared pool). */
@@ -96,7 +126,7 @@ export function profileExtensions(profile: Profile, keyType: KeyType, ids: { sub
   extensions.push(extension(asn.id_ce_subjectKeyIdentifier, false, new asn.SubjectKeyIdentifier(bytes(ids.subjectKeyId))));
   const names = altNameList(altNames);
   if (names.length > 0) {
-    const generalNames = names.map((name) => new asn.GeneralName(name.type === "dns" ? { dNSName: name.value } : { iPAddress: name.value }));
+    const generalNames = names.map((name) => new asn.GeneralName(name.type === "dns" ? { dNSName: name.value } : { iPAddress: ipForAsn1(name.value) }));
     extensions.push(extension(asn.id_ce_subjectAltName, false, new asn.SubjectAlternativeName(generalNames)));
   }
   if (ids.authorityKeyId) {

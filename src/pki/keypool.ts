@@ -9,8 +9,9 @@ import { RsaRuleError } from "./rsaprimes.js";
 // three primes at once still keep two cores busy beside the main thread. The
 // work not started yet waits in this queue, where the keys asked for first
 // (the CAs') start first.
-const POOL_THREADS = Math.min(1024, Math.max(1, Math.floor(Number(process.env.UV_THREADPOOL_SIZE)) || 4));
-const MAX_IN_FLIGHT = Math.max(1, POOL_THREADS - 1);
+// Read when the pool first fills, not as the module loads (the startup
+// snapshot would fix the build's environment).
+const maxInFlight = () => Math.max(1, Math.min(1024, Math.max(1, Math.floor(Number(process.env.UV_THREADPOOL_SIZE)) || 4)) - 1);
 
 /**
  * How a key is made from units of thread-pool work: two primes for RSA from
@@ -45,6 +46,7 @@ class KeyFeed {
   private queued = 0;
   private inFlight = 0;
   private readonly recipe: Recipe;
+  private readonly maxInFlight = maxInFlight();
 
   constructor(type: KeyType, keygen: Keygen) {
     this.recipe = recipeFor(type, keygen);
@@ -57,7 +59,7 @@ class KeyFeed {
   }
 
   private pump(): void {
-    while (this.queued > 0 && this.inFlight < MAX_IN_FLIGHT) {
+    while (this.queued > 0 && this.inFlight < this.maxInFlight) {
       this.queued--;
       this.inFlight++;
       this.recipe.unit().then(

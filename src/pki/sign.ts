@@ -5,11 +5,11 @@ import type { ParsedCsr } from "./csr.js";
 import type { KeyPair } from "./keys.js";
 import type { Name as AsnName } from "@peculiar/asn1-x509";
 import { buildCertificate, nameFromDer, profileExtensions, spkiOf, subjectKeyIdOf, subjectOfCertificate } from "./certbuild.js";
-import type { AltNames } from "./names.js";
+import { canonicalIp, type AltNames } from "./names.js";
 import { type Profile, PROFILES } from "./profiles.js";
 import { randomSerialHex } from "./serial.js";
 import { subjectToJsonName, type Subject } from "./subject.js";
-import { parseCertificateDer, type CertInfo } from "./certinfo.js";
+import { builtCertInfo, type CertInfo } from "./certinfo.js";
 import { x509 } from "./x509.js";
 
 /** kubeadm backdates NotBefore by five minutes so clocks a little behind still accept new certs. */
@@ -43,8 +43,8 @@ export interface SignedCert {
 
 /** A self-signed CA certificate (CA:TRUE critical, keyCertSign + cRLSign + digitalSignature). */
 export async function createSelfSignedCa(key: KeyPair, subject: Subject, altNames: AltNames, validity: Validity): Promise<SignedCert> {
-  const name = subjectName(subject);
-  return issue({ subject: name, spki: spkiOf(key), keyType: key.type, altNames }, { name, key }, PROFILES.ca, validity);
+  const request = { ...subjectNames(subject), spki: spkiOf(key), keyType: key.type, altNames };
+  return issue(request, { name: request.subject, key }, PROFILES.ca, validity);
 }
 
 /**
@@ -59,7 +59,13 @@ export async function signCsr(csr: ParsedCsr, issuer: Issuer, profile: Profile, 
   }
   const problem = signingPolicyProblem(csr);
   if (problem) throw inputError(`${csr.source}: ${problem}`);
-  const request = { subject: nameFromDer(csr.subjectName.toArrayBuffer()), spki: new Uint8Array(csr.publicKey.rawData), keyType: keyTypeOfPublicKey(csr.publicKey), altNames: csr.altNames };
+  const request = {
+    subject: nameFromDer(csr.subjectName.toArrayBuffer()),
+    subjectName: csr.subjectName,
+    spki: new Uint8Array(csr.publicKey.rawData),
+    keyType: keyTypeOfPublicKey(csr.publicKey),
+    altNames: csr.altNames,
+  };
   return issue(request, issuerOf(issuer), profile, validity);
 }
 
@@ -70,12 +76,14 @@ export async function signCsr(csr: ParsedCsr, issuer: Issuer, profile: Profile, 
  */
 export function signNewKey(key: KeyPair, subject: Subject, altNames: AltNames, issuer: Issuer, profile: Profile, validity: Validity): SignedCert {
   if (profile.isCA) throw new Error(`profile "${profile.name}" makes CAs: use createSelfSignedCa`);
-  return issue({ subject: subjectName(subject), spki: spkiOf(key), keyType: key.type, altNames }, issuerOf(issuer), profile, validity);
+  return issue({ ...subjectNames(subject), spki: spkiOf(key), keyType: key.type, altNames }, issuerOf(issuer), profile, validity);
 }
 
 /** What a certificate is issued for: a subject, its public key and SANs. */
 interface CertRequest {
   subject: AsnName;
+  /** The same name, as @peculiar/x509 reads and prints it. */
+  subjectName: x509.Name;
   spki: Uint8Array;
   keyType: KeyPair["type"];
   altNames: AltNames;
@@ -87,12 +95,33 @@ function issue(request: CertRequest, issuer: { name: AsnName; key: KeyPair; cert
   if (notAfter <= notBefore) throw inputError("the CA has expired: it cannot sign; a new CA is needed");
   const subjectKeyId = subjectKeyIdOf(request.spki);
   const extensions = profileExtensions(profile, request.keyType, { subjectKeyId, authorityKeyId: issuer.cert?.subjectKeyId }, request.altNames);
-  const der = buildCertificate({ serialHex: randomSerialHex(), issuer: issuer.name, subject: request.subject, notBefore, notAfter, spki: request.spki, extensions }, issuer.key);
-  return { cert: parseCertificateDer(der, issuer.cert ? "new certificate" : "new CA certificate"), clampedToIssuer: clamped };
+  const serialHex = randomSerialHex();
+  const der = buildCertificate({ serialHex, issuer: issuer.name, subject: request.subject, notBefore, notAfter, spki: request.spki, extensions }, issuer.key);
+  const subject = request.subjectName.toString();
+  const cert = builtCertInfo(der, {
+    subject,
+    issuer: issuer.cert?.subject ?? subject,
+    commonName: request.subjectName.getField("CN")[0] ?? "",
+    organizations: request.subjectName.getField("O"),
+    serialNumber: serialHex,
+    // The certificate holds whole seconds.
+    notBefore: wholeSeconds(notBefore),
+    notAfter: wholeSeconds(notAfter),
+    altNames: { dns: request.altNames.dns.map((name) => name.toLowerCase()), ips: request.altNames.ips.map(canonicalIp) },
+    isCA: profile.isCA,
+    subjectKeyId,
+    authorityKeyId: issuer.cert?.subjectKeyId,
+  });
+  return { cert, clampedToIssuer: clamped };
 }
 
-/** The subject as @peculiar/x509 encodes a name (PrintableString where it can, else UTF8String). */
-const subjectName = (subject: Subject): AsnName => nameFromDer(new x509.Name(subjectToJsonName(subject)).toArrayBuffer());
+const wholeSeconds = (date: Date) => new Date(Math.floor(date.getTime() / 1000) * 1000);
+
+/** The subject as @peculiar/x509 encodes a name (PrintableString where it can, else UTF8String), in both forms. */
+function subjectNames(subject: Subject): { subject: AsnName; subjectName: x509.Name } {
+  const subjectName = new x509.Name(subjectToJsonName(subject));
+  return { subject: nameFromDer(subjectName.toArrayBuffer()), subjectName };
+}
 
 // A CA signs many certificates in one run: read its name out of its DER once.
 const issuerNames = new WeakMap<Uint8Array, AsnName>();

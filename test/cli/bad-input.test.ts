@@ -414,7 +414,7 @@ describe("--dir the file system refuses (exit 5)", () => {
       if (mode === "unshare") {
         const quoted = args.map((arg) => `'${arg.replace(/'/g, `'\\''`)}'`).join(" ");
         const result = await execa("unshare", ["--mount", "--propagation", "private", "sh", "-c",
-          `mount --bind '${ro}' '${ro}' && mount -o remount,bind,ro '${ro}' && exec node '${binPath}' ${quoted}`], { reject: false });
+          `mount --bind '${ro}' '${ro}' && mount -o remount,bind,ro '${ro}' && exec '${binPath}' ${quoted}`], { reject: false });
         return { exitCode: result.exitCode ?? -1, stdout: String(result.stdout), stderr: String(result.stderr) };
       }
       const folders = [ro, ...readdirSync(ro, { recursive: true, withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => path.join(e.parentPath, e.name))];

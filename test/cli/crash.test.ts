@@ -37,7 +37,7 @@ function random(seed: number) {
 }
 
 /** init on a cluster folder: the PKI in `<cluster>/pki`, the kubeconfigs in `<cluster>`. */
-const runInit = (cluster: string, extra: string[] = []) => execa("node", [binPath, ...INIT, "--dir", cluster, ...extra], { reject: false });
+const runInit = (cluster: string, extra: string[] = []) => execa(binPath, [...INIT, "--dir", cluster, ...extra], { reject: false });
 
 /** Starts init and SIGKILLs it after `delayMs` (or lets it finish first). */
 const killedInit = (cluster: string, delayMs: number) => killed([...INIT, "--dir", cluster], delayMs);
@@ -45,7 +45,7 @@ const killedInit = (cluster: string, delayMs: number) => killed([...INIT, "--dir
 /** Runs kpki with `args` and SIGKILLs it after `delayMs` (or lets it finish first). */
 function killed(args: readonly string[], delayMs: number): Promise<void> {
   return new Promise((resolve) => {
-    const child = spawn("node", [binPath, ...args], { stdio: "ignore" });
+    const child = spawn(binPath, [...args], { stdio: "ignore" });
     const timer = setTimeout(() => child.kill("SIGKILL"), delayMs);
     child.on("exit", () => {
       clearTimeout(timer);
@@ -136,14 +136,14 @@ describe.runIf(hasOpenssl)(`kill -9 during the other commands that write a clust
 
   beforeAll(async () => {
     expect((await runInit(base)).exitCode).toBe(0);
-    const made = await execa("node", [binPath, "cert", "csr", "--name", "node-1", "--cn", "system:node:node-1", "--org", "system:nodes", "--dir", root, "--key-type", "ecdsa-p256"], { reject: false });
+    const made = await execa(binPath, ["cert", "csr", "--name", "node-1", "--cn", "system:node:node-1", "--org", "system:nodes", "--dir", root, "--key-type", "ecdsa-p256"], { reject: false });
     expect(made.exitCode, made.stderr).toBe(0);
     const copy = path.join(root, "renew-timing");
     cpSync(base, copy, { recursive: true });
     const before = contents(copy);
     for (const [name, args] of [["renew", renewAll(copy)], ["kubeconfig", userKubeconfig(copy)], ["sign", signOut(copy)]] as const) {
       const started = Date.now();
-      const run = await execa("node", [binPath, ...args], { reject: false });
+      const run = await execa(binPath, [...args], { reject: false });
       expect(run.exitCode, run.stderr).toBe(0);
       timings[name] = Date.now() - started;
       if (name === "renew") renewed = [...contents(copy)].filter(([file, bytes]) => before.get(file) !== bytes).map(([file]) => file).sort();
@@ -169,7 +169,7 @@ describe.runIf(hasOpenssl)(`kill -9 during the other commands that write a clust
       outcomes[changed.length === 0 ? "none" : "all"]++;
       expect(leftovers(work), context).toEqual([]);
       await expectWholePki(path.join(work, "pki"), context);
-      const again = await execa("node", [binPath, ...renewAll(work)], { reject: false });
+      const again = await execa(binPath, [...renewAll(work)], { reject: false });
       expect(again.exitCode, `${context}: ${again.stderr}`).toBe(0);
       expect(leftovers(work), context).toEqual([]);
       await expectWholePki(path.join(work, "pki"), context);
@@ -194,7 +194,7 @@ describe.runIf(hasOpenssl)(`kill -9 during the other commands that write a clust
       if (existsSync(jane)) await expectWholeKubeconfig(jane, ca, context);
       if (existsSync(signed)) expect((await openssl(["verify", "-CAfile", ca, signed])).exitCode, context).toBe(0);
       for (const args of [userKubeconfig(work), signOut(work)]) {
-        const again = await execa("node", [binPath, ...args, ...(args[0] === "kubeconfig" ? ["--force"] : [])], { reject: false });
+        const again = await execa(binPath, [...args, ...(args[0] === "kubeconfig" ? ["--force"] : [])], { reject: false });
         expect(again.exitCode, `${context}: ${args.slice(0, 2).join(" ")}: ${again.stderr}`).toBe(0);
       }
       expect(leftovers(work), context).toEqual([]);
@@ -243,13 +243,13 @@ describe("the commit journal", () => {
     const out = path.join(root, "onefile-leftovers-out");
     mkdirSync(out);
     writeFileSync(path.join(cluster, ".jane.conf.0123456789ab.tmp"), "half a kubeconfig");
-    const csr = await execa("node", [binPath, "cert", "csr", "--name", "node", "--cn", "node", "--dir", out, "--key-type", "ecdsa-p256"]);
+    const csr = await execa(binPath, ["cert", "csr", "--name", "node", "--cn", "node", "--dir", out, "--key-type", "ecdsa-p256"]);
     expect(csr.exitCode).toBe(0);
     writeFileSync(path.join(out, ".node.crt.0123456789ab.tmp"), "half a certificate");
     writeFileSync(path.join(out, ".other.crt.0123456789ab.tmp"), "another file's: left alone");
-    const created = await execa("node", [binPath, "kubeconfig", "create", "--user", "jane", "--server", "https://192.0.2.10:6443", "--dir", cluster, "--key-type", "ecdsa-p256"], { reject: false });
+    const created = await execa(binPath, ["kubeconfig", "create", "--user", "jane", "--server", "https://192.0.2.10:6443", "--dir", cluster, "--key-type", "ecdsa-p256"], { reject: false });
     expect(created.exitCode, created.stderr).toBe(0);
-    const signed = await execa("node", [binPath, "cert", "sign", "--csr", path.join(out, "node.csr"), "--profile", "client", "--dir", cluster, "--out", path.join(out, "node.crt")], { reject: false });
+    const signed = await execa(binPath, ["cert", "sign", "--csr", path.join(out, "node.csr"), "--profile", "client", "--dir", cluster, "--out", path.join(out, "node.crt")], { reject: false });
     expect(signed.exitCode, signed.stderr).toBe(0);
     expect(leftovers(cluster)).toEqual([]);
     expect(leftovers(out)).toEqual([".other.crt.0123456789ab.tmp"]);

@@ -75,7 +75,7 @@ describe("stale-lock takeover", () => {
       writeFileSync(path.join(pki, ".kpki.lock"), deadHolder());
       const runs = await Promise.all(
         Array.from({ length: 4 }, () =>
-          execa("node", [binPath, "init", "--master-ip", "192.0.2.10", "--dir", cluster, "--only", "ca", "--key-type", "ecdsa-p256", "-o", "json"], { reject: false }),
+          execa(binPath, ["init", "--master-ip", "192.0.2.10", "--dir", cluster, "--only", "ca", "--key-type", "ecdsa-p256", "-o", "json"], { reject: false }),
         ),
       );
       const pins = runs.map((run) => {
@@ -84,7 +84,7 @@ describe("stale-lock takeover", () => {
       });
       const created = runs.filter((run) => (JSON.parse(run.stdout) as { changed: boolean }).changed);
       expect(created, `round ${round}`).toHaveLength(1);
-      const onDisk = await execa("node", [binPath, "ca", "hash", "--dir", cluster]);
+      const onDisk = await execa(binPath, ["ca", "hash", "--dir", cluster]);
       for (const pin of pins) expect(pin, `round ${round}`).toBe(onDisk.stdout.trim());
     }
   }, roundsTimeout);
@@ -94,7 +94,7 @@ describe("stale-lock takeover", () => {
     const pki = path.join(cluster, "pki");
     mkdirSync(pki, { recursive: true });
     writeFileSync(path.join(pki, ".kpki.lock"), "");
-    const run = await execa("node", [binPath, "init", "--master-ip", "192.0.2.10", "--dir", cluster, "--only", "ca", "--key-type", "ecdsa-p256"], { reject: false, timeout: 50_000 }); // under the 60 s a wedged lock would cost
+    const run = await execa(binPath, ["init", "--master-ip", "192.0.2.10", "--dir", cluster, "--only", "ca", "--key-type", "ecdsa-p256"], { reject: false, timeout: 50_000 }); // under the 60 s a wedged lock would cost
     expect(run.exitCode, run.stderr).toBe(0);
     expect(readFileSync(path.join(pki, "ca.crt"), "utf8")).toContain("BEGIN CERTIFICATE");
   });
@@ -113,7 +113,7 @@ describe("stale-lock takeover", () => {
       const pki = path.join(cluster, "pki");
       mkdirSync(pki, { recursive: true });
       writeFileSync(path.join(pki, ".kpki.lock"), content);
-      const run = await execa("node", [binPath, "init", "--master-ip", "192.0.2.10", "--dir", cluster, "--only", "ca", "--key-type", "ecdsa-p256"], { reject: false, timeout: 50_000 });
+      const run = await execa(binPath, ["init", "--master-ip", "192.0.2.10", "--dir", cluster, "--only", "ca", "--key-type", "ecdsa-p256"], { reject: false, timeout: 50_000 });
       expect(run.exitCode, `${content}: ${run.stderr}`).toBe(0);
       expect(readFileSync(path.join(pki, "ca.crt"), "utf8")).toContain("BEGIN CERTIFICATE");
     }

@@ -53,7 +53,7 @@ function kubeconfigCredentials(file: string) {
 }
 
 /**
- * runBin runs bin/kpki.js over dist/: builds it with the project's build when
+ * runBin runs bin/kpki over dist/: builds it with the project's build when
  * it is older than its sources (not always: the build empties dist/ first,
  * under other files' feet).
  */

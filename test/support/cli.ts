@@ -28,10 +28,11 @@ export async function runCli(args: readonly string[], options: { stdin?: string 
 }
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-export const binPath = path.join(repoRoot, "bin/kpki.js");
+/** The bin users run: it starts kpki from the startup snapshot the build made (see bin/kpki). */
+export const binPath = path.join(repoRoot, "bin/kpki");
 
 /** Runs the built bin as a user would (needs `npm run build`). */
 export async function runBin(args: readonly string[], options: { cwd?: string; input?: string } = {}): Promise<CliResult> {
-  const result = await execa("node", [binPath, ...args], { reject: false, cwd: options.cwd, input: options.input });
+  const result = await execa(binPath, args, { reject: false, cwd: options.cwd, input: options.input });
   return { exitCode: result.exitCode ?? -1, stdout: result.stdout, stderr: result.stderr };
 }

@@ -19,7 +19,7 @@ function newestMtime(target: string): number {
  */
 export default async function setup(): Promise<void> {
   const binImports = [...readFileSync(path.join(root, "bin/kpki.js"), "utf8").matchAll(/from\s+["']\.\.\/(dist\/[^"']+)["']/g)].map((match) => match[1]!);
-  const outputs = ["dist/index.js", ...binImports].map((file) => statSync(path.join(root, file), { throwIfNoEntry: false })?.mtimeMs ?? 0);
+  const outputs = ["dist/index.js", "dist/kpki.blob", ...binImports].map((file) => statSync(path.join(root, file), { throwIfNoEntry: false })?.mtimeMs ?? 0);
   const sources = ["src", "templates", "bin", "package.json", "tsconfig.json"].map((file) => newestMtime(path.join(root, file)));
   if (Math.min(...outputs) > Math.max(...sources)) return;
   const build = await execa("npm", ["run", "build"], { cwd: root, reject: false, all: true });

@@ -1,3 +1,4 @@
+import { X509Certificate } from "node:crypto";
 import { AsnConvert } from "@peculiar/asn1-schema";
 import { Certificate } from "@peculiar/asn1-x509";
 import { describe, expect, it } from "vitest";
@@ -69,5 +70,15 @@ describe.each<KeyType>(["rsa-2048", "ecdsa-p256", "ecdsa-p384"])("certificates b
     const caCert = new x509.X509Certificate(ca);
     expect(await caCert.verify({ publicKey: caCert.publicKey, signatureOnly: true })).toBe(true);
     expect(await new x509.X509Certificate(leaf).verify({ publicKey: caCert.publicKey, signatureOnly: true })).toBe(true);
+  });
+});
+
+describe("IP addresses in certificates", () => {
+  it("are the addresses given, as OpenSSL reads them, a v4-mapped IPv6 address among them", async () => {
+    const key = await generateKeyPair("ecdsa-p256");
+    const name = nameDer({ commonName: "kube-apiserver", organizations: [] });
+    const ips = ["192.0.2.10", "::ffff:192.0.2.1", "2001:db8::1", "::1"];
+    const der = buildCertificate({ serialHex: randomSerialHex(), issuer: name, subject: name, notBefore: new Date("2026-01-01T00:00:00Z"), notAfter: new Date("2027-01-01T00:00:00Z"), spki: spkiOf(key), extensions: profileExtensions(PROFILES.server, key.type, { subjectKeyId: subjectKeyIdOf(spkiOf(key)) }, { dns: [], ips }) }, key);
+    expect(new X509Certificate(der).subjectAltName).toBe("IP Address:192.0.2.10, IP Address:0:0:0:0:0:FFFF:C000:201, IP Address:2001:DB8:0:0:0:0:0:1, IP Address:0:0:0:0:0:0:0:1");
   });
 });

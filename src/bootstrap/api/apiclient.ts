@@ -1,6 +1,6 @@
 import { createHash, X509Certificate } from "node:crypto";
-import { Agent, request as httpsRequest, type RequestOptions } from "node:https";
-import { checkServerIdentity, type TLSSocket } from "node:tls";
+import type { Agent, RequestOptions } from "node:https";
+import type { TLSSocket } from "node:tls";
 import { KpkiError } from "../../errors.js";
 import { caCertHash } from "../../pki/pin.js";
 
@@ -101,10 +101,14 @@ export function spkiPin(certificate: X509Certificate): string {
 // One kept-alive connection per server and trust: a check's requests share one
 // TLS handshake. Idle sockets are unref'd by Node, so they never hold the process.
 const agents = new Map<string, Agent>();
+// node:https and node:tls load on first use: their native parts cannot be
+// saved in the CLI's startup snapshot (src/cli/snapshot/entry.ts).
+const https = () => process.getBuiltinModule("node:https");
+const tls = () => process.getBuiltinModule("node:tls");
 function agentFor(target: ApiTarget): Agent {
   const key = JSON.stringify([target.server, target.caPem, target.insecure, target.tlsServerName, target.clientCertPem]);
   let agent = agents.get(key);
-  if (!agent) agents.set(key, (agent = new Agent({ keepAlive: true, maxSockets: 1 })));
+  if (!agent) agents.set(key, (agent = new (https().Agent)({ keepAlive: true, maxSockets: 1 })));
   return agent;
 }
 
@@ -135,9 +139,9 @@ export function apiRequest(target: ApiTarget, method: string, path: string, body
     agent: agentFor(target),
     timeout: target.timeoutMs ?? 10_000,
   };
-  if (target.tlsServerName) options.checkServerIdentity = (_host, cert) => checkServerIdentity(target.tlsServerName!, cert);
+  if (target.tlsServerName) options.checkServerIdentity = (_host, cert) => tls().checkServerIdentity(target.tlsServerName!, cert);
   return new Promise((resolve, reject) => {
-    const req = httpsRequest(options, (response) => {
+    const req = https().request(options, (response) => {
       const socket = response.socket as TLSSocket;
       const peerPins: string[] = [];
       let peer = socket.getPeerCertificate(true);

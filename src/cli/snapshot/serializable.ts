@@ -1,0 +1,31 @@
+// Imported first by the snapshot entry, so it runs before any other module.
+// V8 cannot serialize ICU objects into a startup snapshot, and string-width
+// (under yargs' cliui) makes an Intl.Segmenter when it loads. While the
+// snapshot is built, Segmenters are made lazily: the ICU object is created
+// on first use, after the snapshot has been deserialized.
+const IcuSegmenter = Intl.Segmenter;
+type SegmenterArgs = ConstructorParameters<typeof Intl.Segmenter>;
+
+class LazySegmenter {
+  readonly #args: SegmenterArgs;
+  #real: Intl.Segmenter | undefined;
+  constructor(...args: SegmenterArgs) {
+    this.#args = args;
+  }
+  get #segmenter(): Intl.Segmenter {
+    return (this.#real ??= new IcuSegmenter(...this.#args));
+  }
+  segment(input: string): Intl.Segments {
+    return this.#segmenter.segment(input);
+  }
+  resolvedOptions(): Intl.ResolvedSegmenterOptions {
+    return this.#segmenter.resolvedOptions();
+  }
+}
+
+(Intl as { Segmenter: unknown }).Segmenter = LazySegmenter;
+
+/** Puts the real Intl.Segmenter back once every module has loaded. */
+export function restoreIntl(): void {
+  (Intl as { Segmenter: unknown }).Segmenter = IcuSegmenter;
+}

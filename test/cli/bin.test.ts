@@ -1,0 +1,43 @@
+import { copyFileSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { execa } from "execa";
+import { describe, expect, it } from "vitest";
+import { binPath, repoRoot } from "../support/cli.js";
+import { tempDir } from "../support/tmp.js";
+
+// bin/kpki starts node from the startup snapshot only when the node on PATH
+// built it; any other node runs the plain bundle, and kpki works the same.
+const root = tempDir("kpki-bin-");
+
+const run = (bin: string, args: string[]) => execa(bin, args, { reject: false, env: { KPKI_DEBUG: "1" } });
+
+describe("bin/kpki", () => {
+  it("starts from the startup snapshot the build made with this node", async () => {
+    const result = await run(binPath, ["init", "--master-ip", "192.0.2.10", "--only", "ca", "--key-type", "ecdsa-p256", "--dir", path.join(root, "a"), "-o", "json"]);
+    expect(result.stderr).toBe(`kpki: starting from the startup snapshot ${repoRoot}/dist/kpki.blob`);
+    expect(result.exitCode).toBe(0);
+    expect(JSON.parse(result.stdout).entries[0].files.map((file: { file: string }) => file.file)).toEqual(["ca.key", "ca.crt"]);
+    // yargs lays out help with Intl.Segmenter, which the snapshot makes lazily (src/cli/snapshot/serializable.ts).
+    const help = await run(binPath, ["init", "--help"]);
+    expect(help.exitCode).toBe(0);
+    expect(help.stdout).toContain("--master-ip");
+  });
+
+  it("loads the plain bundle when the snapshot was built by another node, through a symlink as npm links bins", async () => {
+    // A copy of the package whose snapshot stamp names another node binary.
+    const copy = path.join(root, "package");
+    mkdirSync(path.join(copy, "bin"), { recursive: true });
+    mkdirSync(path.join(copy, "dist"));
+    copyFileSync(binPath, path.join(copy, "bin/kpki"));
+    symlinkSync(path.join(repoRoot, "bin/kpki.js"), path.join(copy, "bin/kpki.js"));
+    symlinkSync(path.join(repoRoot, "dist/kpki.blob"), path.join(copy, "dist/kpki.blob"));
+    writeFileSync(path.join(copy, "dist/kpki.blob.node"), "1 2 3 4\n");
+    mkdirSync(path.join(root, "node_modules/.bin"), { recursive: true });
+    const link = path.join(root, "node_modules/.bin/kpki");
+    symlinkSync(path.join(copy, "bin/kpki"), link);
+    const result = await run(link, ["--version"]);
+    expect(result.stderr).toMatch(/^kpki: no startup snapshot built by \S+node: loading \S+\/package\/bin\/kpki\.js$/);
+    expect(result.exitCode).toBe(0);
+    expect(result.stdout).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+});
