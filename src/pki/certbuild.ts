@@ -9,8 +9,10 @@
  */
 import { createHash, createPublicKey, sign as signData } from "node:crypto";
 import { isIPv4 } from "node:net";
+import { CertificationRequestInfo } from "@peculiar/asn1-csr";
 import { AsnConvert, OctetString } from "@peculiar/asn1-schema";
 import * as asn from "@peculiar/asn1-x509";
+import { subjectFromCertificateDer } from "./der.js";
 import type { KeyPair, KeyType } from "./keys.js";
 import { altNameList, ipToBytes, type AltNames } from "./names.js";
 import { keyUsagesFor, EXTENDED_KEY_USAGES, type Profile } from "./profiles.js";
@@ -39,25 +41,33 @@ const SIGNATURES: Record<KeyType, { oid: string; hash: string; nullParameters: b
 
 /** Signs the template with the issuer's key: the certificate's DER. */
 export function buildCertificate(template: CertTemplate, signer: KeyPair): Uint8Array<ArrayBuffer> {
-  const { oid, hash, nullParameters } = SIGNATURES[signer.type];
-  const algorithm = new asn.AlgorithmIdentifier(nullParameters ? { algorithm: oid, parameters: null } : { algorithm: oid });
   const tbsCertificate = new asn.TBSCertificate({
     version: asn.Version.v3,
     serialNumber: bytes(template.serialHex),
-    signature: algorithm,
+    signature: signatureAlgorithm(signer),
     issuer: template.issuer,
     validity: new asn.Validity({ notBefore: template.notBefore, notAfter: template.notAfter }),
     subject: template.subject,
     subjectPublicKeyInfo: AsnConvert.parse(template.spki, asn.SubjectPublicKeyInfo),
     extensions: new asn.Extensions(template.extensions),
   });
-  const tbs = new Uint8Array(AsnConvert.serialize(tbsCertificate));
+  return signed(new Uint8Array(AsnConvert.serialize(tbsCertificate)), signer);
+}
+
+/**
+ * SEQUENCE { signed bytes, signatureAlgorithm, signature BIT STRING }, the
+ * frame of both a Certificate and a CertificationRequest, around the DER
+ * just signed rather than serializing its structure a second time.
+ */
+function signed(tbs: Uint8Array, signer: KeyPair): Uint8Array<ArrayBuffer> {
   // node:crypto gives ECDSA signatures as DER ECDSA-Sig-Value, the form X.509 carries.
-  const signature = signData(hash, tbs, signer.privateKeyObject);
-  // Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue BIT STRING }:
-  // framed around the TBS bytes just signed, rather than serializing the TBS structure again.
-  const bitString = derTlv(0x03, new Uint8Array([0]), signature);
-  return derTlv(0x30, tbs, new Uint8Array(AsnConvert.serialize(algorithm)), bitString);
+  const signature = signData(SIGNATURES[signer.type].hash, tbs, signer.privateKeyObject);
+  return derTlv(0x30, tbs, new Uint8Array(AsnConvert.serialize(signatureAlgorithm(signer))), derTlv(0x03, new Uint8Array([0]), signature));
+}
+
+function signatureAlgorithm(signer: KeyPair): asn.AlgorithmIdentifier {
+  const { oid, nullParameters } = SIGNATURES[signer.type];
+  return new asn.AlgorithmIdentifier(nullParameters ? { algorithm: oid, parameters: null } : { algorithm: oid });
 }
 
 /** One DER element: tag, definite length, content (the parts concatenated). */
@@ -81,7 +91,8 @@ export const nameFromDer = (der: BufferSource): asn.Name => AsnConvert.parse(der
 
 /** The subject of a certificate, from its DER, for use as the issuer of the certificates it signs. */
 export function subjectOfCertificate(der: Uint8Array): asn.Name {
-  return AsnConvert.parse(der, asn.Certificate).tbsCertificate.subject;
+  // Only the subject's bytes are parsed: the ASN.1 library reads a whole certificate in milliseconds.
+  return AsnConvert.parse(subjectFromCertificateDer(der), asn.Name);
 }
 
 /** A key pair's public key as SubjectPublicKeyInfo DER. */
@@ -91,6 +102,28 @@ export const spkiOf = (key: KeyPair): Uint8Array => new Uint8Array(createPublicK
 export function subjectKeyIdOf(spki: Uint8Array): string {
   return createHash("sha1").update(new Uint8Array(AsnConvert.parse(spki, asn.SubjectPublicKeyInfo).subjectPublicKey)).digest("hex");
 }
+
+/** The subjectAltName extension (not critical) for these names; none when there are none. */
+function subjectAltNameExtension(altNames: AltNames): asn.Extension | undefined {
+  const names = altNameList(altNames);
+  if (names.length === 0) return undefined;
+  const generalNames = names.map((name) => new asn.GeneralName(name.type === "dns" ? { dNSName: name.value } : { iPAddress: ipForAsn1(name.value) }));
+  return extension(asn.id_ce_subjectAltName, false, new asn.SubjectAlternativeName(generalNames));
+}
+
+/**
+ * A PKCS#10 request for the key's own public key, signed by that key, with
+ * the SANs in an extensionRequest attribute: the DER @peculiar/x509's
+ * Pkcs10CertificateRequestGenerator makes (test/unit/certbuild.test.ts).
+ */
+export function buildCertificationRequest(subject: asn.Name, altNames: AltNames, key: KeyPair): Uint8Array<ArrayBuffer> {
+  const info = new CertificationRequestInfo({ subject, subjectPKInfo: AsnConvert.parse(spkiOf(key), asn.SubjectPublicKeyInfo) });
+  const san = subjectAltNameExtension(altNames);
+  if (san) info.attributes.push(new asn.Attribute({ type: PKCS9_EXTENSION_REQUEST, values: [AsnConvert.serialize(new asn.Extensions([san]))] }));
+  return signed(new Uint8Array(AsnConvert.serialize(info)), key);
+}
+
+const PKCS9_EXTENSION_REQUEST = "1.2.840.113549.1.9.14";
 
 /**
  * An IP address as asn1-x509 encodes it right: IPv4 dotted, IPv6 as eight
@@ -124,11 +157,8 @@ export function profileExtensions(profile: Profile, keyType: KeyType, ids: { sub
     extensions.push(extension(asn.id_ce_extKeyUsage, false, new asn.ExtendedKeyUsage(profile.extendedKeyUsages.map((name) => EXTENDED_KEY_USAGES[name]))));
   }
   extensions.push(extension(asn.id_ce_subjectKeyIdentifier, false, new asn.SubjectKeyIdentifier(bytes(ids.subjectKeyId))));
-  const names = altNameList(altNames);
-  if (names.length > 0) {
-    const generalNames = names.map((name) => new asn.GeneralName(name.type === "dns" ? { dNSName: name.value } : { iPAddress: ipForAsn1(name.value) }));
-    extensions.push(extension(asn.id_ce_subjectAltName, false, new asn.SubjectAlternativeName(generalNames)));
-  }
+  const san = subjectAltNameExtension(altNames);
+  if (san) extensions.push(san);
   if (ids.authorityKeyId) {
     const keyIdentifier = new asn.KeyIdentifier(bytes(ids.authorityKeyId));
     extensions.push(extension(asn.id_ce_authorityKeyIdentifier, false, new asn.AuthorityKeyIdentifier({ keyIdentifier })));

@@ -1,6 +1,6 @@
 import { createHash, X509Certificate as NodeX509Certificate } from "node:crypto";
 import { inputError, KpkiError } from "../errors.js";
-import { describePemLabels, pemBlock, pemLabels, spkiFromCertificateDer } from "./der.js";
+import { describePemLabels, pemBlock, pemLabels, pemOf, spkiFromCertificateDer } from "./der.js";
 import { checkPublicKeyShape } from "./keyshape.js";
 import { describeKey } from "./keys.js";
 import { canonicalIp, type AltNames } from "./names.js";
@@ -196,17 +196,11 @@ export type BuiltCertFields = Omit<CertInfo, ReadBack | "der" | "pem" | "sha256F
  */
 export function builtCertInfo(der: Uint8Array, known: BuiltCertFields): CertInfo {
   let parsed: CertInfo | undefined;
-  const info = { ...known, der, pem: certificatePem(der), sha256Fingerprint: colonHex(createHash("sha256").update(der).digest()), spkiHash: caCertHash(der) } as CertInfo;
+  const info = { ...known, der, pem: pemOf(der, "CERTIFICATE"), sha256Fingerprint: colonHex(createHash("sha256").update(der).digest()), spkiHash: caCertHash(der) } as CertInfo;
   for (const field of READ_BACK) {
     Object.defineProperty(info, field, { enumerable: true, configurable: true, get: () => (parsed ??= readCertificate(der))[field] });
   }
   return info;
-}
-
-/** A certificate's PEM as @peculiar/x509 writes it (64-character lines), with a final newline. */
-function certificatePem(der: Uint8Array): string {
-  const lines = Buffer.from(der).toString("base64").match(/.{1,64}/g) ?? [];
-  return `-----BEGIN CERTIFICATE-----\n${lines.join("\n")}\n-----END CERTIFICATE-----\n`;
 }
 
 /**

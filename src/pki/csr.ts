@@ -1,7 +1,8 @@
 import { inputError, KpkiError } from "../errors.js";
-import { describePemLabels, pemBlock, pemLabels } from "./der.js";
+import { buildCertificationRequest, nameFromDer } from "./certbuild.js";
+import { describePemLabels, pemBlock, pemLabels, pemOf } from "./der.js";
 import { checkPublicKeyShape } from "./keyshape.js";
-import { signingAlgorithm, type KeyPair } from "./keys.js";
+import type { KeyPair } from "./keys.js";
 import { altNameList, dnsNameProblem, formatAltName, type AltNames } from "./names.js";
 import { altNamesOf, checkCertificateSize, oneLine } from "./certinfo.js";
 import { subjectToJsonName, type Subject } from "./subject.js";
@@ -27,16 +28,14 @@ export interface ParsedCsr {
 
 /** Builds a CSR carrying the SANs in its extensionRequest attribute. */
 export async function buildCsr(key: KeyPair, subject: Subject, altNames: AltNames): Promise<ParsedCsr> {
-  const names = altNameList(altNames);
-  const extensions = names.length > 0 ? [new x509.SubjectAlternativeNameExtension(names)] : [];
-  const csr = await x509.Pkcs10CertificateRequestGenerator.create({
-    name: subjectToJsonName(subject),
-    keys: { privateKey: key.privateKey, publicKey: key.publicKey },
-    signingAlgorithm: signingAlgorithm(key.type),
-    extensions,
-  });
-  return fromRequest(csr, "the new CSR");
+  return fromRequest(new x509.Pkcs10CertificateRequest(buildCsrDer(key, subject, altNames)), "the new CSR");
 }
+
+/** The PEM of the CSR buildCsr makes, for a caller that signs the key itself and only writes the request. */
+export const buildCsrPem = (key: KeyPair, subject: Subject, altNames: AltNames): string => pemOf(buildCsrDer(key, subject, altNames), "CERTIFICATE REQUEST");
+
+const buildCsrDer = (key: KeyPair, subject: Subject, altNames: AltNames) =>
+  buildCertificationRequest(nameFromDer(new x509.Name(subjectToJsonName(subject)).toArrayBuffer()), altNames, key);
 
 const OID_SUBJECT_ALT_NAME = "2.5.29.17";
 const OID_BASIC_CONSTRAINTS = "2.5.29.19";

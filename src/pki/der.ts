@@ -44,17 +44,22 @@ export function derSequenceItems(der: Uint8Array): { tag: number; content: Uint8
   return items;
 }
 
-/** The DER SubjectPublicKeyInfo inside a DER X.509 certificate. */
-export function spkiFromCertificateDer(der: Uint8Array): Uint8Array {
+/** The TBSCertificate field at `index` (0 serialNumber … 4 subject, 5 subjectPublicKeyInfo) of a DER X.509 certificate, as DER. */
+function tbsField(der: Uint8Array, index: number): Uint8Array {
   const certificate = readTlv(der, 0);
   const tbs = readTlv(der, certificate.contentStart);
   let field = readTlv(der, tbs.contentStart);
   if (field.tag === 0xa0) field = readTlv(der, field.end); // explicit version
-  // serialNumber, signature, issuer, validity, subject, then subjectPublicKeyInfo
-  for (let i = 0; i < 5; i++) field = readTlv(der, field.end);
-  if (field.tag !== 0x30) throw new DerError("no SubjectPublicKeyInfo where expected");
+  for (let i = 0; i < index; i++) field = readTlv(der, field.end);
+  if (field.tag !== 0x30) throw new DerError("no SEQUENCE where the certificate's field should be");
   return der.subarray(field.start, field.end);
 }
+
+/** The DER SubjectPublicKeyInfo inside a DER X.509 certificate. */
+export const spkiFromCertificateDer = (der: Uint8Array): Uint8Array => tbsField(der, 5);
+
+/** The DER subject Name inside a DER X.509 certificate. */
+export const subjectFromCertificateDer = (der: Uint8Array): Uint8Array => tbsField(der, 4);
 
 /** One PEM block: its label, its decoded body and its whole text (headers included). */
 export interface PemBlock {
@@ -146,4 +151,10 @@ export function describePemLabels(labels: readonly string[]): string {
 /** The labels of every PEM block in a text, in order. */
 export function pemLabels(text: string): string[] {
   return pemBlocks(text).map((block) => block.label);
+}
+
+/** DER as PEM, the way @peculiar/x509 writes it (64-character lines), with a final newline. */
+export function pemOf(der: Uint8Array, label: string): string {
+  const lines = Buffer.from(der).toString("base64").match(/.{1,64}/g) ?? [];
+  return `-----BEGIN ${label}-----\n${lines.join("\n")}\n-----END ${label}-----\n`;
 }

@@ -369,15 +369,9 @@ async function issueEntry(entry: CatalogEntry, decision: Decision, context: Issu
     } else {
       const profile = entry.kind === "cert" ? entry.profile : PROFILES.client;
       const ca = issuer as Required<Issued>;
-      let signed;
-      if (entry.kind === "cert" && entry.writesCsr) {
-        const csr = await modules.buildCsr(key, wanted.subject, wanted.altNames);
-        signed = await modules.signCsr(csr, ca, profile, validity);
-        writes.push({ file: csrFile(entry), data: csr.pem, mode: MODES.csr });
-      } else {
-        // No CSR is written: sign the key directly (the certificate is the same).
-        signed = modules.signNewKey(key, wanted.subject, wanted.altNames, ca, profile, validity);
-      }
+      // The key is in hand: it is signed directly, the certificate being what signing its CSR would give.
+      const signed = modules.signNewKey(key, wanted.subject, wanted.altNames, ca, profile, validity);
+      if (entry.kind === "cert" && entry.writesCsr) writes.push({ file: csrFile(entry), data: modules.buildCsrPem(key, wanted.subject, wanted.altNames), mode: MODES.csr });
       cert = signed.cert;
       if (signed.clampedToIssuer) report.warnings.push(`cut to the CA's expiry, ${cert.notAfter.toISOString()}: the CA ends before ${validity.days} days`);
     }

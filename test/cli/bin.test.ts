@@ -9,7 +9,7 @@ import { tempDir } from "../support/tmp.js";
 // built it; any other node runs the plain bundle, and kpki works the same.
 const root = tempDir("kpki-bin-");
 
-const run = (bin: string, args: string[]) => execa(bin, args, { reject: false, env: { KPKI_DEBUG: "1" } });
+const run = (bin: string, args: string[], env: Record<string, string> = {}) => execa(bin, args, { reject: false, env: { KPKI_DEBUG: "1", NODE_OPTIONS: "", ...env } });
 
 describe("bin/kpki", () => {
   it("starts from the startup snapshot the build made with this node", async () => {
@@ -36,8 +36,17 @@ describe("bin/kpki", () => {
     const link = path.join(root, "node_modules/.bin/kpki");
     symlinkSync(path.join(copy, "bin/kpki"), link);
     const result = await run(link, ["--version"]);
-    expect(result.stderr).toMatch(/^kpki: no startup snapshot built by \S+node: loading \S+\/package\/bin\/kpki\.js$/);
+    expect(result.stderr).toMatch(/^kpki: no startup snapshot for \S+node: loading \S+\/package\/bin\/kpki\.js$/);
     expect(result.exitCode).toBe(0);
     expect(result.stdout).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+
+  it("loads the plain bundle when NODE_OPTIONS is set, since V8 flags there make node refuse any snapshot", async () => {
+    const result = await run(binPath, ["--version"], { NODE_OPTIONS: "--max-old-space-size=2048" });
+    expect(result.stderr).toBe(`kpki: no startup snapshot for ${process.execPath} with NODE_OPTIONS: loading ${repoRoot}/bin/kpki.js`);
+    expect(result.exitCode).toBe(0);
+    // What node itself does with that snapshot and those flags: refuses it, exit 14.
+    const refused = await execa(process.execPath, ["--max-old-space-size=2048", "--snapshot-blob", path.join(repoRoot, "dist/kpki.blob"), path.join(repoRoot, "dist/kpki-snapshot.cjs"), "--version"], { reject: false });
+    expect(refused.exitCode).toBe(14);
   });
 });

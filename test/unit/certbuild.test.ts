@@ -1,8 +1,9 @@
 import { X509Certificate } from "node:crypto";
 import { AsnConvert } from "@peculiar/asn1-schema";
+import { CertificationRequest } from "@peculiar/asn1-csr";
 import { Certificate } from "@peculiar/asn1-x509";
 import { describe, expect, it } from "vitest";
-import { buildCertificate, nameFromDer, profileExtensions, spkiOf, subjectKeyIdOf, subjectOfCertificate } from "../../src/pki/certbuild.js";
+import { buildCertificate, buildCertificationRequest, nameFromDer, profileExtensions, spkiOf, subjectKeyIdOf, subjectOfCertificate } from "../../src/pki/certbuild.js";
 import { generateKeyPair } from "../../src/pki/keygen.js";
 import { signingAlgorithm, type KeyPair, type KeyType } from "../../src/pki/keys.js";
 import { altNameList, type AltNames } from "../../src/pki/names.js";
@@ -80,5 +81,26 @@ describe("IP addresses in certificates", () => {
     const ips = ["192.0.2.10", "::ffff:192.0.2.1", "2001:db8::1", "::1"];
     const der = buildCertificate({ serialHex: randomSerialHex(), issuer: name, subject: name, notBefore: new Date("2026-01-01T00:00:00Z"), notAfter: new Date("2027-01-01T00:00:00Z"), spki: spkiOf(key), extensions: profileExtensions(PROFILES.server, key.type, { subjectKeyId: subjectKeyIdOf(spkiOf(key)) }, { dns: [], ips }) }, key);
     expect(new X509Certificate(der).subjectAltName).toBe("IP Address:192.0.2.10, IP Address:0:0:0:0:0:FFFF:C000:201, IP Address:2001:DB8:0:0:0:0:0:1, IP Address:0:0:0:0:0:0:0:1");
+  });
+});
+
+describe.each<KeyType>(["rsa-2048", "ecdsa-p256"])("certificate requests built with asn1-csr and node:crypto (%s)", (keyType) => {
+  it("are what @peculiar/x509's generator makes, with and without SANs, and verify", async () => {
+    const key = await generateKeyPair(keyType);
+    const subject = { commonName: "kube-apiserver", organizations: ["Ünïcode"] };
+    for (const altNames of [{ dns: ["kubernetes", "kubernetes.default"], ips: ["192.0.2.10", "2001:db8::1"] }, { dns: [], ips: [] }]) {
+      const names = altNameList(altNames);
+      const reference = await x509.Pkcs10CertificateRequestGenerator.create({
+        name: subjectToJsonName(subject),
+        keys: { privateKey: key.privateKey, publicKey: key.publicKey },
+        signingAlgorithm: signingAlgorithm(key.type),
+        extensions: names.length > 0 ? [new x509.SubjectAlternativeNameExtension(names)] : [],
+      });
+      const built = buildCertificationRequest(nameDer(subject), altNames, key);
+      const info = (der: ArrayBufferLike | Uint8Array) => Buffer.from(AsnConvert.serialize(AsnConvert.parse(der, CertificationRequest).certificationRequestInfo));
+      if (keyType.startsWith("rsa")) expect(Buffer.from(built).equals(Buffer.from(reference.rawData))).toBe(true);
+      else expect(info(built).equals(info(reference.rawData))).toBe(true);
+      expect(await new x509.Pkcs10CertificateRequest(built).verify()).toBe(true);
+    }
   });
 });
