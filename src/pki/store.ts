@@ -123,14 +123,20 @@ export class PkiStore {
       });
     }
     const staged: { temp: string; target: string }[] = targets.map(({ target }) => ({ target, temp: tempNameFor(target) }));
+    const journal = this.path(JOURNAL);
+    const journalTemp = tempNameFor(journal);
+    const entries = staged.map(({ temp, target }) => [path.relative(this.dir, temp), path.relative(this.dir, target)]);
     let committed = false;
+    // Each fsync costs ~10 ms here, and they come one after another: four
+    // rounds in all (files and the journal's temp, their folders, the
+    // journal's rename, the renames), each round's syncs at once.
     try {
-      await Promise.all(targets.map((write, index) => writeSynced(staged[index]!.temp, write.data, write.mode, write.target)));
+      await Promise.all([
+        ...targets.map((write, index) => writeSynced(staged[index]!.temp, write.data, write.mode, write.target)),
+        writeSynced(journalTemp, JSON.stringify({ version: 1, renames: entries }), 0o600, journal),
+      ]);
       await syncFolders(folders);
-      const journal = this.path(JOURNAL);
-      const entries = staged.map(({ temp, target }) => [path.relative(this.dir, temp), path.relative(this.dir, target)]);
-      const journalTemp = tempNameFor(journal);
-      await writeSynced(journalTemp, JSON.stringify({ version: 1, renames: entries }), 0o600, journal);
+      // The commit: from here the journal names files whose bytes and names are on disk.
       await fs.rename(journalTemp, journal).catch((error) => {
         throw ioError(describeFsError(error, journal), error);
       });
@@ -138,7 +144,7 @@ export class PkiStore {
       committed = true;
       await this.completeJournal();
     } finally {
-      if (!committed) await Promise.all(staged.map(({ temp }) => fs.rm(temp, { force: true })));
+      if (!committed) await Promise.all([...staged.map(({ temp }) => temp), journalTemp].map((temp) => fs.rm(temp, { force: true })));
     }
   }
 
@@ -166,8 +172,9 @@ export class PkiStore {
       });
     }
     await syncFolders([...folders]);
+    // Not synced: a journal that comes back after a crash names temp files
+    // already renamed, and completing it again renames nothing.
     await fs.rm(journal, { force: true });
-    await syncFolders([this.dir]);
   }
 
   /**
@@ -267,10 +274,12 @@ async function writeSynced(temp: string, data: string | Uint8Array, mode: number
 }
 
 async function syncFolders(folders: readonly string[]): Promise<void> {
-  for (const folder of folders) {
-    const handle = await fs.open(folder, "r");
-    await handle.sync().finally(() => handle.close());
-  }
+  await Promise.all(
+    folders.map(async (folder) => {
+      const handle = await fs.open(folder, "r");
+      await handle.sync().finally(() => handle.close());
+    }),
+  );
 }
 
 /**

@@ -14,7 +14,7 @@ const run = (bin: string, args: string[], env: Record<string, string> = {}) => e
 describe("bin/kpki", () => {
   it("starts from the startup snapshot the build made with this node", async () => {
     const result = await run(binPath, ["init", "--master-ip", "192.0.2.10", "--only", "ca", "--key-type", "ecdsa-p256", "--dir", path.join(root, "a"), "-o", "json"]);
-    expect(result.stderr).toBe(`kpki: starting from the startup snapshot ${repoRoot}/dist/kpki.blob`);
+    expect(result.stderr).toBe(`kpki: starting from the startup snapshot ${repoRoot}/bin/../dist/kpki.blob`);
     expect(result.exitCode).toBe(0);
     expect(JSON.parse(result.stdout).entries[0].files.map((file: { file: string }) => file.file)).toEqual(["ca.key", "ca.crt"]);
     // yargs lays out help with Intl.Segmenter, which the snapshot makes lazily (src/cli/snapshot/serializable.ts).
@@ -36,14 +36,14 @@ describe("bin/kpki", () => {
     const link = path.join(root, "node_modules/.bin/kpki");
     symlinkSync(path.join(copy, "bin/kpki"), link);
     const result = await run(link, ["--version"]);
-    expect(result.stderr).toMatch(/^kpki: no startup snapshot for \S+node: loading \S+\/package\/bin\/kpki\.js$/);
+    expect(result.stderr).toMatch(/^kpki: no startup snapshot for \S+node: loading \S+\/package\/bin\/\.\.\/bin\/kpki\.js$/);
     expect(result.exitCode).toBe(0);
     expect(result.stdout).toMatch(/^\d+\.\d+\.\d+$/);
   });
 
   it("loads the plain bundle when NODE_OPTIONS is set, since V8 flags there make node refuse any snapshot", async () => {
     const result = await run(binPath, ["--version"], { NODE_OPTIONS: "--max-old-space-size=2048" });
-    expect(result.stderr).toBe(`kpki: no startup snapshot for ${process.execPath} with NODE_OPTIONS: loading ${repoRoot}/bin/kpki.js`);
+    expect(result.stderr).toBe(`kpki: no startup snapshot for ${process.execPath} with NODE_OPTIONS: loading ${repoRoot}/bin/../bin/kpki.js`);
     expect(result.exitCode).toBe(0);
     // What node itself does with that snapshot and those flags: refuses it, exit 14.
     const refused = await execa(process.execPath, ["--max-old-space-size=2048", "--snapshot-blob", path.join(repoRoot, "dist/kpki.blob"), path.join(repoRoot, "dist/kpki-snapshot.cjs"), "--version"], { reject: false });

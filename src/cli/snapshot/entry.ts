@@ -7,6 +7,7 @@
 // What a module computes as it loads is therefore fixed at build time:
 // modules read the environment, the clock and the working folder when they
 // are called, not when they load.
+import { availableParallelism } from "node:os";
 import { startupSnapshot } from "node:v8";
 import { prestart } from "../prestart.js";
 import { main } from "../main.js";
@@ -15,6 +16,12 @@ import { restoreIntl } from "./serializable.js";
 restoreIntl();
 
 startupSnapshot.setDeserializeMainFunction(async () => {
+  // Nothing has used libuv's thread pool yet, so its size can still be set:
+  // one thread per core and one more (5 at least, Node's 4 + 1), so that
+  // init's primes take every core with a thread to spare for file reads
+  // (keypool.ts keeps one free). The plain bundle cannot do this: node's
+  // module loader has started the pool before kpki's first line runs.
+  process.env.UV_THREADPOOL_SIZE ??= String(Math.max(4, availableParallelism()) + 1);
   const argv = process.argv.slice(2);
   prestart(argv);
   process.exitCode = await main(argv);
