@@ -1,11 +1,12 @@
 import { inputError, KpkiError } from "../errors.js";
-import { buildCertificationRequest, nameFromDer } from "./certbuild.js";
+import { buildCertificationRequest } from "./certbuild.js";
+import { subjectNames } from "./sign.js";
 import { describePemLabels, pemBlock, pemLabels, pemOf } from "./der.js";
 import { checkPublicKeyShape } from "./keyshape.js";
 import type { KeyPair } from "./keys.js";
 import { altNameList, dnsNameProblem, formatAltName, type AltNames } from "./names.js";
 import { altNamesOf, checkCertificateSize, oneLine } from "./certinfo.js";
-import { subjectToJsonName, type Subject } from "./subject.js";
+import type { Subject } from "./subject.js";
 import { x509 } from "./x509.js";
 
 
@@ -34,8 +35,7 @@ export async function buildCsr(key: KeyPair, subject: Subject, altNames: AltName
 /** The PEM of the CSR buildCsr makes, for a caller that signs the key itself and only writes the request. */
 export const buildCsrPem = (key: KeyPair, subject: Subject, altNames: AltNames): string => pemOf(buildCsrDer(key, subject, altNames), "CERTIFICATE REQUEST");
 
-const buildCsrDer = (key: KeyPair, subject: Subject, altNames: AltNames) =>
-  buildCertificationRequest(nameFromDer(new x509.Name(subjectToJsonName(subject)).toArrayBuffer()), altNames, key);
+const buildCsrDer = (key: KeyPair, subject: Subject, altNames: AltNames) => buildCertificationRequest(subjectNames(subject).subject, altNames, key);
 
 const OID_SUBJECT_ALT_NAME = "2.5.29.17";
 const OID_BASIC_CONSTRAINTS = "2.5.29.19";

@@ -15,8 +15,20 @@ export interface KubeconfigContent {
   clientKeyPem: string;
 }
 
-/** A YAML scalar: plain when that is safe, quoted when not. */
-const scalar = (value: string) => stringify(value).trimEnd();
+/**
+ * A YAML scalar: plain when that is safe, quoted when not. Names and URLs
+ * (kubernetes-admin@kubernetes, https://192.0.2.10:6443) are what yaml
+ * writes plain, checked here without building a YAML document for each
+ * (test/unit/kubeconfig.test.ts compares the two).
+ */
+export function scalar(value: string): string {
+  return PLAIN.test(value) && !PLAIN_BUT_NOT_A_STRING.has(value) ? value : stringify(value).trimEnd();
+}
+
+// A letter first (no number, flow or block indicator), then no space, no "#", no ": " and no ":" at the end.
+const PLAIN = /^[A-Za-z](?:[A-Za-z0-9._@/+=-]|:(?=[^\s]))*$/;
+// The words YAML 1.2's core schema reads as null or a boolean.
+const PLAIN_BUT_NOT_A_STRING = new Set(["null", "Null", "NULL", "true", "True", "TRUE", "false", "False", "FALSE"]);
 const base64 = (pem: string) => Buffer.from(pem).toString("base64");
 
 /**

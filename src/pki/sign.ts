@@ -118,9 +118,10 @@ function issue(request: CertRequest, issuer: { name: AsnName; key: KeyPair; cert
 const wholeSeconds = (date: Date) => new Date(Math.floor(date.getTime() / 1000) * 1000);
 
 /** The subject as @peculiar/x509 encodes a name (PrintableString where it can, else UTF8String), in both forms. */
-function subjectNames(subject: Subject): { subject: AsnName; subjectName: x509.Name } {
+export function subjectNames(subject: Subject): { subject: AsnName; subjectName: x509.Name } {
   const subjectName = new x509.Name(subjectToJsonName(subject));
-  return { subject: nameFromDer(subjectName.toArrayBuffer()), subjectName };
+  // The ASN.1 structure the Name holds (public at run time, protected in its types): no DER round trip.
+  return { subject: (subjectName as unknown as { asn: AsnName }).asn, subjectName };
 }
 
 // A CA signs many certificates in one run: read its name out of its DER once.
