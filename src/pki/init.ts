@@ -1,6 +1,7 @@
 import { createPublicKey } from "node:crypto";
 import { inputError, KpkiError } from "../errors.js";
 import { pemBlock } from "./der.js";
+import { caCertHash } from "./pin.js";
 import { catalogEntry, certFile, csrFile, keyFile, selectEntries, type CatalogEntry, type CertEntry, type KubeconfigEntry } from "./catalog.js";
 import type { CertInfo } from "./certinfo.js";
 import { encodePrivateKeyPem, encodePublicKeyPem, parsePrivateKeyPem, type KeyPair } from "./keys.js";
@@ -179,8 +180,15 @@ export async function initPki(options: InitOptions): Promise<InitReport> {
 async function checkReportedCa(store: PkiStore, report: InitReport): Promise<void> {
   if (!report.caCertHash) return;
   const onDisk = await store.read("ca.crt");
-  const { parseCertificate } = await import("./certinfo.js");
-  if (!onDisk || parseCertificate(onDisk, store.path("ca.crt")).spkiHash !== report.caCertHash) {
+  // The pin over the SPKI bytes as they stand (pin.ts), without parsing the whole certificate.
+  const der = onDisk && pemBlock(onDisk.toString(), "CERTIFICATE");
+  let pin: string | undefined;
+  try {
+    pin = der ? caCertHash(der) : undefined;
+  } catch {
+    // not a certificate: no pin, so it differs
+  }
+  if (pin !== report.caCertHash) {
     throw new KpkiError("io", `${store.path("ca.crt")} changed while kpki wrote it (another program writes this folder): run kpki init again to check it`);
   }
 }
