@@ -1,4 +1,4 @@
-// Imported first by the snapshot entry, so it runs before any other module.
+// Bundled first by scripts/snapshot.js, so it runs before any other module.
 // V8 cannot serialize ICU objects into a startup snapshot, and string-width
 // (under yargs' cliui) makes an Intl.Segmenter when it loads. While the
 // snapshot is built, Segmenters are made lazily: the ICU object is created
