@@ -9,7 +9,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startApiServer, type TestApiServer } from "../support/apiserver.js";
 import { ansibleInventory } from "../support/ansibleinventory.js";
-import { runCli, type CliResult } from "../support/cli.js";
+import { runBin, runCli, type CliResult } from "../support/cli.js";
 import {
   leftovers,
   machineChanges,
@@ -96,6 +96,15 @@ describe.skipIf(Boolean(skip))("kpki node check and prep on real SSH hosts", () 
       expect(report.checks.find((check) => check.name === "Swap")).toMatchObject({ severity: "warning", status: "fail" });
     }
     expect(await Promise.all(lab.hosts.map(changedFiles))).toEqual(fresh);
+  });
+
+  it("check through bin/kpki, started from its snapshot as users run it, reports what the code in process does", async () => {
+    const args = ["node", "check", ...lab.hosts.map((host) => host.address), ...sshFlags(), "--no-install", "-o", "json", "--role", "control-plane"];
+    const viaBin = await runBin(args);
+    const inProcess = await runCli(args);
+    expect(viaBin.exitCode, viaBin.stderr).toBe(4);
+    const states = (stdout: string) => (JSON.parse(stdout).hosts as HostReport[]).map((report) => [report.host, report.ready, report.steps.map((step) => `${step.step}:${step.state}`)]);
+    expect(states(viaBin.stdout)).toEqual(states(inProcess.stdout));
   });
 
   it("prep --dry-run shows the plan and changes no byte on any host", async () => {
