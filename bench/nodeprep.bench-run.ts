@@ -51,22 +51,56 @@ const kpkiArgs = (lab: TestHosts, verb: string) => [
   "--no-install",
 ];
 
-/** kpki under GNU time: wall seconds, CPU seconds (its own and its ssh children's), peak RSS in MB. */
-async function kpkiRun(lab: TestHosts, verb: string): Promise<{ wall: number; cpu: number; rssMb: number }> {
+/**
+ * Hosts a run did not do its work on, as "N of M host(s) failed (first: ...)", or "": a figure
+ * is only worth comparing when every peer did every step on every host.
+ */
+const failures = (what: string, failed: string[], of: number) => (failed.length ? `${what}: ${failed.length} of ${of} host(s) failed (first: ${failed[0]})` : "");
+const failedSteps = (output: string) => output.split("\n").filter((line) => /^KPKI\t[^\t]+\tfailed\t/.test(line)).map((line) => line.split("\t").slice(1).join(" ").slice(0, 300));
+
+/** kpki under GNU time: wall seconds, CPU seconds (its own and its ssh children's), peak RSS in MB, hosts it failed on. */
+async function kpkiRun(lab: TestHosts, verb: string): Promise<{ wall: number; cpu: number; rssMb: number; failed: string }> {
   let cpu = 0;
   let rssMb = 0;
+  let failed = "";
   const wall = await timed(async () => {
     const result = await execa("/usr/bin/time", ["-f", "%U %S %M", "node", ...kpkiArgs(lab, verb)], { reject: false });
     const [user, system, rss] = String(result.stderr).trim().split("\n").at(-1)!.split(" ").map(Number);
     cpu = (user ?? 0) + (system ?? 0);
     rssMb = (rss ?? 0) / 1024;
+    // check's hosts are not ready (nothing is installed): only an unreachable host or a failed step counts.
+    type Report = { host: string; error?: { message: string }; steps: Array<{ step: string; state: string; detail: string }> };
+    let hosts: Report[];
+    try {
+      hosts = (JSON.parse(String(result.stdout)) as { hosts: Report[] }).hosts;
+    } catch {
+      failed = `kpki node ${verb}: no report (exit code ${result.exitCode}): ${String(result.stderr).trim().split("\n").at(-2)}`;
+      return;
+    }
+    const bad = hosts.flatMap((host) => {
+      const step = host.steps.find((candidate) => candidate.state === "failed");
+      return host.error ? [`${host.host}: ${host.error.message}`] : step ? [`${host.host}: ${step.step} ${step.detail.slice(0, 300)}`] : [];
+    });
+    failed = failures(`kpki node ${verb}`, bad, lab.hosts.length);
   });
-  return { wall, cpu, rssMb };
+  return { wall, cpu, rssMb, failed };
 }
 
 // All hosts at once; at 200 hosts on 2 cores a banner can take longer than the hosts' own ConnectTimeout=5.
-const floorRun = (lab: TestHosts, script: string) =>
-  timed(() => Promise.all(lab.hosts.map((host) => execa("ssh", ["-o", "ConnectTimeout=120", ...sshArgs(host, "sh -s")], { input: script }))));
+async function floorRun(lab: TestHosts, script: string, what: string): Promise<{ wall: number; failed: string }> {
+  let failed = "";
+  const wall = await timed(async () => {
+    const results = await Promise.all(lab.hosts.map((host) => execa("ssh", ["-o", "ConnectTimeout=120", ...sshArgs(host, "sh -s")], { input: script, reject: false })));
+    const bad = results.flatMap((result, i) => {
+      const host = lab.hosts[i]!.address;
+      if (result.exitCode !== 0) return [`${host}: ssh exited ${result.exitCode}: ${String(result.stderr).trim().split("\n").at(-1)}`];
+      const steps = failedSteps(String(result.stdout));
+      return steps.length ? [`${host}: ${steps[0]}`] : [];
+    });
+    failed = failures(`floor ${what}`, bad, lab.hosts.length);
+  });
+  return { wall, failed };
+}
 
 it.skipIf(Boolean(await testHostsAvailable()))("node check and prep: kpki, the plain-ssh floor and Ansible", async () => {
   const target = resolveKubernetesVersion(undefined);
@@ -77,23 +111,29 @@ it.skipIf(Boolean(await testHostsAvailable()))("node check and prep: kpki, the p
     const times: Record<string, number[]> = { check: [], checkFloor: [], prep: [], prepFloor: [], ansible: [] };
     const cpu: number[] = [];
     const rss: number[] = [];
+    const failed: string[] = [];
     const loadBefore = load();
     for (let round = 0; round < runs; round++) {
       let lab = await fresh(size);
       try {
         // check changes nothing: kpki and the floor take turns on the same hosts, then kpki preps them.
-        times.checkFloor!.push(await floorRun(lab, checkScript));
-        times.check!.push((await kpkiRun(lab, "check")).wall);
+        const checkFloor = await floorRun(lab, checkScript, "check");
+        times.checkFloor!.push(checkFloor.wall);
+        const check = await kpkiRun(lab, "check");
+        times.check!.push(check.wall);
         const prep = await kpkiRun(lab, "prep");
         times.prep!.push(prep.wall);
         cpu.push(prep.cpu / size);
         rss.push(prep.rssMb);
+        failed.push(checkFloor.failed, check.failed, prep.failed);
       } finally {
         await lab.stop();
       }
       lab = await fresh(size);
       try {
-        times.prepFloor!.push(await floorRun(lab, prepScript));
+        const prepFloor = await floorRun(lab, prepScript, "prep");
+        times.prepFloor!.push(prepFloor.wall);
+        failed.push(prepFloor.failed);
       } finally {
         await lab.stop();
       }
@@ -102,7 +142,6 @@ it.skipIf(Boolean(await testHostsAvailable()))("node check and prep: kpki, the p
         try {
           const inventory = path.join(lab.dir, "ansible-hosts");
           writeFileSync(inventory, `[all]\n${lab.hosts.map((host) => `${host.address} ansible_user=root ansible_ssh_private_key_file=${lab.identityFile}`).join("\n")}\n[all:vars]\nansible_ssh_common_args='-o UserKnownHostsFile=${lab.knownHostsFile}'\n`);
-          let failed = "";
           times.ansible!.push(
             await timed(async () => {
               const result = await execa("ansible-playbook", ["-i", inventory, "-f", "50", path.resolve("bench/nodeprep-playbook.yml")], {
@@ -110,13 +149,18 @@ it.skipIf(Boolean(await testHostsAvailable()))("node check and prep: kpki, the p
                 timeout: ansibleTimeout * 1000,
                 env: { ANSIBLE_HOST_KEY_CHECKING: "True", ANSIBLE_PYTHON_INTERPRETER: "auto_silent", ANSIBLE_PIPELINING: "True" },
               });
+              const stdout = String(result.stdout);
               // Where it had got to: the linear strategy starts a task only when every host has ended the one before.
-              const tasks = String(result.stdout).match(/^TASK \[[^\]]*\]/gm) ?? [];
-              if (result.timedOut) failed = `stopped unfinished after ${ansibleTimeout} s, in its ${tasks.length}th task (${tasks.at(-1) ?? "none started"})`;
-              else if (result.exitCode !== 0) failed = String(result.stdout).split("\n").filter((line) => /fatal|failed=[1-9]|unreachable=[1-9]/.test(line)).slice(0, 3).join(" | ");
+              const tasks = stdout.match(/^TASK \[[^\]]*\]/gm) ?? [];
+              if (result.timedOut) failed.push(`ansible: stopped unfinished after ${ansibleTimeout} s, in its ${tasks.length}th task (${tasks.at(-1) ?? "none started"})`);
+              else {
+                // PLAY RECAP: one line a host; the first fatal line says what went wrong.
+                const bad = stdout.split("\n").filter((line) => /\s(failed|unreachable)=[1-9]/.test(line)).map((line) => line.split(/\s/)[0]!);
+                const fatal = stdout.split("\n").find((line) => /^fatal:/.test(line))?.slice(0, 400) ?? `exit code ${result.exitCode}`;
+                if (bad.length || result.exitCode !== 0) failed.push(failures("ansible", bad.length ? bad.map((host) => `${host} (${fatal})`) : [fatal], size));
+              }
             }),
           );
-          if (failed) lines.push(`  (ansible failed on ${size} host(s): ${failed})`);
         } finally {
           await lab.stop();
         }
@@ -129,8 +173,9 @@ it.skipIf(Boolean(await testHostsAvailable()))("node check and prep: kpki, the p
         (times.ansible!.length ? `, ansible ${times.ansible![0]!.toFixed(1)} s, one run (kpki/ansible ${(median(times.prep!) / times.ansible![0]!).toFixed(3)}, goal <= 0.05)` : "") +
         `; kpki CPU per host ${median(cpu).toFixed(3)} s, peak RSS ${median(rss).toFixed(0)} MB; load ${loadBefore} before, ${load()} after`,
     );
+    for (const failure of failed.filter(Boolean)) lines.push(`  (${failure})`);
     // Each size as it finishes: a long run that fails later keeps what it measured.
-    console.log(`node bench: ${lines.at(-1)}`);
+    console.log(`node bench: ${lines.slice(lines.findLastIndex((line) => !line.startsWith("  ("))).join("\n  ")}`);
   }
   console.log(`\nnode check and prep, medians of ${runs} run(s):\n  ${lines.join("\n  ")}`);
 });
