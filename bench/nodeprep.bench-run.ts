@@ -10,8 +10,14 @@
  * Also kpki's own CPU per host (kpki and its ssh clients) and its peak memory
  * (the node process's maximum resident set), and the machine's load average
  * (uptime's) before and after each size: the figures are only as quiet as it.
+ * Every run is checked: hosts where a peer failed are listed under the size
+ * (a failed host does less work, so its time is no comparison). And where the
+ * CPU goes, per host: the whole machine's and the ssh clients' during the
+ * floor's prep, the machine's and Ansible's controller's during Ansible: what
+ * is not the controller's is the hosts' own work, which a real fleet runs on
+ * N machines at once and this lab on its 2 cores.
  */
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { execa } from "execa";
@@ -27,6 +33,22 @@ const ansibleAt = Number(process.env.BENCH_ANSIBLE_HOSTS ?? Math.max(...sizes));
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1]!;
 const ansibleTimeout = Number(process.env.BENCH_ANSIBLE_TIMEOUT ?? 1500);
 const load = () => os.loadavg().map((value) => value.toFixed(2)).join(" ");
+/** CPU seconds of this process's children that have ended (ansible-playbook and its forks, the floor's ssh clients). */
+const childCpu = () => {
+  const fields = readFileSync("/proc/self/stat", "utf8").split(") ")[1]!.split(" ");
+  return (Number(fields[13]) + Number(fields[14])) / 100; // cutime, cstime: USER_HZ is 100 on Linux
+};
+/** CPU seconds the whole machine has spent (every process and the kernel: here, mostly the test hosts' work). */
+const machineCpu = () => {
+  const [user, nice, system, , , irq, softirq, steal] = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
+  return (user! + nice! + system! + irq! + softirq! + (steal ?? 0)) / 100;
+};
+/** Runs fn, and says what it cost: its children's CPU and the machine's. */
+async function costOf<T>(fn: () => Promise<T>): Promise<{ value: T; children: number; machine: number }> {
+  const [children, machine] = [childCpu(), machineCpu()];
+  const value = await fn();
+  return { value, children: childCpu() - children, machine: machineCpu() - machine };
+}
 const haveAnsible = (await execa("sh", ["-c", "command -v ansible-playbook"], { reject: false })).exitCode === 0;
 
 async function timed(run: () => Promise<unknown>): Promise<number> {
@@ -102,6 +124,29 @@ async function floorRun(lab: TestHosts, script: string, what: string): Promise<{
   return { wall, failed };
 }
 
+/** bench/nodeprep-playbook.yml on the inventory's hosts: wall seconds, and "" or what failed. */
+async function ansibleRun(inventory: string, size: number): Promise<{ wall: number; failed: string }> {
+  let failed = "";
+  const wall = await timed(async () => {
+    const result = await execa("ansible-playbook", ["-i", inventory, "-f", "50", path.resolve("bench/nodeprep-playbook.yml")], {
+      reject: false,
+      timeout: ansibleTimeout * 1000,
+      env: { ANSIBLE_HOST_KEY_CHECKING: "True", ANSIBLE_PYTHON_INTERPRETER: "auto_silent", ANSIBLE_PIPELINING: "True" },
+    });
+    const stdout = String(result.stdout);
+    // Where it had got to: the linear strategy starts a task only when every host has ended the one before.
+    const tasks = stdout.match(/^TASK \[[^\]]*\]/gm) ?? [];
+    if (result.timedOut) failed = `ansible: stopped unfinished after ${ansibleTimeout} s, in its ${tasks.length}th task (${tasks.at(-1) ?? "none started"})`;
+    else {
+      // PLAY RECAP: one line a host; the first fatal line says what went wrong.
+      const bad = stdout.split("\n").filter((line) => /\s(failed|unreachable)=[1-9]/.test(line)).map((line) => line.split(/\s/)[0]!);
+      const fatal = stdout.split("\n").find((line) => /^fatal:/.test(line))?.slice(0, 400) ?? `exit code ${result.exitCode}`;
+      if (bad.length || result.exitCode !== 0) failed = failures("ansible", bad.length ? bad.map((host) => `${host} (${fatal})`) : [fatal], size);
+    }
+  });
+  return { wall, failed };
+}
+
 it.skipIf(Boolean(await testHostsAvailable()))("node check and prep: kpki, the plain-ssh floor and Ansible", async () => {
   const target = resolveKubernetesVersion(undefined);
   const prepScript = renderNodeScript({ mode: "apply", role: "worker", runtime: "auto", firewall: true, ipv6: false, kubernetes: target, packages: { install: false, upgrade: false } });
@@ -112,6 +157,9 @@ it.skipIf(Boolean(await testHostsAvailable()))("node check and prep: kpki, the p
     const cpu: number[] = [];
     const rss: number[] = [];
     const failed: string[] = [];
+    // Per host: the floor's ssh clients and the whole machine during its prep; Ansible's controller (and ssh) and the machine.
+    const floorCost: Array<{ clients: number; machine: number }> = [];
+    let ansibleCost: { controller: number; machine: number } | undefined;
     const loadBefore = load();
     for (let round = 0; round < runs; round++) {
       let lab = await fresh(size);
@@ -131,9 +179,10 @@ it.skipIf(Boolean(await testHostsAvailable()))("node check and prep: kpki, the p
       }
       lab = await fresh(size);
       try {
-        const prepFloor = await floorRun(lab, prepScript, "prep");
-        times.prepFloor!.push(prepFloor.wall);
-        failed.push(prepFloor.failed);
+        const prepFloor = await costOf(() => floorRun(lab!, prepScript, "prep"));
+        times.prepFloor!.push(prepFloor.value.wall);
+        failed.push(prepFloor.value.failed);
+        floorCost.push({ clients: prepFloor.children / size, machine: prepFloor.machine / size });
       } finally {
         await lab.stop();
       }
@@ -142,25 +191,10 @@ it.skipIf(Boolean(await testHostsAvailable()))("node check and prep: kpki, the p
         try {
           const inventory = path.join(lab.dir, "ansible-hosts");
           writeFileSync(inventory, `[all]\n${lab.hosts.map((host) => `${host.address} ansible_user=root ansible_ssh_private_key_file=${lab.identityFile}`).join("\n")}\n[all:vars]\nansible_ssh_common_args='-o UserKnownHostsFile=${lab.knownHostsFile}'\n`);
-          times.ansible!.push(
-            await timed(async () => {
-              const result = await execa("ansible-playbook", ["-i", inventory, "-f", "50", path.resolve("bench/nodeprep-playbook.yml")], {
-                reject: false,
-                timeout: ansibleTimeout * 1000,
-                env: { ANSIBLE_HOST_KEY_CHECKING: "True", ANSIBLE_PYTHON_INTERPRETER: "auto_silent", ANSIBLE_PIPELINING: "True" },
-              });
-              const stdout = String(result.stdout);
-              // Where it had got to: the linear strategy starts a task only when every host has ended the one before.
-              const tasks = stdout.match(/^TASK \[[^\]]*\]/gm) ?? [];
-              if (result.timedOut) failed.push(`ansible: stopped unfinished after ${ansibleTimeout} s, in its ${tasks.length}th task (${tasks.at(-1) ?? "none started"})`);
-              else {
-                // PLAY RECAP: one line a host; the first fatal line says what went wrong.
-                const bad = stdout.split("\n").filter((line) => /\s(failed|unreachable)=[1-9]/.test(line)).map((line) => line.split(/\s/)[0]!);
-                const fatal = stdout.split("\n").find((line) => /^fatal:/.test(line))?.slice(0, 400) ?? `exit code ${result.exitCode}`;
-                if (bad.length || result.exitCode !== 0) failed.push(failures("ansible", bad.length ? bad.map((host) => `${host} (${fatal})`) : [fatal], size));
-              }
-            }),
-          );
+          const ansible = await costOf(() => ansibleRun(inventory, size));
+          times.ansible!.push(ansible.value.wall);
+          failed.push(ansible.value.failed);
+          ansibleCost = { controller: ansible.children / size, machine: ansible.machine / size };
         } finally {
           await lab.stop();
         }
@@ -171,7 +205,10 @@ it.skipIf(Boolean(await testHostsAvailable()))("node check and prep: kpki, the p
       `${size} host(s): check kpki ${median(times.check!).toFixed(2)} s, floor ${median(times.checkFloor!).toFixed(2)} s (${ratio(times.check!, times.checkFloor!)}x); ` +
         `prep kpki ${median(times.prep!).toFixed(2)} s, floor ${median(times.prepFloor!).toFixed(2)} s (${ratio(times.prep!, times.prepFloor!)}x, goal <= 1.3 at 100+)` +
         (times.ansible!.length ? `, ansible ${times.ansible![0]!.toFixed(1)} s, one run (kpki/ansible ${(median(times.prep!) / times.ansible![0]!).toFixed(3)}, goal <= 0.05)` : "") +
-        `; kpki CPU per host ${median(cpu).toFixed(3)} s, peak RSS ${median(rss).toFixed(0)} MB; load ${loadBefore} before, ${load()} after`,
+        `; kpki CPU per host ${median(cpu).toFixed(3)} s, peak RSS ${median(rss).toFixed(0)} MB; load ${loadBefore} before, ${load()} after` +
+        // Where the CPU goes: a real fleet runs the hosts' share on N machines at once, this lab on its 2 cores.
+        `; CPU per host during the floor's prep: machine ${median(floorCost.map((c) => c.machine)).toFixed(3)} s, its ssh clients ${median(floorCost.map((c) => c.clients)).toFixed(3)} s` +
+        (ansibleCost ? `; during Ansible: machine ${ansibleCost.machine.toFixed(2)} s, its controller (ansible-playbook, forks, ssh) ${ansibleCost.controller.toFixed(2)} s` : ""),
     );
     for (const failure of failed.filter(Boolean)) lines.push(`  (${failure})`);
     // Each size as it finishes: a long run that fails later keeps what it measured.
