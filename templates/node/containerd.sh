@@ -129,7 +129,8 @@ containerd_check() {
 
 step_containerd() {
   CTD_CRI_SOCKET=unix:///run/containerd/containerd.sock
-  case "$(chosen_runtime)" in
+  chosen_runtime
+  case "$CHOSEN_RUNTIME" in
     containerd) ;;
     docker) emit containerd info "not used: the runtime is docker (cri-dockerd serves the CRI)"; return 0 ;;
     *) emit containerd info "containerd is not installed: nothing to configure (see the runtime step)"; return 0 ;;

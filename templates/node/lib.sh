@@ -21,17 +21,35 @@ MODULES_FILE=/etc/modules-load.d/kpki-kubernetes.conf
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export LC_ALL=C PATH
 
-emit() { printf 'KPKI\t%s\t%s\t%s\n' "$1" "$2" "$(printf '%s' "$3" | tr '\t\n' '  ')"; }
-fact() { printf 'KPKIFACT\t%s\t%s\n' "$1" "$(printf '%s' "$2" | tr '\t\n' '  ')"; }
+# A report line holds no tab or newline: a text with one goes through tr; the rest
+# (nearly all) is printed as it is, since a process start costs more than the step's check.
+TAB=$(printf '\t')
+one_line() {
+  case $1 in
+    *"$TAB"*|*'
+'*) ONE_LINE=$(printf '%s' "$1" | tr '\t\n' '  ') ;;
+    *) ONE_LINE=$1 ;;
+  esac
+}
+emit() { one_line "$3"; printf 'KPKI\t%s\t%s\t%s\n' "$1" "$2" "$ONE_LINE"; }
+fact() { one_line "$2"; printf 'KPKIFACT\t%s\t%s\n' "$1" "$ONE_LINE"; }
 have() { command -v "$1" >/dev/null 2>&1; }
 
-unit_installed() { systemctl cat "$1.service" >/dev/null 2>&1 || systemctl cat "$1" >/dev/null 2>&1; }
+# Whether systemd knows the unit. A yes is remembered (no step uninstalls, and each
+# answer is a systemctl call); a no is asked again, as the packages step may install it.
+UNITS_INSTALLED=
+unit_installed() {
+  case $UNITS_INSTALLED in *" $1 "*) return 0 ;; esac
+  systemctl cat "$1.service" >/dev/null 2>&1 || systemctl cat "$1" >/dev/null 2>&1 || return 1
+  UNITS_INSTALLED="$UNITS_INSTALLED $1 "
+}
 
-# The runtime this node uses: --runtime, or (auto) containerd when installed, else docker; "none" when neither.
+# CHOSEN_RUNTIME: the runtime this node uses: --runtime, or (auto) containerd when
+# installed, else docker; "none" when neither. (A variable: in $(...) unit_installed would forget.)
 chosen_runtime() {
   case "$RUNTIME" in
-    auto) if unit_installed containerd; then echo containerd; elif unit_installed docker; then echo docker; else echo none; fi ;;
-    *) echo "$RUNTIME" ;;
+    auto) if unit_installed containerd; then CHOSEN_RUNTIME=containerd; elif unit_installed docker; then CHOSEN_RUNTIME=docker; else CHOSEN_RUNTIME=none; fi ;;
+    *) CHOSEN_RUNTIME=$RUNTIME ;;
   esac
 }
 

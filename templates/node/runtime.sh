@@ -53,7 +53,8 @@ timeout: 10"
 }
 
 step_runtime() {
-  runtime=$(chosen_runtime)
+  chosen_runtime
+  runtime=$CHOSEN_RUNTIME
   if [ "$FAMILY" = rhel ]; then hint="yum install -y containerd.io (Docker's repository)"; else hint="apt-get install -y containerd"; fi
   case "$runtime" in
     none)

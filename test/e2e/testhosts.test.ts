@@ -174,6 +174,23 @@ describe.skipIf(skip)("real SSH test hosts", () => {
     expect((await ssh(centos7, "systemctl start kubelet")).exitCode).toBe(0);
   });
 
+  test("a host's mount table holds none of this machine's network namespaces, however many hosts run", async () => {
+    // Each host's /run/netns/NAME is a mount here: copied into every host, a host's table would grow with the fleet.
+    const mounts = await run(hosts.rocky9, "cat /proc/self/mountinfo");
+    expect(mounts).not.toMatch(/ nsfs | \/run\/netns/);
+    expect(mounts.split("\n").filter((line) => / \/run(\/\S*)? /.test(line.split(" - ")[0]!)).map((line) => line.split(" ")[4])).toEqual(["/run", "/run/testhost"]);
+  });
+
+  test("systemctl restart containerd returns once the new containerd serves, as systemd waits for its notify", async () => {
+    const { ubuntu2204 } = hosts;
+    const pid = () => fs.readFile(path.join(ubuntu2204.shimDir, "runtime", "containerd.service.pid"), "utf8");
+    const before = await pid();
+    // The shim once took the first start's "successfully booted" for the restart's and returned at once,
+    // before the new containerd listened: a client straight after it found no socket.
+    await run(ubuntu2204, "systemctl restart containerd && test -S /run/containerd/containerd.sock && crictl --runtime-endpoint unix:///run/containerd/containerd.sock info >/dev/null");
+    expect(await pid()).not.toBe(before);
+  });
+
   test("a changed host key makes ssh fail at once in BatchMode, without a prompt", async () => {
     const { ubuntu2204, centos7 } = hosts;
     const knownHosts = path.join(lab!.dir, "client", "known_hosts.changed");

@@ -44,6 +44,7 @@ import {
   type Subnet,
 } from "./network.js";
 import type { RunFootprint } from "./isolation.js";
+import { releaseInotify, reserveInotify } from "./limits.js";
 import { HostProcess, processGone, processStart } from "./process.js";
 import {
   clearFaults,
@@ -272,6 +273,7 @@ class Run implements TestHosts {
       this.hosts.map((host) => sshConfigBlock(host.name, host.address, this.identityFile, this.knownHostsFile)).join("\n"),
     );
 
+    await reserveInotify(this.dir, this.all.length);
     await Promise.all(this.all.map((hostRecord) => this.boot(hostRecord, options.bootTimeoutMs ?? 20_000)));
     this.bringUpMs = performance.now() - started;
   }
@@ -356,6 +358,8 @@ class Run implements TestHosts {
     // Nothing may outlive its host's sshd (the kernel kills a PID namespace with its PID 1); check
     // while the namespaces still have their names, and kill stragglers rather than leave them.
     await attempt(() => killStragglers(this.all.map((hostRecord) => hostRecord.net.netns)));
+    // The hosts' processes are gone, and their inotify instances with them.
+    await attempt(() => releaseInotify(this.dir));
     // (When creating the network failed, createNetwork cleaned up after itself.)
     if (this.networkUp) await attempt(() => deleteNetwork(this.subnet, this.networkHosts));
     await attempt(() => unmountUnder(this.dir));
@@ -491,7 +495,10 @@ export async function reapStaleTestHosts(): Promise<number> {
     const deadline = Date.now() + 3000;
     while (victims.some((pid) => !processGone(pid)) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
     await deleteStale(run);
-    if (run.runDir && /\/kpki-testhosts-[^/]+$/.test(run.runDir)) await fs.rm(run.runDir, { recursive: true, force: true });
+    if (run.runDir && /\/kpki-testhosts-[^/]+$/.test(run.runDir)) {
+      await releaseInotify(run.runDir);
+      await fs.rm(run.runDir, { recursive: true, force: true });
+    }
   }
   return stale.length;
 }

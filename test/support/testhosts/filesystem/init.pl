@@ -13,17 +13,28 @@
 #   whiteout PATH            make an overlayfs whiteout (char device 0:0)
 #   opaque PATH              make an overlayfs opaque directory (hides lower layers)
 #   mount SRC TARGET FSTYPE FLAGS DATA   mount(2); FLAGS decimal
+#   detach PATH              lazily unmount every mount below PATH (deepest first)
 #   exec ARG...              replace this process
 use strict;
 use warnings;
 use Config;
 
-# mount(2), mknodat(2), setxattr(2) by number: perl-base has no wrappers.
-my %syscalls = (x86_64 => [165, 259, 188], aarch64 => [40, 33, 5]);
+# mount(2), mknodat(2), setxattr(2), umount2(2) by number: perl-base has no wrappers.
+my %syscalls = (x86_64 => [165, 259, 188, 166], aarch64 => [40, 33, 5, 39]);
 my ($arch) = $Config{archname} =~ /^([^-]+)/;
-my ($SYS_mount, $SYS_mknodat, $SYS_setxattr) = @{ $syscalls{$arch} || die "init: unsupported architecture $arch\n" };
+my ($SYS_mount, $SYS_mknodat, $SYS_setxattr, $SYS_umount2) = @{ $syscalls{$arch} || die "init: unsupported architecture $arch\n" };
 my $AT_FDCWD = -100;
 my $S_IFCHR = 0020000;
+my $MNT_DETACH = 2;
+
+# Mount points below a path, deepest first, from this namespace's mountinfo (fields octal-escaped).
+sub mounts_below {
+  my ($top) = @_;
+  open my $info, '<', '/proc/self/mountinfo' or die "init: cannot read mountinfo: $!\n";
+  my @points = grep { index($_, "$top/") == 0 } map { (split / /)[4] =~ s/\\([0-7]{3})/chr(oct($1))/ger } <$info>;
+  close $info;
+  return sort { ($b =~ tr{/}{}) <=> ($a =~ tr{/}{}) } @points;
+}
 
 sub field { my ($v) = @_; defined $v && $v ne '-' ? $v : undef }
 
@@ -62,6 +73,11 @@ for my $op (@ops) {
     # perl's syscall passes strings as pointers and numbers as integers: 0 is NULL.
     my $r = syscall($SYS_mount, $src // 0, $target, $type // 0, 0 + ($flags // 0), $data // 0);
     $r == 0 or die "init: mount " . join(' ', map { $_ // '-' } @a) . ": $!\n";
+  } elsif ($verb eq 'detach') {
+    for my $point (mounts_below($a[0])) {
+      my $target = $point;  # syscall() needs writable strings
+      syscall($SYS_umount2, $target, $MNT_DETACH) == 0 or die "init: umount $point: $!\n";
+    }
   } elsif ($verb eq 'exec') {
     exec { $a[0] } @a;
     die "init: exec $a[0]: $!\n";

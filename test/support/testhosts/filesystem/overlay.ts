@@ -251,6 +251,9 @@ export function mountPlan(layout: HostLayout, flavourLayer: string, hostname: st
   }
   mount(layout.root, "/root", "-", MS.BIND);
 
+  // What this namespace inherited below /run goes first: among it, every test host's
+  // /run/netns/NAME, so that a host's mount table does not grow with the number of hosts.
+  lines.push("detach\t/run");
   mount("tmpfs", "/run", "tmpfs", MS.NOSUID | MS.NODEV, "mode=755,size=64m");
   lines.push("mkdir\t/run/sshd\t0755", "mkdir\t/run/lock\t1777", `mkdir\t${SHIM_MOUNT}\t0755`);
   mount(layout.shim.dir, SHIM_MOUNT, "-", MS.BIND);

@@ -281,18 +281,27 @@ daemon_stop() {
   return 0
 }
 
-# daemon_start UNIT: starts it and waits (5 s at most) for its ready path.
+# daemon_start UNIT: starts it and waits (90 s at most, as systemd would) until it is ready.
 daemon_start() {
-  local ready command pid i
+  local ready command pid log=$RT/$1.log start deadline
   { IFS= read -r ready; IFS= read -r command; } <"$CONF/daemons/$1"
   daemon_alive "$1" && return 0
+  # Readiness is looked for in what this start logs, after its marker: the line of
+  # an earlier start (a restart) is not this one being ready.
+  start="-- kpki-testhost: starting $1 ($EPOCHREALTIME) --"
+  printf '%s\n' "$start" >>"$log"
   # shellcheck disable=SC2086
-  (exec setsid $command </dev/null >>"$RT/$1.log" 2>&1) &
+  (exec setsid $command </dev/null >>"$log" 2>&1) &
   pid=$!
   printf '%s\n' "$pid" >"$RT/$1.pid"
-  for ((i = 0; i < 100; i++)); do
+  # systemd's default start timeout (DefaultTimeoutStartSec=90s): a host on a busy machine
+  # is slow to start a daemon, not failing to.
+  deadline=$((SECONDS + 90))
+  while ((SECONDS < deadline)); do
     if [[ $ready == log:* ]]; then
-      [[ -r $RT/$1.log && $(<"$RT/$1.log") == *"${ready#log:}"* ]] && return 0
+      local output
+      output=$(<"$log")
+      [[ ${output##*"$start"} == *"${ready#log:}"* ]] && return 0
     elif [[ -e $ready ]]; then
       return 0
     fi
