@@ -1,6 +1,6 @@
 import { createHash, X509Certificate as NodeX509Certificate } from "node:crypto";
 import { inputError, KpkiError } from "../errors.js";
-import { describePemLabels, pemBlock, pemLabels, pemOf, spkiFromCertificateDer } from "./der.js";
+import { describePemLabels, pemBlock, pemLabels, toPem, spkiFromCertificateDer } from "./der.js";
 import { checkPublicKeyShape } from "./keyshape.js";
 import { describeKey } from "./keys.js";
 import { canonicalIp, type AltNames } from "./names.js";
@@ -101,6 +101,7 @@ function namesOf(name: x509.Name, type: string): string[] {
 }
 
 export const colonHex = (bytes: Uint8Array) => Buffer.from(bytes).toString("hex").toUpperCase().replace(/(..)(?=.)/g, "$1:");
+const sha256Fingerprint = (der: Uint8Array) => colonHex(createHash("sha256").update(der).digest());
 
 function signatureAlgorithmName(algorithm: { name?: string; hash?: { name?: string } }): string {
   const hash = algorithm.hash?.name?.replace("-", "") ?? "";
@@ -173,7 +174,7 @@ function readCertificate(der: Uint8Array): CertInfo {
     authorityKeyId: aki ? hex(aki.buffer) : undefined,
     publicKey: describeKey(nodeCert.publicKey),
     signatureAlgorithm: signatureAlgorithmName(cert.signatureAlgorithm),
-    sha256Fingerprint: colonHex(createHash("sha256").update(der).digest()),
+    sha256Fingerprint: sha256Fingerprint(der),
     spkiHash: caCertHash(der),
     der,
     pem: cert.toString("pem") + "\n",
@@ -196,7 +197,7 @@ export type BuiltCertFields = Omit<CertInfo, ReadBack | "der" | "pem" | "sha256F
  */
 export function builtCertInfo(der: Uint8Array, known: BuiltCertFields): CertInfo {
   let parsed: CertInfo | undefined;
-  const info = { ...known, der, pem: pemOf(der, "CERTIFICATE"), sha256Fingerprint: colonHex(createHash("sha256").update(der).digest()), spkiHash: caCertHash(der) } as CertInfo;
+  const info = { ...known, der, pem: toPem(der, "CERTIFICATE"), sha256Fingerprint: sha256Fingerprint(der), spkiHash: caCertHash(der) } as CertInfo;
   for (const field of READ_BACK) {
     Object.defineProperty(info, field, { enumerable: true, configurable: true, get: () => (parsed ??= readCertificate(der))[field] });
   }

@@ -1,7 +1,7 @@
 import { inputError, KpkiError } from "../errors.js";
 import { buildCertificationRequest } from "./certbuild.js";
 import { subjectNames } from "./sign.js";
-import { describePemLabels, pemBlock, pemLabels, pemOf } from "./der.js";
+import { describePemLabels, pemBlock, pemLabels, toPem } from "./der.js";
 import { checkPublicKeyShape } from "./keyshape.js";
 import type { KeyPair } from "./keys.js";
 import { altNameList, dnsNameProblem, formatAltName, type AltNames } from "./names.js";
@@ -33,7 +33,7 @@ export async function buildCsr(key: KeyPair, subject: Subject, altNames: AltName
 }
 
 /** The PEM of the CSR buildCsr makes, for a caller that signs the key itself and only writes the request. */
-export const buildCsrPem = (key: KeyPair, subject: Subject, altNames: AltNames): string => pemOf(buildCsrDer(key, subject, altNames), "CERTIFICATE REQUEST");
+export const buildCsrPem = (key: KeyPair, subject: Subject, altNames: AltNames): string => toPem(buildCsrDer(key, subject, altNames), "CERTIFICATE REQUEST");
 
 const buildCsrDer = (key: KeyPair, subject: Subject, altNames: AltNames) => buildCertificationRequest(subjectNames(subject).subject, altNames, key);
 

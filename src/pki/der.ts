@@ -152,9 +152,3 @@ export function describePemLabels(labels: readonly string[]): string {
 export function pemLabels(text: string): string[] {
   return pemBlocks(text).map((block) => block.label);
 }
-
-/** DER as PEM, the way @peculiar/x509 writes it (64-character lines), with a final newline. */
-export function pemOf(der: Uint8Array, label: string): string {
-  const lines = Buffer.from(der).toString("base64").match(/.{1,64}/g) ?? [];
-  return `-----BEGIN ${label}-----\n${lines.join("\n")}\n-----END ${label}-----\n`;
-}

@@ -1,4 +1,4 @@
-import { copyFileSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { execa } from "execa";
 import { describe, expect, it } from "vitest";
@@ -39,6 +39,11 @@ describe("bin/kpki", () => {
     expect(result.stderr).toMatch(/^kpki: no startup snapshot for \S+node: loading \S+\/package\/bin\/\.\.\/bin\/kpki\.js$/);
     expect(result.exitCode).toBe(0);
     expect(result.stdout).toMatch(/^\d+\.\d+\.\d+$/);
+    // A blob without its stamp (a build stopped between the two): the bundle, and no shell error beside the line.
+    rmSync(path.join(copy, "dist/kpki.blob.node"));
+    const unstamped = await run(link, ["--version"]);
+    expect(unstamped.stderr).toMatch(/^kpki: no startup snapshot for \S+node: loading \S+\/package\/bin\/\.\.\/bin\/kpki\.js$/);
+    expect(unstamped.exitCode).toBe(0);
   });
 
   it("loads the plain bundle when NODE_OPTIONS is set, since V8 flags there make node refuse any snapshot", async () => {
