@@ -6,5 +6,5 @@
 import { prestart } from "../dist/kpki-prestart.js";
 
 prestart(process.argv.slice(2));
-const { main } = await import("../dist/kpki-cli.js");
-process.exitCode = await main(process.argv.slice(2));
+const { runAndExit } = await import("../dist/kpki-cli.js");
+await runAndExit(process.argv.slice(2));

@@ -7,6 +7,11 @@ const templateDir = () => new URL("../templates/", import.meta.url);
 
 const cache = new Map<string, string>();
 
+/** Drops what was read (the startup snapshot's warm-up: templates are read from the package a run starts from). */
+export function forgetTemplates(): void {
+  cache.clear();
+}
+
 export function loadTemplate(name: string): string {
   let text = cache.get(name);
   if (text === undefined) {

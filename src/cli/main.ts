@@ -68,6 +68,19 @@ export async function main(given: readonly string[], io: Io = processIo()): Prom
 }
 
 /**
+ * The CLI as a process (bin/kpki): exits as soon as stdout and stderr are
+ * flushed, rather than when the event loop empties. Primes prestart began
+ * for keys init turned out not to need (a refused plan, an error) would
+ * otherwise run to their end first, and the natural exit's teardown costs
+ * a few milliseconds more.
+ */
+export async function runAndExit(argv: readonly string[]): Promise<never> {
+  const code = await main(argv);
+  await Promise.all([process.stdout, process.stderr].map((stream) => new Promise((resolve) => stream.write("", resolve))));
+  process.exit(code);
+}
+
+/**
  * yargs lays out the command's whole help text each time a command runs,
  * in case a later failure shows it: 15–25 ms of main-thread CPU while init's
  * keys are being generated. kpki never shows help on a failure

@@ -1,18 +1,16 @@
 /**
- * X.509 certificates assembled from @peculiar/asn1-x509's structures and
+ * X.509 certificates and PKCS#10 requests built as DER (derencode.ts) and
  * signed with node:crypto, synchronously. The same DER @peculiar/x509's
- * X509CertificateGenerator makes (test/unit/certbuild.test.ts compares them
- * byte for byte), without its cost: that generator serializes and re-parses
- * every extension and name, and signs through WebCrypto, a job on libuv's
- * thread pool that queues behind init's primes. Building directly costs a
- * fraction of a millisecond, and signing takes ~1 ms on the main thread.
+ * generators make (test/unit/certbuild.test.ts compares them byte for byte),
+ * without their cost: they build, serialize and re-parse an ASN.1 object
+ * graph for every extension and name, and sign through WebCrypto, a job on
+ * libuv's thread pool that queues behind init's primes.
  */
 import { createHash, createPublicKey, sign as signData } from "node:crypto";
-import { isIPv4 } from "node:net";
-import { CertificationRequestInfo } from "@peculiar/asn1-csr";
-import { AsnConvert, OctetString } from "@peculiar/asn1-schema";
-import * as asn from "@peculiar/asn1-x509";
-import { subjectFromCertificateDer } from "./der.js";
+import { AsnConvert } from "@peculiar/asn1-schema";
+import { id_ce_authorityKeyIdentifier, id_ce_basicConstraints, id_ce_extKeyUsage, id_ce_keyUsage, id_ce_subjectAltName, id_ce_subjectKeyIdentifier, KeyUsageFlags, type Name } from "@peculiar/asn1-x509";
+import { derSequenceItems } from "./der.js";
+import { ascii, bitString, explicit, implicitPrimitive, namedBits, NULL, octetString, oid, sequence, setOf, smallInteger, time, tlv, TRUE, unsignedInteger } from "./derencode.js";
 import type { KeyPair, KeyType } from "./keys.js";
 import { altNameList, ipToBytes, type AltNames } from "./names.js";
 import { keyUsagesFor, EXTENDED_KEY_USAGES, type Profile } from "./profiles.js";
@@ -21,13 +19,16 @@ import { keyUsagesFor, EXTENDED_KEY_USAGES, type Profile } from "./profiles.js";
 export interface CertTemplate {
   /** The serial as hex: positive, minimal (see serial.ts). */
   serialHex: string;
-  issuer: asn.Name;
-  subject: asn.Name;
+  /** The issuer's Name, DER (the subject as it stands in the CA's certificate). */
+  issuer: Uint8Array;
+  /** The subject's Name, DER. */
+  subject: Uint8Array;
   notBefore: Date;
   notAfter: Date;
   /** The subject's public key, SubjectPublicKeyInfo DER. */
   spki: Uint8Array;
-  extensions: asn.Extension[];
+  /** Each Extension, DER, in order (profileExtensions). */
+  extensions: Uint8Array[];
 }
 
 /** The signature algorithm and hash Go (and kpki) use for each key type. */
@@ -41,58 +42,50 @@ const SIGNATURES: Record<KeyType, { oid: string; hash: string; nullParameters: b
 
 /** Signs the template with the issuer's key: the certificate's DER. */
 export function buildCertificate(template: CertTemplate, signer: KeyPair): Uint8Array<ArrayBuffer> {
-  const tbsCertificate = new asn.TBSCertificate({
-    version: asn.Version.v3,
-    serialNumber: bytes(template.serialHex),
-    signature: signatureAlgorithm(signer),
-    issuer: template.issuer,
-    validity: new asn.Validity({ notBefore: template.notBefore, notAfter: template.notAfter }),
-    subject: template.subject,
-    subjectPublicKeyInfo: AsnConvert.parse(template.spki, asn.SubjectPublicKeyInfo),
-    extensions: new asn.Extensions(template.extensions),
-  });
-  return signed(new Uint8Array(AsnConvert.serialize(tbsCertificate)), signer);
+  const tbsCertificate = sequence(
+    explicit(0, smallInteger(2)), // v3
+    unsignedInteger(Buffer.from(template.serialHex, "hex")),
+    signatureAlgorithm(signer),
+    template.issuer,
+    sequence(time(template.notBefore), time(template.notAfter)),
+    template.subject,
+    template.spki,
+    explicit(3, sequence(...template.extensions)),
+  );
+  return signed(tbsCertificate, signer);
 }
 
-/**
- * SEQUENCE { signed bytes, signatureAlgorithm, signature BIT STRING }, the
- * frame of both a Certificate and a CertificationRequest, around the DER
- * just signed rather than serializing its structure a second time.
- */
+/** SEQUENCE { signed bytes, signatureAlgorithm, signature BIT STRING }: the frame of both a Certificate and a CertificationRequest. */
 function signed(tbs: Uint8Array, signer: KeyPair): Uint8Array<ArrayBuffer> {
   // node:crypto gives ECDSA signatures as DER ECDSA-Sig-Value, the form X.509 carries.
   const signature = signData(SIGNATURES[signer.type].hash, tbs, signer.privateKeyObject);
-  return derTlv(0x30, tbs, new Uint8Array(AsnConvert.serialize(signatureAlgorithm(signer))), derTlv(0x03, new Uint8Array([0]), signature));
+  return sequence(tbs, signatureAlgorithm(signer), bitString(signature));
 }
 
-function signatureAlgorithm(signer: KeyPair): asn.AlgorithmIdentifier {
-  const { oid, nullParameters } = SIGNATURES[signer.type];
-  return new asn.AlgorithmIdentifier(nullParameters ? { algorithm: oid, parameters: null } : { algorithm: oid });
+/** AlgorithmIdentifier: RSA's with NULL parameters, ECDSA's with none (RFC 4055, RFC 5758). */
+function signatureAlgorithm(signer: KeyPair): Uint8Array {
+  const { oid: algorithm, nullParameters } = SIGNATURES[signer.type];
+  return nullParameters ? sequence(oid(algorithm), NULL) : sequence(oid(algorithm));
 }
 
-/** One DER element: tag, definite length, content (the parts concatenated). */
-function derTlv(tag: number, ...parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
-  const length = parts.reduce((sum, part) => sum + part.length, 0);
-  const lengthBytes: number[] = [];
-  for (let rest = length; rest > 0; rest = Math.floor(rest / 256)) lengthBytes.unshift(rest % 256);
-  const header = length < 0x80 ? [tag, length] : [tag, 0x80 | lengthBytes.length, ...lengthBytes];
-  const out = new Uint8Array(header.length + length);
-  out.set(header);
-  let offset = header.length;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
+const NAME_STRING_TAGS = { printableString: 0x13, utf8String: 0x0c, ia5String: 0x16 } as const;
+
+/**
+ * A Name's DER from its ASN.1 structure (the one @peculiar/x509's Name holds),
+ * for the string types kpki's names use; others go through the library.
+ */
+export function nameDer(name: Name): Uint8Array {
+  const rdns: Uint8Array[] = [];
+  for (const rdn of name) {
+    const values: Uint8Array[] = [];
+    for (const { type, value } of rdn) {
+      const kind = (Object.keys(NAME_STRING_TAGS) as (keyof typeof NAME_STRING_TAGS)[]).find((key) => value[key] !== undefined);
+      if (!kind) return new Uint8Array(AsnConvert.serialize(name));
+      values.push(sequence(oid(type), tlv(NAME_STRING_TAGS[kind], Buffer.from(value[kind]!, kind === "utf8String" ? "utf8" : "latin1"))));
+    }
+    rdns.push(setOf(...values));
   }
-  return out;
-}
-
-/** A name from its DER (a subject or issuer as another structure holds it). */
-export const nameFromDer = (der: BufferSource): asn.Name => AsnConvert.parse(der, asn.Name);
-
-/** The subject of a certificate, from its DER, for use as the issuer of the certificates it signs. */
-export function subjectOfCertificate(der: Uint8Array): asn.Name {
-  // Only the subject's bytes are parsed: the ASN.1 library reads a whole certificate in milliseconds.
-  return AsnConvert.parse(subjectFromCertificateDer(der), asn.Name);
+  return sequence(...rdns);
 }
 
 /** A key pair's public key as SubjectPublicKeyInfo DER. */
@@ -100,15 +93,17 @@ export const spkiOf = (key: KeyPair): Uint8Array => new Uint8Array(createPublicK
 
 /** RFC 5280 method 1: SHA-1 of the subjectPublicKey bits, as Go and openssl compute it; hex. */
 export function subjectKeyIdOf(spki: Uint8Array): string {
-  return createHash("sha1").update(new Uint8Array(AsnConvert.parse(spki, asn.SubjectPublicKeyInfo).subjectPublicKey)).digest("hex");
+  const subjectPublicKey = derSequenceItems(spki)[1];
+  if (subjectPublicKey?.tag !== 0x03) throw new Error("not a SubjectPublicKeyInfo");
+  return createHash("sha1").update(subjectPublicKey.content.subarray(1)).digest("hex");
 }
 
 /** The subjectAltName extension (not critical) for these names; none when there are none. */
-function subjectAltNameExtension(altNames: AltNames): asn.Extension | undefined {
+function subjectAltNameExtension(altNames: AltNames): Uint8Array | undefined {
   const names = altNameList(altNames);
   if (names.length === 0) return undefined;
-  const generalNames = names.map((name) => new asn.GeneralName(name.type === "dns" ? { dNSName: name.value } : { iPAddress: ipForAsn1(name.value) }));
-  return extension(asn.id_ce_subjectAltName, false, new asn.SubjectAlternativeName(generalNames));
+  // GeneralName dNSName [2] IA5String, iPAddress [7] OCTET STRING, both IMPLICIT.
+  return extension(id_ce_subjectAltName, false, sequence(...names.map((name) => (name.type === "dns" ? implicitPrimitive(2, ascii(name.value)) : implicitPrimitive(7, ipToBytes(name.value))))));
 }
 
 /**
@@ -116,52 +111,37 @@ function subjectAltNameExtension(altNames: AltNames): asn.Extension | undefined 
  * the SANs in an extensionRequest attribute: the DER @peculiar/x509's
  * Pkcs10CertificateRequestGenerator makes (test/unit/certbuild.test.ts).
  */
-export function buildCertificationRequest(subject: asn.Name, altNames: AltNames, key: KeyPair): Uint8Array<ArrayBuffer> {
-  const info = new CertificationRequestInfo({ subject, subjectPKInfo: AsnConvert.parse(spkiOf(key), asn.SubjectPublicKeyInfo) });
+export function buildCertificationRequest(subject: Uint8Array, altNames: AltNames, key: KeyPair): Uint8Array<ArrayBuffer> {
   const san = subjectAltNameExtension(altNames);
-  if (san) info.attributes.push(new asn.Attribute({ type: PKCS9_EXTENSION_REQUEST, values: [AsnConvert.serialize(new asn.Extensions([san]))] }));
-  return signed(new Uint8Array(AsnConvert.serialize(info)), key);
+  const attributes = san ? [sequence(oid(PKCS9_EXTENSION_REQUEST), setOf(sequence(san)))] : [];
+  // attributes [0] IMPLICIT SET OF Attribute: the same octets as a constructed [0] around them.
+  return signed(sequence(smallInteger(0), subject, spkiOf(key), explicit(0, ...attributes)), key);
 }
 
 const PKCS9_EXTENSION_REQUEST = "1.2.840.113549.1.9.14";
 
-/**
- * An IP address as asn1-x509 encodes it right: IPv4 dotted, IPv6 as eight
- * hex groups. Given an IPv6 address with a dotted quad (::ffff:192.0.2.1,
- * the canonical form of a v4-mapped address), it writes the wrong bytes.
- */
-function ipForAsn1(ip: string): string {
-  if (isIPv4(ip)) return ip;
-  const groups = Buffer.from(ipToBytes(ip));
-  return Array.from({ length: 8 }, (_, i) => groups.readUInt16BE(2 * i).toString(16)).join(":");
-}
-
-/** A fresh ArrayBuffer holding exactly these bytes (a small Buffer's .buffer is a shared pool). */
-const bytes = (hex: string): ArrayBuffer => new Uint8Array(Buffer.from(hex, "hex")).buffer;
-
-const extension = (extnID: string, critical: boolean, value: object): asn.Extension =>
-  new asn.Extension({ extnID, critical, extnValue: new OctetString(AsnConvert.serialize(value)) });
+/** Extension ::= SEQUENCE { extnID, critical DEFAULT FALSE (so left out when false), extnValue OCTET STRING }. */
+const extension = (extnID: string, critical: boolean, value: Uint8Array): Uint8Array =>
+  critical ? sequence(oid(extnID), TRUE, octetString(value)) : sequence(oid(extnID), octetString(value));
 
 /**
  * A profile's extensions, in the order kpki has always written them:
  * basicConstraints and keyUsage (critical), extendedKeyUsage, the subject key
  * id, the SANs, and the authority key id when there is an issuer's.
  */
-export function profileExtensions(profile: Profile, keyType: KeyType, ids: { subjectKeyId: string; authorityKeyId?: string }, altNames: AltNames): asn.Extension[] {
-  const usages = keyUsagesFor(profile, keyType).reduce((flags, name) => flags | asn.KeyUsageFlags[name], 0);
+export function profileExtensions(profile: Profile, keyType: KeyType, ids: { subjectKeyId: string; authorityKeyId?: string }, altNames: AltNames): Uint8Array[] {
+  const usages = keyUsagesFor(profile, keyType).reduce((flags, name) => flags | KeyUsageFlags[name], 0);
   const extensions = [
-    extension(asn.id_ce_basicConstraints, true, new asn.BasicConstraints({ cA: profile.isCA })),
-    extension(asn.id_ce_keyUsage, true, new asn.KeyUsage(usages)),
+    extension(id_ce_basicConstraints, true, profile.isCA ? sequence(TRUE) : sequence()),
+    extension(id_ce_keyUsage, true, namedBits(usages)),
   ];
   if (profile.extendedKeyUsages.length > 0) {
-    extensions.push(extension(asn.id_ce_extKeyUsage, false, new asn.ExtendedKeyUsage(profile.extendedKeyUsages.map((name) => EXTENDED_KEY_USAGES[name]))));
+    extensions.push(extension(id_ce_extKeyUsage, false, sequence(...profile.extendedKeyUsages.map((name) => oid(EXTENDED_KEY_USAGES[name])))));
   }
-  extensions.push(extension(asn.id_ce_subjectKeyIdentifier, false, new asn.SubjectKeyIdentifier(bytes(ids.subjectKeyId))));
+  extensions.push(extension(id_ce_subjectKeyIdentifier, false, octetString(Buffer.from(ids.subjectKeyId, "hex"))));
   const san = subjectAltNameExtension(altNames);
   if (san) extensions.push(san);
-  if (ids.authorityKeyId) {
-    const keyIdentifier = new asn.KeyIdentifier(bytes(ids.authorityKeyId));
-    extensions.push(extension(asn.id_ce_authorityKeyIdentifier, false, new asn.AuthorityKeyIdentifier({ keyIdentifier })));
-  }
+  // AuthorityKeyIdentifier ::= SEQUENCE { keyIdentifier [0] IMPLICIT OCTET STRING }
+  if (ids.authorityKeyId) extensions.push(extension(id_ce_authorityKeyIdentifier, false, sequence(implicitPrimitive(0, Buffer.from(ids.authorityKeyId, "hex")))));
   return extensions;
 }

@@ -113,6 +113,11 @@ function feedFor(type: KeyType, keygen: Keygen): KeyFeed {
   return feeds.get(name) ?? feeds.set(name, new KeyFeed(type, keygen)).get(name)!;
 }
 
+/** Forgets every key started and every feed (the startup snapshot's warm-up: no key is carried into a snapshot). */
+export function clearKeyPool(): void {
+  feeds.clear();
+}
+
 /** Starts generating `count` keys of this type before anyone asks for them. */
 export function prestartKeys(type: KeyType, count: number, keygen: Keygen = DEFAULT_KEYGEN): void {
   feedFor(type, keygen).start(count);

@@ -1,9 +1,9 @@
-import { isIP } from "node:net";
 import path from "node:path";
 import { stringify } from "yaml";
 import { inputError, KpkiError, quoted } from "../errors.js";
 import { boundedToJs, parseBoundedYaml, readBoundedSync } from "../inputbounds.js";
 import { loadTemplate, renderTemplate } from "../templates.js";
+import { ipFamily } from "./names.js";
 
 export interface KubeconfigContent {
   cluster: string;
@@ -135,7 +135,7 @@ export function rewriteServer(text: string, label: string, server: string | unde
   const index = clusters.findIndex((cluster) => cluster.name === loaded.clusterName);
   const old = new URL(loaded.server);
   // A control-plane endpoint (a name: the load balancer) is what the API server's SANs cover: keep it.
-  const endpoint = isIP(old.hostname.replace(/^\[|\]$/g, "")) === 0;
+  const endpoint = ipFamily(old.hostname.replace(/^\[|\]$/g, "")) === 0;
   const newServer = server ?? (endpoint ? loaded.server : `https://${host.includes(":") ? `[${host}]` : host}:${old.port || 443}`);
   document.setIn(["clusters", index, "cluster", "server"], newServer);
   return { text: document.toString({ indentSeq: false, lineWidth: 0 }), server: newServer };

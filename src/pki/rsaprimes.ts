@@ -28,6 +28,8 @@ interface Candidate {
   q: bigint;
   nlen: number;
   e: bigint;
+  /** λ(n) = lcm(p−1, q−1), when p, q > 1. */
+  lambda?: bigint;
   /** e⁻¹ mod λ(n), when e is invertible there. */
   d?: bigint;
 }
@@ -74,7 +76,7 @@ export const RSA_RULES: readonly RsaRule[] = [
   {
     name: "private-exponent",
     text: "2^(nlen/2) < d < lcm(p−1, q−1)",
-    holds: ({ p, q, nlen, d }) => d !== undefined && d > 1n << half(nlen) && d < lcm(p - 1n, q - 1n),
+    holds: ({ nlen, lambda, d }) => d !== undefined && lambda !== undefined && d > 1n << half(nlen) && d < lambda,
   },
 ];
 
@@ -85,9 +87,18 @@ export function primeProblems(prime: bigint, nlen: number, e = RSA_PUBLIC_EXPONE
 
 /** The rules a pair breaks; empty when a key may be made from it. */
 export function rsaPairProblems(p: bigint, q: bigint, nlen: number, e = RSA_PUBLIC_EXPONENT): RsaRuleName[] {
-  const candidate: Candidate = { p, q, nlen, e, d: privateExponent(p, q, e) };
-  return RSA_RULES.filter((rule) => !rule.holds(candidate)).map((rule) => rule.name);
+  return problemsOf(candidateOf(p, q, nlen, e));
 }
+
+/** The pair with λ(n) and d worked out once, for the rules and the key alike. */
+function candidateOf(p: bigint, q: bigint, nlen: number, e: bigint): Candidate {
+  if (p <= 1n || q <= 1n) return { p, q, nlen, e };
+  const lambda = lcm(p - 1n, q - 1n);
+  // d = e⁻¹ mod λ(n) (A.1.1's λ(n), not φ(n): the smaller d FIPS 186-5 asks for).
+  return { p, q, nlen, e, lambda, d: modInverse(e, lambda) };
+}
+
+const problemsOf = (candidate: Candidate) => RSA_RULES.filter((rule) => !rule.holds(candidate)).map((rule) => rule.name);
 
 /** A pair of primes that breaks a rule of FIPS 186-5: the generator draws new primes. */
 export class RsaRuleError extends Error {
@@ -102,10 +113,11 @@ export class RsaRuleError extends Error {
  * naming every rule they break. p is the larger, as OpenSSL orders them.
  */
 export function rsaKeyFromPrimes(p: bigint, q: bigint, nlen: number, e = RSA_PUBLIC_EXPONENT): RsaKeyValues {
-  const problems = rsaPairProblems(p, q, nlen, e);
+  const candidate = candidateOf(p > q ? p : q, p > q ? q : p, nlen, e);
+  const problems = problemsOf(candidate);
   if (problems.length > 0) throw new RsaRuleError(problems);
-  if (p < q) [p, q] = [q, p];
-  const d = privateExponent(p, q, e)!;
+  ({ p, q } = candidate);
+  const d = candidate.d!;
   return { n: p * q, e, d, p, q, dp: d % (p - 1n), dq: d % (q - 1n), qi: modInverse(q, p)! };
 }
 
@@ -113,11 +125,6 @@ export function rsaKeyFromPrimes(p: bigint, q: bigint, nlen: number, e = RSA_PUB
 export function rsaJwk(key: RsaKeyValues): { kty: "RSA"; n: string; e: string; d: string; p: string; q: string; dp: string; dq: string; qi: string } {
   const { n, e, d, p, q, dp, dq, qi } = key;
   return { kty: "RSA", n: b64(n), e: b64(e), d: b64(d), p: b64(p), q: b64(q), dp: b64(dp), dq: b64(dq), qi: b64(qi) };
-}
-
-/** d = e⁻¹ mod lcm(p−1, q−1) (A.1.1's λ(n), not φ(n): the smaller d FIPS 186-5 asks for). */
-function privateExponent(p: bigint, q: bigint, e: bigint): bigint | undefined {
-  return p > 1n && q > 1n ? modInverse(e, lcm(p - 1n, q - 1n)) : undefined;
 }
 
 export function gcd(a: bigint, b: bigint): bigint {

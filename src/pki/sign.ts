@@ -1,10 +1,10 @@
 import { createPublicKey } from "node:crypto";
 import { inputError } from "../errors.js";
-import { derSequenceItems } from "./der.js";
+import { derSequenceItems, subjectFromCertificateDer } from "./der.js";
 import type { ParsedCsr } from "./csr.js";
 import type { KeyPair } from "./keys.js";
 import type { Name as AsnName } from "@peculiar/asn1-x509";
-import { buildCertificate, nameFromDer, profileExtensions, spkiOf, subjectKeyIdOf, subjectOfCertificate } from "./certbuild.js";
+import { buildCertificate, nameDer, profileExtensions, spkiOf, subjectKeyIdOf } from "./certbuild.js";
 import { canonicalIp, type AltNames } from "./names.js";
 import { type Profile, PROFILES } from "./profiles.js";
 import { randomSerialHex } from "./serial.js";
@@ -60,7 +60,7 @@ export async function signCsr(csr: ParsedCsr, issuer: Issuer, profile: Profile, 
   const problem = signingPolicyProblem(csr);
   if (problem) throw inputError(`${csr.source}: ${problem}`);
   const request = {
-    subject: nameFromDer(csr.subjectName.toArrayBuffer()),
+    subject: new Uint8Array(csr.subjectName.toArrayBuffer()),
     subjectName: csr.subjectName,
     spki: new Uint8Array(csr.publicKey.rawData),
     keyType: keyTypeOfPublicKey(csr.publicKey),
@@ -81,7 +81,8 @@ export function signNewKey(key: KeyPair, subject: Subject, altNames: AltNames, i
 
 /** What a certificate is issued for: a subject, its public key and SANs. */
 interface CertRequest {
-  subject: AsnName;
+  /** The subject's Name, DER. */
+  subject: Uint8Array;
   /** The same name, as @peculiar/x509 reads and prints it. */
   subjectName: x509.Name;
   spki: Uint8Array;
@@ -90,7 +91,7 @@ interface CertRequest {
 }
 
 /** The one signing path: every certificate kpki makes comes from here. */
-function issue(request: CertRequest, issuer: { name: AsnName; key: KeyPair; cert?: CertInfo }, profile: Profile, validity: Validity): SignedCert {
+function issue(request: CertRequest, issuer: { name: Uint8Array; key: KeyPair; cert?: CertInfo }, profile: Profile, validity: Validity): SignedCert {
   const { notBefore, notAfter, clamped } = validityWindow(validity, issuer.cert);
   if (notAfter <= notBefore) throw inputError("the CA has expired: it cannot sign; a new CA is needed");
   const subjectKeyId = subjectKeyIdOf(request.spki);
@@ -117,20 +118,15 @@ function issue(request: CertRequest, issuer: { name: AsnName; key: KeyPair; cert
 
 const wholeSeconds = (date: Date) => new Date(Math.floor(date.getTime() / 1000) * 1000);
 
-/** The subject as @peculiar/x509 encodes a name (PrintableString where it can, else UTF8String), in both forms. */
-export function subjectNames(subject: Subject): { subject: AsnName; subjectName: x509.Name } {
+/** The subject as @peculiar/x509 encodes a name (PrintableString where it can, else UTF8String): DER, and the Name that prints it. */
+export function subjectNames(subject: Subject): { subject: Uint8Array; subjectName: x509.Name } {
   const subjectName = new x509.Name(subjectToJsonName(subject));
-  // The ASN.1 structure the Name holds (public at run time, protected in its types): no DER round trip.
-  return { subject: (subjectName as unknown as { asn: AsnName }).asn, subjectName };
+  // The ASN.1 structure the Name holds (public at run time, protected in its types).
+  return { subject: nameDer((subjectName as unknown as { asn: AsnName }).asn), subjectName };
 }
 
-// A CA signs many certificates in one run: read its name out of its DER once.
-const issuerNames = new WeakMap<Uint8Array, AsnName>();
-function issuerOf(issuer: Issuer) {
-  let name = issuerNames.get(issuer.cert.der);
-  if (!name) issuerNames.set(issuer.cert.der, (name = subjectOfCertificate(issuer.cert.der)));
-  return { name, key: issuer.key, cert: issuer.cert };
-}
+/** A CA's name as its certificate holds it: the issuer of what it signs. */
+const issuerOf = (issuer: Issuer) => ({ name: subjectFromCertificateDer(issuer.cert.der), key: issuer.key, cert: issuer.cert });
 
 const IP_ADDRESS_TAG = 0x87; // GeneralName iPAddress, [7] IMPLICIT OCTET STRING
 const EC_CURVES_SIGNED = new Set(["P-256", "P-384", "P-521"]);

@@ -16,12 +16,20 @@ export function formatSubject(subject: Subject): string {
   return [...subject.organizations.map((o) => `O=${escape(o)}`), `CN=${escape(subject.commonName)}`].join(", ");
 }
 
-/** JSON form @peculiar/x509 builds names from; O before CN, as Go orders them. */
-export function subjectToJsonName(subject: Subject): Record<string, string[]>[] {
-  return [
-    ...subject.organizations.map((o) => ({ O: [o] })),
-    { CN: [subject.commonName] },
-  ];
+/** X.680's PrintableString characters: a value of only these is encoded as one (as Go and @peculiar/x509 do), else as UTF8String. */
+const PRINTABLE = /^[A-Za-z0-9 '()+,\-./:=?]*$/;
+
+type JsonNameValue = { printableString: string } | { utf8String: string };
+
+/**
+ * JSON form @peculiar/x509 builds names from; O before CN, as Go orders
+ * them. Each value is given with its string type: a bare string there is
+ * read as RFC 4514 text (a leading "#" as hex-encoded DER, quotes and
+ * backslash escapes taken away), which would change what the user wrote.
+ */
+export function subjectToJsonName(subject: Subject): Record<string, JsonNameValue[]>[] {
+  const value = (text: string): JsonNameValue => (PRINTABLE.test(text) ? { printableString: text } : { utf8String: text });
+  return [...subject.organizations.map((o) => ({ O: [value(o)] })), { CN: [value(subject.commonName)] }];
 }
 
 export function checkSubjectText(value: string, flag: string): string {

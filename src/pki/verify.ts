@@ -1,8 +1,8 @@
 import { createPublicKey, X509Certificate as NodeX509Certificate, type KeyObject } from "node:crypto";
-import { isIP } from "node:net";
 import { spkiFromCertificateDer } from "./der.js";
 import type { CertInfo } from "./certinfo.js";
 import type { ExtendedKeyUsageName } from "./profiles.js";
+import { ipFamily } from "./names.js";
 
 /** One reason a certificate fails; `code` is stable for scripts. */
 export interface VerifyProblem {
@@ -66,7 +66,7 @@ export function verifyCertificate(request: VerifyRequest): VerifyProblem[] {
   if (now < cert.notBefore) problems.push({ code: "not-yet-valid", message: `not valid before ${day(cert.notBefore)}` });
   if (request.host !== undefined) {
     const host = request.host.replace(/^\[(.*)\]$/, "$1");
-    const covered = isIP(host) ? nodeCert.checkIP(host) !== undefined : nodeCert.checkHost(host, { subject: "never" }) !== undefined;
+    const covered = ipFamily(host) ? nodeCert.checkIP(host) !== undefined : nodeCert.checkHost(host, { subject: "never" }) !== undefined;
     if (!covered) {
       const sans = [...cert.altNames.dns.map((d) => `DNS:${d}`), ...cert.altNames.ips.map((ip) => `IP:${ip}`)].join(", ") || "none";
       problems.push({ code: "host-mismatch", message: `does not cover ${host} (its SANs: ${sans})` });

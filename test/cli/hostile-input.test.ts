@@ -4,6 +4,7 @@
 // nothing on disk. The EC-key ones run the built bin in a child process,
 // since an abort would take the test runner down with it.
 import { spawnSync } from "node:child_process";
+import { X509Certificate } from "node:crypto";
 import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -31,6 +32,7 @@ import {
   truncatedCertificate,
 } from "../support/hostile.js";
 import { snapshot, tempDir } from "../support/tmp.js";
+import { x509 } from "../../src/pki/x509.js";
 
 delete process.env.KPKI_DEBUG;
 
@@ -285,5 +287,20 @@ describe("standard input and certs renew", () => {
     expect(result.exitCode).toBe(2);
     expect(result.stderr).toMatch(/"nope" is not in kpki's catalog/);
     expect(await snapshot(root)).toEqual(before);
+  });
+});
+
+describe("subject text is written as given, never read as RFC 4514", () => {
+  it("a leading #, quotes and backslashes in --ca-cn reach the certificate unchanged, as OpenSSL reads it", async () => {
+    // @peculiar/x509 reads a bare "#…" as hex-encoded DER (kpki crashed on "#abc") and drops quotes and backslash escapes.
+    for (const [index, commonName] of ["#abc", "#0c03616263", 'my "ca"', "a\\0ab", "\\,x"].entries()) {
+      const dir = path.join(root, `subject-${index}`);
+      const result = await runBin(["init", "--master-ip", "192.0.2.10", "--node-name", "cp-1", "--ca-cn", commonName, "--only", "apiserver", "--dir", dir, "-o", "json"]);
+      expect(result.exitCode, result.stderr).toBe(0);
+      const ca = (JSON.parse(result.stdout) as { entries: { name: string; subject: string }[] }).entries.find((entry) => entry.name === "ca")!;
+      const certificate = readFileSync(path.join(dir, "pki", "ca.crt"));
+      expect(new x509.X509Certificate(certificate).subjectName.getField("CN")).toEqual([commonName]);
+      expect(new X509Certificate(certificate).subject).toBe(ca.subject);
+    }
   });
 });

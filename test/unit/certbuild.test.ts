@@ -3,7 +3,10 @@ import { AsnConvert } from "@peculiar/asn1-schema";
 import { CertificationRequest } from "@peculiar/asn1-csr";
 import { Certificate } from "@peculiar/asn1-x509";
 import { describe, expect, it } from "vitest";
-import { buildCertificate, buildCertificationRequest, nameFromDer, profileExtensions, spkiOf, subjectKeyIdOf, subjectOfCertificate } from "../../src/pki/certbuild.js";
+import fc from "fast-check";
+import type { Name } from "@peculiar/asn1-x509";
+import { buildCertificate, buildCertificationRequest, nameDer, profileExtensions, spkiOf, subjectKeyIdOf } from "../../src/pki/certbuild.js";
+import { subjectFromCertificateDer } from "../../src/pki/der.js";
 import { generateKeyPair } from "../../src/pki/keygen.js";
 import { signingAlgorithm, type KeyPair, type KeyType } from "../../src/pki/keys.js";
 import { altNameList, type AltNames } from "../../src/pki/names.js";
@@ -25,8 +28,8 @@ async function referenceCertificate(serialHex: string, subject: Subject, altName
   if (issuer.keyId) extensions.push(new x509.AuthorityKeyIdentifierExtension(issuer.keyId));
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: serialHex,
-    subject: subjectToJsonName(subject),
-    issuer: subjectToJsonName(issuer.name),
+    subject: new x509.Name(subjectToJsonName(subject)),
+    issuer: new x509.Name(subjectToJsonName(issuer.name)),
     notBefore,
     notAfter,
     publicKey: key.publicKey,
@@ -37,7 +40,7 @@ async function referenceCertificate(serialHex: string, subject: Subject, altName
   return new Uint8Array(cert.rawData);
 }
 
-const nameDer = (subject: Subject) => nameFromDer(new x509.Name(subjectToJsonName(subject)).toArrayBuffer());
+const subjectDer = (subject: Subject) => new Uint8Array(new x509.Name(subjectToJsonName(subject)).toArrayBuffer());
 const tbsOf = (der: Uint8Array) => Buffer.from(AsnConvert.serialize(AsnConvert.parse(der, Certificate).tbsCertificate));
 
 describe.each<KeyType>(["rsa-2048", "ecdsa-p256", "ecdsa-p384"])("certificates built with asn1-x509 and node:crypto (%s)", (keyType) => {
@@ -51,13 +54,13 @@ describe.each<KeyType>(["rsa-2048", "ecdsa-p256", "ecdsa-p384"])("certificates b
     const caKeyId = subjectKeyIdOf(spkiOf(caKey));
 
     const caSerial = randomSerialHex();
-    const caName = nameDer(caSubject);
+    const caName = subjectDer(caSubject);
     const ca = buildCertificate({ serialHex: caSerial, issuer: caName, subject: caName, notBefore, notAfter, spki: spkiOf(caKey), extensions: profileExtensions(PROFILES.ca, keyType, { subjectKeyId: caKeyId }, { dns: ["kubernetes"], ips: [] }) }, caKey);
     const caReference = await referenceCertificate(caSerial, caSubject, { dns: ["kubernetes"], ips: [] }, caKey, PROFILES.ca, { name: caSubject, key: caKey }, notBefore, notAfter);
 
     const leafSerial = randomSerialHex();
     const leafExtensions = profileExtensions(PROFILES.peer, keyType, { subjectKeyId: subjectKeyIdOf(spkiOf(leafKey)), authorityKeyId: caKeyId }, altNames);
-    const leaf = buildCertificate({ serialHex: leafSerial, issuer: subjectOfCertificate(ca), subject: nameDer(leafSubject), notBefore, notAfter, spki: spkiOf(leafKey), extensions: leafExtensions }, caKey);
+    const leaf = buildCertificate({ serialHex: leafSerial, issuer: subjectFromCertificateDer(ca), subject: subjectDer(leafSubject), notBefore, notAfter, spki: spkiOf(leafKey), extensions: leafExtensions }, caKey);
     const leafReference = await referenceCertificate(leafSerial, leafSubject, altNames, leafKey, PROFILES.peer, { name: caSubject, key: caKey, keyId: caKeyId }, notBefore, notAfter);
 
     if (keyType.startsWith("rsa")) {
@@ -74,10 +77,27 @@ describe.each<KeyType>(["rsa-2048", "ecdsa-p256", "ecdsa-p384"])("certificates b
   });
 });
 
+describe("names as DER", () => {
+  it("are what @peculiar/x509 serializes for the same subject: PrintableString where it can, else UTF8String", () => {
+    const text = fc.oneof(fc.string({ minLength: 1, maxLength: 30 }), fc.string({ unit: "grapheme", minLength: 1, maxLength: 10 }), fc.stringMatching(/^[A-Za-z0-9 '()+,./:=?-]{1,30}$/), fc.constantFrom("system:masters", "Ünïcode", "名前", "a\\b", "#abc", "#0c03616263", 'my "ca"', "a\\0ab", "\\,x"));
+    fc.assert(
+      fc.property(text, fc.array(text, { maxLength: 3 }), (commonName, organizations) => {
+        const name = new x509.Name(subjectToJsonName({ commonName, organizations }));
+        const der = nameDer((name as unknown as { asn: Name }).asn);
+        expect(Buffer.from(der).equals(Buffer.from(name.toArrayBuffer()))).toBe(true);
+        // Exactly the text given: no "#" read as hex, no quotes or backslashes taken away.
+        const read = new x509.Name(new Uint8Array(der));
+        expect(read.getField("CN")).toEqual([commonName]);
+        expect(read.getField("O")).toEqual(organizations);
+      }),
+    );
+  });
+});
+
 describe("IP addresses in certificates", () => {
   it("are the addresses given, as OpenSSL reads them, a v4-mapped IPv6 address among them", async () => {
     const key = await generateKeyPair("ecdsa-p256");
-    const name = nameDer({ commonName: "kube-apiserver", organizations: [] });
+    const name = subjectDer({ commonName: "kube-apiserver", organizations: [] });
     const ips = ["192.0.2.10", "::ffff:192.0.2.1", "2001:db8::1", "::1"];
     const der = buildCertificate({ serialHex: randomSerialHex(), issuer: name, subject: name, notBefore: new Date("2026-01-01T00:00:00Z"), notAfter: new Date("2027-01-01T00:00:00Z"), spki: spkiOf(key), extensions: profileExtensions(PROFILES.server, key.type, { subjectKeyId: subjectKeyIdOf(spkiOf(key)) }, { dns: [], ips }) }, key);
     expect(new X509Certificate(der).subjectAltName).toBe("IP Address:192.0.2.10, IP Address:0:0:0:0:0:FFFF:C000:201, IP Address:2001:DB8:0:0:0:0:0:1, IP Address:0:0:0:0:0:0:0:1");
@@ -91,12 +111,12 @@ describe.each<KeyType>(["rsa-2048", "ecdsa-p256"])("certificate requests built w
     for (const altNames of [{ dns: ["kubernetes", "kubernetes.default"], ips: ["192.0.2.10", "2001:db8::1"] }, { dns: [], ips: [] }]) {
       const names = altNameList(altNames);
       const reference = await x509.Pkcs10CertificateRequestGenerator.create({
-        name: subjectToJsonName(subject),
+        name: new x509.Name(subjectToJsonName(subject)),
         keys: { privateKey: key.privateKey, publicKey: key.publicKey },
         signingAlgorithm: signingAlgorithm(key.type),
         extensions: names.length > 0 ? [new x509.SubjectAlternativeNameExtension(names)] : [],
       });
-      const built = buildCertificationRequest(nameDer(subject), altNames, key);
+      const built = buildCertificationRequest(subjectDer(subject), altNames, key);
       const info = (der: ArrayBufferLike | Uint8Array) => Buffer.from(AsnConvert.serialize(AsnConvert.parse(der, CertificationRequest).certificationRequestInfo));
       if (keyType.startsWith("rsa")) expect(Buffer.from(built).equals(Buffer.from(reference.rawData))).toBe(true);
       else expect(info(built).equals(info(reference.rawData))).toBe(true);

@@ -10,10 +10,17 @@
 import { availableParallelism } from "node:os";
 import { startupSnapshot } from "node:v8";
 import { prestart } from "../prestart.js";
-import { main } from "../main.js";
+import { runAndExit } from "../main.js";
 import { restoreIntl } from "./serializable.js";
+import { warmUp } from "./warmup.js";
 
-restoreIntl();
+// The event loop runs the warm-up to its end before node takes the snapshot.
+void warmUp()
+  .catch((error: unknown) => String(error))
+  .then((problem) => {
+    if (problem) process.stderr.write(`kpki: the startup snapshot is made without warming init up: ${problem}\n`);
+    restoreIntl();
+  });
 
 startupSnapshot.setDeserializeMainFunction(async () => {
   // Nothing has used libuv's thread pool yet, so its size can still be set:
@@ -24,5 +31,5 @@ startupSnapshot.setDeserializeMainFunction(async () => {
   process.env.UV_THREADPOOL_SIZE ??= String(Math.max(4, availableParallelism()) + 1);
   const argv = process.argv.slice(2);
   prestart(argv);
-  process.exitCode = await main(argv);
+  await runAndExit(argv);
 });
