@@ -1,20 +1,15 @@
 // Builds kpki's startup snapshot (see src/cli/snapshot/entry.ts): one
-// CommonJS bundle of every module under src/, which `node --build-snapshot`
-// evaluates and saves as dist/kpki.blob, and the identity of the node binary
-// that built it (dist/kpki.blob.node). bin/kpki uses the blob only when the
-// node it is about to run has that identity: node cannot read a blob another
-// build of node made, and may crash trying.
-import { spawnSync } from "node:child_process";
-import { readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+// CommonJS bundle of every module under src/ (dist/kpki-snapshot.cjs), from
+// which snapshot-blob.js makes dist/kpki.blob and its stamp.
+import { readdirSync, rmSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
+import { makeBlob } from "./snapshot-blob.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const dist = path.join(root, "dist");
 const bundle = path.join(dist, "kpki-snapshot.cjs");
-const blob = path.join(dist, "kpki.blob");
-const stamp = path.join(dist, "kpki.blob.node");
 
 // Packages left out of the heap every run deserializes: loaded from
 // node_modules when first used, with the modules of src/ that import them
@@ -39,7 +34,7 @@ const contents = [
   importOf(path.join(src, "cli/snapshot/entry.ts")),
 ].join("\n");
 
-rmSync(stamp, { force: true });
+rmSync(path.join(dist, "kpki.blob.node"), { force: true });
 const fromDisk = {
   name: "from-disk",
   setup(esbuild) {
@@ -70,13 +65,4 @@ await build({
   define: { "import.meta.url": "__kpkiModuleUrl" },
   banner: { js: "Object.defineProperty(globalThis,'__kpkiModuleUrl',{get:()=>require('node:url').pathToFileURL(process.argv[1]).href});" },
 });
-const built = spawnSync(process.execPath, ["--snapshot-blob", blob, "--build-snapshot", bundle], { cwd: root, encoding: "utf8" });
-if (built.status !== 0) {
-  // Not the build's failure: bin/kpki runs the plain bundle without a blob (test/cli/bin.test.ts fails, though).
-  rmSync(blob, { force: true });
-  process.stderr.write(`${built.stderr}\nkpki: node --build-snapshot failed (exit ${built.status ?? built.signal}): kpki will run without its startup snapshot\n`);
-  process.exit(0);
-}
-const node = statSync(process.execPath);
-// The same fields, in the same form, as bin/kpki's `stat -L -c '%d %i %s %Y'`.
-writeFileSync(stamp, `${node.dev} ${node.ino} ${node.size} ${Math.floor(node.mtimeMs / 1000)}\n`);
+makeBlob();
