@@ -1,6 +1,8 @@
+import { isIP } from "node:net";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { KpkiError } from "../../src/errors.js";
-import { dnsNameProblem, firstIpOfCidr, ipFromBytes, ipToBytes, parseAltName, parseIp } from "../../src/pki/names.js";
+import { dnsNameProblem, firstIpOfCidr, ipFamily, ipFromBytes, ipToBytes, parseAltName, parseIp } from "../../src/pki/names.js";
 
 /** The KpkiError a call throws (fails the test when it does not throw one). */
 function thrown(call: () => unknown): KpkiError {
@@ -222,5 +224,25 @@ describe("IPv6 zones", () => {
   it("refuses an address with a zone, which a certificate cannot hold", () => {
     expect(() => parseIp("fe80::1%eth0", "--master-ip")).toThrow(/zone/);
     expect(() => parseAltName("fe80::1%eth0")).toThrow(/zone/);
+  });
+});
+
+describe("ipFamily", () => {
+  it("is net.isIP's answer for addresses, names and near misses", () => {
+    const text = fc.oneof(
+      fc.ipV4(),
+      fc.ipV6(),
+      fc.ipV4Extended(),
+      fc.domain(),
+      fc.stringMatching(/^[0-9a-fA-F:.%]{0,40}$/),
+      fc.string({ maxLength: 40 }),
+      fc.constantFrom("::", "::1", "::ffff:192.0.2.1", "fe80::1%eth0", "1.2.3", "1.2.3.256", "01.2.3.4", ":", "a:b", "kubernetes"),
+    );
+    fc.assert(
+      fc.property(text, (value) => {
+        expect(ipFamily(value), value).toBe(isIP(value));
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
