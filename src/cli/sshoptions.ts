@@ -1,8 +1,7 @@
 import { statSync } from "node:fs";
-import { isIP } from "node:net";
 import { KpkiError, quoted } from "../errors.js";
 import type { SshHost, SshSettings } from "../bootstrap/node/ssh.js";
-import { dnsNameProblem } from "../pki/names.js";
+import { dnsNameProblem, ipFamily } from "../pki/names.js";
 
 /** The OpenSSH options every command that reaches nodes takes. */
 export const sshOptions = {
@@ -49,7 +48,7 @@ export function parseHostSpec(text: string, args: SshArgs, flag = "host"): SshHo
   if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 65535)) {
     throw new KpkiError("usage", `${flag} "${text}": the port must be a number from 1 to 65535`);
   }
-  if (!isIP(rest)) {
+  if (!ipFamily(rest)) {
     const problem = dnsNameProblem(rest.toLowerCase());
     if (problem || rest.includes("*")) throw new KpkiError("usage", `${flag} ${quoted(text)} is not a valid host name or IP address: ${problem ?? "no wildcards"}`);
   }

@@ -1,4 +1,4 @@
-import { isIP } from "node:net";
+import { ipFamily } from "../../pki/names.js";
 
 /**
  * The small pieces of Ansible's inventory syntax that come from Python:
@@ -125,8 +125,8 @@ export function expandHostRange(pattern: string): string[] {
  */
 export function splitHostPort(text: string): { pattern: string; port?: number } {
   const bracketed = text.match(/^\[([^\]]+)\]:(\d+)$/);
-  if (bracketed && isIP(bracketed[1]!.replace(/\[[^\]]*\]/g, "0")) === 6) return { pattern: bracketed[1]!, port: Number(bracketed[2]) };
-  if (/^\[[^\]]+\]$/.test(text) && isIP(text.slice(1, -1)) === 6) return { pattern: text.slice(1, -1) };
+  if (bracketed && ipFamily(bracketed[1]!.replace(/\[[^\]]*\]/g, "0")) === 6) return { pattern: bracketed[1]!, port: Number(bracketed[2]) };
+  if (/^\[[^\]]+\]$/.test(text) && ipFamily(text.slice(1, -1)) === 6) return { pattern: text.slice(1, -1) };
   const named = text.match(/^((?:[a-zA-Z0-9_-]|\[[^\]]*\]|\.(?!\.))+):(\d+)$/);
   if (named && !named[1]!.includes("::")) return { pattern: named[1]!, port: Number(named[2]) };
   return { pattern: text };

@@ -1,8 +1,7 @@
-import { isIP } from "node:net";
 import { isMap, isScalar, isSeq, LineCounter, type Node, type YAMLMap } from "yaml";
 import { boundedToJs, parseBoundedYaml } from "../../inputbounds.js";
 import { KpkiError, quoted } from "../../errors.js";
-import { dnsNameProblem } from "../../pki/names.js";
+import { dnsNameProblem, ipFamily } from "../../pki/names.js";
 import { ROLES, type Role } from "./steps.js";
 import { resolveKubernetesVersion } from "./versions.js";
 
@@ -61,7 +60,7 @@ export function parseInventory(text: string, label: string): InventoryHost[] {
 
 export function checkAddress(value: string, where: string): string {
   const address = value.trim();
-  if (!isIP(address)) {
+  if (!ipFamily(address)) {
     const problem = dnsNameProblem(address.toLowerCase());
     if (problem || address.includes("*")) throw new KpkiError("input", `${where}: ${quoted(value)} is not a valid host name or IP address: ${problem ?? "no wildcards"}`);
   }

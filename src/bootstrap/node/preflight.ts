@@ -1,7 +1,7 @@
-import { isIP } from "node:net";
 import { KpkiError } from "../../errors.js";
 import { KUBERNETES_MINORS, type KubernetesTarget } from "./versions.js";
 import type { Role } from "./steps.js";
+import { ipFamily } from "../../pki/names.js";
 
 /**
  * kubeadm's preflight, check by check, and kpki's own checks beside it. The
@@ -138,7 +138,7 @@ export function proxyFor(host: string, facts: Facts, prefix: string = PROXY_SOUR
   const noProxy = (facts[`${prefix}NO_PROXY`] || facts[`${prefix}no_proxy`] || "").split(",").map((entry) => entry.trim().toLowerCase()).filter(Boolean);
   for (const entry of noProxy) {
     if (entry === "*") return undefined;
-    if (isIP(host)) {
+    if (ipFamily(host)) {
       if (entry.includes("/") ? cidrContains(entry, host) : entry.replace(/^\[|\]$/g, "") === host) return undefined;
       continue;
     }
@@ -149,8 +149,8 @@ export function proxyFor(host: string, facts: Facts, prefix: string = PROXY_SOUR
 }
 
 function ipBits(ip: string): bigint | undefined {
-  if (isIP(ip) === 4) return ip.split(".").reduce((value, part) => (value << 8n) | BigInt(Number(part)), 0n);
-  if (isIP(ip) === 6) {
+  if (ipFamily(ip) === 4) return ip.split(".").reduce((value, part) => (value << 8n) | BigInt(Number(part)), 0n);
+  if (ipFamily(ip) === 6) {
     const [head, tail = ""] = ip.split("::");
     const parts = (text: string) => (text ? text.split(":") : []);
     const groups = ip.includes("::") ? [...parts(head!), ...Array(8 - parts(head!).length - parts(tail).length).fill("0"), ...parts(tail)] : parts(ip);
@@ -161,8 +161,8 @@ function ipBits(ip: string): bigint | undefined {
 
 function cidrContains(cidr: string, ip: string): boolean {
   const [base, bitsText] = cidr.split("/");
-  const family = isIP(base ?? "");
-  if (!family || family !== isIP(ip)) return false;
+  const family = ipFamily(base ?? "");
+  if (!family || family !== ipFamily(ip)) return false;
   const width = family === 4 ? 32 : 128;
   const bits = Number(bitsText);
   if (!Number.isInteger(bits) || bits < 0 || bits > width) return false;
@@ -173,7 +173,7 @@ function cidrContains(cidr: string, ip: string): boolean {
 /** The first address of a CIDR (kubeadm tests a connection to it through the proxy rules). */
 export function firstAddress(cidr: string): string | undefined {
   const [base, bitsText] = cidr.split("/");
-  const family = isIP(base ?? "");
+  const family = ipFamily(base ?? "");
   const bits = Number(bitsText);
   if (!family || !Number.isInteger(bits)) return undefined;
   const width = family === 4 ? 32 : 128;
@@ -184,7 +184,7 @@ export function firstAddress(cidr: string): string | undefined {
   return Array.from({ length: 8 }, (_, index) => ((value >> BigInt((7 - index) * 16)) & 0xffffn).toString(16)).join(":");
 }
 
-const cidrFamily = (cidr: string) => isIP(cidr.split("/")[0] ?? "");
+const cidrFamily = (cidr: string) => ipFamily(cidr.split("/")[0] ?? "");
 
 /** kernel release regexps of system-validators: 4.19+ (and any 5.x/6.x) for kubeadm ≥ 1.32, 3.10+ before. */
 function kernelProblem(release: string, minor: number): string | undefined {
@@ -384,7 +384,7 @@ export function preflightChecks(ctx: PreflightContext): CheckRow[] {
   const init = ctx.role === "control-plane-init";
   const controlPlane = ctx.role !== "worker";
   const cidrs = [ctx.serviceCidr, ...(ctx.podCidr ? [ctx.podCidr] : [])].flatMap((value) => value.split(",")).map((value) => value.trim()).filter(Boolean);
-  const ipv6 = ctx.ipv6 || cidrs.some((cidr) => cidrFamily(cidr) === 6) || (ctx.endpointHost !== undefined && isIP(ctx.endpointHost) === 6);
+  const ipv6 = ctx.ipv6 || cidrs.some((cidr) => cidrFamily(cidr) === 6) || (ctx.endpointHost !== undefined && ipFamily(ctx.endpointHost) === 6);
   const ipv4 = !ipv6 || cidrs.some((cidr) => cidrFamily(cidr) === 4) || cidrs.length === 0;
 
   const rows: CheckRow[] = [row("IsPrivilegedUser", "kubeadm", "error", (facts) => (facts.uid === "0" ? [] : [err("user is not running as root")]))];
@@ -417,7 +417,7 @@ export function preflightChecks(ctx: PreflightContext): CheckRow[] {
     portCheck(10259),
     portCheck(10257),
     ...MANIFESTS.map(fileAvailable),
-    proxyCheck("HTTPProxy", ctx.hostAddress && isIP(ctx.hostAddress) ? [{ label: ctx.hostAddress, host: ctx.hostAddress }] : []),
+    proxyCheck("HTTPProxy", ctx.hostAddress && ipFamily(ctx.hostAddress) ? [{ label: ctx.hostAddress, host: ctx.hostAddress }] : []),
     proxyCheck("HTTPProxyCIDR", cidrs.flatMap((cidr) => {
       const host = firstAddress(cidr);
       return host ? [{ label: cidr, host }] : [];

@@ -15,18 +15,11 @@ import type { Io } from "../io.js";
 import { main } from "../main.js";
 import { prestart } from "../prestart.js";
 
-const quiet: Io = {
-  stdout: () => {},
-  stderr: () => {},
-  readStdin: () => Promise.resolve(Buffer.alloc(0)),
-  isTTY: false,
-};
-
 /** Warms init's code; resolves to why it could not, if it could not (the snapshot is still made). */
 export async function warmUp(): Promise<string | undefined> {
   const dir = mkdtempSync(path.join(tmpdir(), "kpki-snapshot-warm-up-"));
   const errors: string[] = [];
-  const io = { ...quiet, stderr: (text: string) => void errors.push(text) };
+  const io: Io = { stdout: () => {}, stderr: (text) => void errors.push(text), readStdin: () => Promise.resolve(Buffer.alloc(0)), isTTY: false };
   try {
     for (let run = 0; run < 2; run++) {
       const argv = ["init", "--master-ip", "192.0.2.10", "--node-name", "warm-up", "--dir", path.join(dir, "kubernetes")];
