@@ -26,7 +26,7 @@ import {
   type TestHosts,
 } from "../support/testhosts/index.js";
 import { tempDir } from "../support/tmp.js";
-import type { HostReport } from "../../src/bootstrap/node/index.js";
+import { fetchFile, SshSession, type HostReport } from "../../src/bootstrap/node/index.js";
 
 const skip = await testHostsAvailable();
 
@@ -353,6 +353,14 @@ describe.skipIf(Boolean(skip))("kpki node check and prep on real SSH hosts", () 
       const controlPlane = lab.hosts[1]!;
       const adminConf = await fs.readFile(path.join(dir, "a", "admin.conf"), "utf8");
       await ssh(controlPlane, `mkdir -p /etc/kubernetes && cat > /etc/kubernetes/admin.conf <<'EOF'\n${adminConf}EOF`);
+      // The library call reads the file byte for byte, its last newline included.
+      const session = new SshSession({ connectTimeoutSeconds: 10, acceptNewHostKeys: false, become: false });
+      try {
+        const host = { address: controlPlane.address, user: "root", identityFile: lab.identityFile, options: [`UserKnownHostsFile=${lab.knownHostsFile}`] };
+        expect(await fetchFile(session, host, "/etc/kubernetes/admin.conf")).toBe(adminConf);
+      } finally {
+        await session.close();
+      }
       const out = path.join(dir, "fetched.conf");
       const fetched = await runCli(["kubeconfig", "fetch", controlPlane.address, "--out", out, ...sshFlags()]);
       expect(fetched.exitCode).toBe(0);

@@ -126,7 +126,7 @@ describe("cluster-info's detached JWS", () => {
   it.skipIf(!hasOpenssl)("matches an HMAC computed independently with openssl dgst -hmac", async () => {
     const header = Buffer.from(JSON.stringify({ alg: "HS256", kid: "abcdef" })).toString("base64url");
     const input = `${header}.${Buffer.from(kubeconfig).toString("base64url")}`;
-    const { stdout } = await execa("openssl", ["dgst", "-sha256", "-hmac", "0123456789abcdef", "-binary"], { input, encoding: "buffer" });
+    const { stdout } = await execa("openssl", ["dgst", "-sha256", "-hmac", "0123456789abcdef", "-binary"], { input, encoding: "buffer", stripFinalNewline: false });
     expect(detachedJws(kubeconfig, "abcdef", "0123456789abcdef")).toBe(`${header}..${Buffer.from(stdout as Uint8Array).toString("base64url")}`);
   });
 });

@@ -86,6 +86,8 @@ export class SshSession {
       reject: false,
       timeout: options.timeoutMs ?? (this.settings.timeoutSeconds ?? 300) * 1000,
       env: { LC_ALL: "C" },
+      // The output as the host wrote it: fetchFile returns a file's bytes, its last newline included.
+      stripFinalNewline: false,
     });
     const stderr = String(result.stderr ?? "");
     if (result.timedOut) {
