@@ -1,15 +1,22 @@
 import { readdirSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { describe, expect, it } from "vitest";
 import { warmUp } from "../../src/cli/snapshot/warmup.js";
+import { tempDir } from "../support/tmp.js";
 
 // The startup snapshot's build runs this; should it fail, the build still
 // makes a snapshot (a slower one), so the failure would go unseen there.
 describe("the startup snapshot's warm-up", () => {
   it("runs kpki init to the end twice and leaves no folder behind", async () => {
-    const leftovers = () => readdirSync(tmpdir()).filter((name) => name.startsWith("kpki-snapshot-warm-up-"));
-    const before = leftovers();
-    expect(await warmUp()).toBeUndefined();
-    expect(leftovers()).toEqual(before);
+    // A temp folder of its own: a snapshot build in another test file warms up in the shared one.
+    const dir = tempDir();
+    const saved = process.env.TMPDIR;
+    process.env.TMPDIR = dir;
+    try {
+      expect(await warmUp()).toBeUndefined();
+    } finally {
+      if (saved === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = saved;
+    }
+    expect(readdirSync(dir)).toEqual([]);
   });
 });

@@ -9,6 +9,8 @@ import { promises as fs } from "node:fs";
 import path from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { createNetwork, deleteNetwork, netnsInode } from "../support/testhosts/network.js";
+import { tempDir } from "../support/tmp.js";
 import {
   clearFailures,
   injectFailure,
@@ -22,6 +24,7 @@ import {
   startTestHosts,
   testHostsAvailable,
   type MachineSnapshot,
+  type RunFootprint,
   type TestHost,
   type TestHosts,
 } from "../support/testhosts/index.js";
@@ -215,5 +218,34 @@ describe.skipIf(skip)("real SSH test hosts", () => {
     console.log(`test hosts: teardown of ${footprint.netns.length} hosts took ${took.toFixed(0)} ms`);
     expect(await leftovers(footprint)).toEqual([]);
     expect(machineChanges(machine, await snapshotMachine())).toEqual([]);
+  });
+});
+
+describe.skipIf(skip)("a freed test subnet claimed at once by another run", () => {
+  test("is that run's: neither its names nor its addresses count as this run's leftovers", async () => {
+    const root = tempDir();
+    const mine = path.join(root, "mine");
+    const other = path.join(root, "other");
+    const first = await createNetwork(mine, ["a"]);
+    const footprint: RunFootprint = {
+      dir: mine,
+      bridge: first.subnet.bridge,
+      netns: first.hosts.map((host) => host.netns),
+      netnsInodes: first.hosts.map((host) => netnsInode(host.netns)!),
+      pids: [],
+      addresses: [first.subnet.gateway, ...first.hosts.map((host) => host.address)],
+    };
+    await deleteNetwork(first.subnet, first.hosts);
+    // The same octet and host name: the same bridge, namespace and address names, made anew.
+    const second = await createNetwork(other, ["a"], first.subnet.octet);
+    try {
+      expect(second.subnet.octet).toBe(first.subnet.octet);
+      expect(await leftovers(footprint)).toEqual([]);
+      expect(await leftovers({ ...footprint, dir: other, netnsInodes: second.hosts.map((host) => netnsInode(host.netns)!) })).toEqual(
+        expect.arrayContaining([`network namespace ${second.hosts[0]!.netns}`, `bridge ${second.subnet.bridge}`, `address ${second.subnet.gateway}`]),
+      );
+    } finally {
+      await deleteNetwork(second.subnet, second.hosts);
+    }
   });
 });

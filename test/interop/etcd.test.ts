@@ -77,6 +77,9 @@ function startMember(member: Member, cluster: readonly Member[]) {
       "--initial-cluster", cluster.map((m) => `${m.name}=${peerUrl(m)}`).join(","),
       "--initial-cluster-state", "new",
       "--initial-cluster-token", "kpki-interop",
+      // 2.5 times etcd's defaults: two cores shared with key generation must not cost the leader its lease.
+      "--heartbeat-interval", "250",
+      "--election-timeout", "2500",
       // Client and peer TLS exactly as kubeadm's etcd.yaml sets them.
       "--cert-file", file("etcd/server.crt"),
       "--key-file", file("etcd/server.key"),
@@ -227,13 +230,12 @@ describe.skipIf(!hasEtcdctl)("a two-member etcd with kpki's etcd certificates", 
   it("lets the healthcheck client put a key and the API server's client read it back through the other member", async () => {
     const [first, second] = members;
     const put = await etcdctl(["put", "/kpki/interop", "hello from kpki"], healthcheck, [clientUrl(first!)]);
-    expect(put.stderr).toBe("");
-    expect(put.exitCode).toBe(0);
+    // Not an empty stderr: a starved machine makes etcd re-elect, and etcdctl logs its retries there.
+    expect(put.exitCode, put.stderr).toBe(0);
     expect(put.stdout).toBe("OK");
     // A linearizable read on the other member: the write went over the peer TLS link.
     const get = await etcdctl(["get", "/kpki/interop", "--print-value-only"], apiserverClient, [clientUrl(second!)]);
-    expect(get.stderr).toBe("");
-    expect(get.exitCode).toBe(0);
+    expect(get.exitCode, get.stderr).toBe(0);
     expect(get.stdout).toBe("hello from kpki");
   });
 
@@ -255,7 +257,7 @@ describe.skipIf(!hasEtcdctl)("a two-member etcd with kpki's etcd certificates", 
     expect(signed.exitCode, signed.stderr).toBe(0);
     const client = { cert: path.join(dir, "client.crt"), key: path.join(dir, "client.key") };
     const put = await etcdctl(["put", "/kpki/openssl-keygen", "v"], client);
-    expect(put.stderr).toBe("");
+    expect(put.exitCode, put.stderr).toBe(0);
     expect(put.stdout).toBe("OK");
   });
 

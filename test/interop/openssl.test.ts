@@ -82,7 +82,8 @@ describe.skipIf(!hasOpenssl).each(KEYGEN_CASES)("openssl accepts kpki init outpu
     const end = new Date(stdout.match(/notAfter=(.*)/)![1]!);
     const serial = stdout.match(/serial=(\w+)/)![1]!;
     expect(Date.now() - start.getTime()).toBeGreaterThanOrEqual(5 * 60 * 1000 - 2000);
-    expect(Date.now() - start.getTime()).toBeLessThan(5 * 60 * 1000 + 120_000);
+    // Five minutes of slack on top: init ran in beforeAll, and RSA-4096 from OpenSSL's generator is slow on a busy machine.
+    expect(Date.now() - start.getTime()).toBeLessThan(10 * 60 * 1000);
     expect(Math.round((end.getTime() - Date.now()) / 86_400_000)).toBe(365);
     expect(serial.length).toBeGreaterThanOrEqual(16);
     expect(parseInt(serial.slice(0, 2), 16)).toBeLessThan(0x80);

@@ -5,7 +5,6 @@
 // `kpki token verify` for the same token, openssl computes the cluster-info
 // JWS independently. Every failure is checked for the token's secret half.
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import net from "node:net";
 import path from "node:path";
 import { execa } from "execa";
 import { parse, parseAllDocuments } from "yaml";
@@ -56,7 +55,8 @@ let noBootstrap: TestApiServer;
 /** kube-apiserver --anonymous-auth=false: cluster-info is not readable without credentials. */
 let noAnonymous: TestApiServer;
 /** A port on 127.0.0.1 nobody listens on. */
-let closedPort: number;
+/** Below the ephemeral range, so no server another test file starts (listen(0)) can be given it while this one runs. */
+const closedPort = 1;
 /** `kpki ca hash pki/ca.crt`: the pin kubeadm join takes. */
 let pin: string;
 let foreignPin: string;
@@ -76,10 +76,6 @@ beforeAll(async () => {
   expect(admin).toContain(`server: ${api.url}`);
   writeFileSync(noBootstrapConf, admin.replace(api.url, noBootstrap.url), { mode: 0o600 });
   writeFileSync(noCurrentContextConf, admin.replace(/^current-context: .*$/m, 'current-context: ""'), { mode: 0o600 });
-  const probe = net.createServer();
-  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
-  closedPort = (probe.address() as net.AddressInfo).port;
-  await new Promise((resolve) => probe.close(resolve));
   writeFileSync(closedPortConf, admin.replace(api.url, `https://127.0.0.1:${closedPort}`), { mode: 0o600 });
 
   pin = (await runCli(["ca", "hash", ca])).stdout.trim();

@@ -12,7 +12,7 @@ import { existsSync, promises as fs, readFileSync, readdirSync, readlinkSync } f
 import path from "node:path";
 import { execa } from "execa";
 import { PER_HOST_SYSCTLS } from "./filesystem/overlay.js";
-import { linkExists, listNetns, netnsInode } from "./network.js";
+import { linkExists, listNetns, netnsInode, subnetTakenFrom } from "./network.js";
 import { processGone, processStart } from "./process.js";
 
 export interface MachineSnapshot {
@@ -96,8 +96,10 @@ export async function leftovers(footprint: RunFootprint): Promise<string[]> {
 async function leftoversNow(footprint: RunFootprint): Promise<string[]> {
   const left: string[] = [];
   const namespaces = new Set(await listNetns());
-  for (const name of footprint.netns) if (namespaces.has(name)) left.push(`network namespace ${name}`);
-  if (footprint.bridge && linkExists(footprint.bridge)) left.push(`bridge ${footprint.bridge}`);
+  const taken = footprint.bridge !== "" && subnetTakenFrom(footprint.bridge, footprint.dir);
+  const ours = new Set(footprint.netnsInodes);
+  for (const name of footprint.netns) if (namespaces.has(name) && (!taken || ours.has(netnsInode(name)!))) left.push(`network namespace ${name}`);
+  if (footprint.bridge && linkExists(footprint.bridge) && !taken) left.push(`bridge ${footprint.bridge}`);
   const reused = (pid: number) => footprint.pidStarts?.[pid] !== undefined && processStart(pid) !== footprint.pidStarts[pid];
   for (const pid of footprint.pids) if (!processGone(pid) && !reused(pid)) left.push(`process ${pid}`);
   // A freed namespace's inode number can be reused at once by another run's new namespace:
@@ -116,8 +118,11 @@ async function leftoversNow(footprint: RunFootprint): Promise<string[]> {
     .split("\n")
     .map((line) => line.split(" ")[4] ?? "");
   for (const mountPoint of mountPoints) {
-    if (mountPoint.startsWith(`${footprint.dir}/`) || footprint.netns.some((name) => mountPoint === `/run/netns/${name}`)) left.push(`mount ${mountPoint}`);
+    if (mountPoint.startsWith(`${footprint.dir}/`) || (!taken && footprint.netns.some((name) => mountPoint === `/run/netns/${name}`))) left.push(`mount ${mountPoint}`);
   }
+  if (existsSync(footprint.dir)) left.push(`folder ${footprint.dir}`);
+  // The subnet's addresses are another run's once it has claimed the octet.
+  if (taken) return left;
   // Sockets here still bound to or connected with a host address (listeners, a lingering
   // ssh ControlMaster...). TIME-WAIT is the kernel remembering a connection already closed.
   const sockets = await execa("ss", ["-Htan"], { reject: false });
@@ -129,6 +134,5 @@ async function leftoversNow(footprint: RunFootprint): Promise<string[]> {
   }
   const addresses = await execa("ip", ["-o", "addr"], { reject: false });
   for (const address of footprint.addresses) if (addresses.stdout.includes(` ${address}/`)) left.push(`address ${address}`);
-  if (existsSync(footprint.dir)) left.push(`folder ${footprint.dir}`);
   return left;
 }

@@ -88,8 +88,8 @@ function insideLines(host: HostNet): string[] {
  * Claims a subnet and makes the bridge and every host namespace in one `ip`
  * process, then configures each namespace (one `ip` process per host, in parallel).
  */
-export async function createNetwork(runDir: string, names: string[]): Promise<{ subnet: Subnet; hosts: HostNet[] }> {
-  for (let octet = FIRST_OCTET; octet < FIRST_OCTET + OCTET_ATTEMPTS; octet++) {
+export async function createNetwork(runDir: string, names: string[], from = FIRST_OCTET): Promise<{ subnet: Subnet; hosts: HostNet[] }> {
+  for (let octet = from; octet < FIRST_OCTET + OCTET_ATTEMPTS; octet++) {
     const subnet: Subnet = { octet, bridge: bridgeName(octet), gateway: `169.254.${octet}.1` };
     const hosts = names.map((name, i) => hostNet(subnet, i + 1, name));
     const claim = await ipBatch([
@@ -145,22 +145,46 @@ export async function recreateHostNetns(subnet: Subnet, host: HostNet): Promise<
  */
 export async function deleteNetwork(subnet: Subnet, hosts: HostNet[]): Promise<void> {
   const existing = new Set(await listNetns());
+  // What each name stands for now: once deleted, the octet is free, and another run may make the same names at once.
+  const links = new Map([subnet.bridge, ...hosts.map((host) => host.veth)].map((link) => [link, linkIndex(link)] as const).filter(([, index]) => index !== undefined));
+  const namespaces = new Map(hosts.filter((host) => existing.has(host.netns)).map((host) => [host.netns, netnsInode(host.netns)] as const));
   const lines = [
-    ...hosts.filter((host) => linkExists(host.veth)).map((host) => `link del ${host.veth}`),
-    ...hosts.filter((host) => existing.has(host.netns)).map((host) => `netns del ${host.netns}`),
-    ...(linkExists(subnet.bridge) ? [`link del ${subnet.bridge}`] : []),
+    ...hosts.filter((host) => links.has(host.veth)).map((host) => `link del ${host.veth}`),
+    ...[...namespaces.keys()].map((netns) => `netns del ${netns}`),
+    ...(links.has(subnet.bridge) ? [`link del ${subnet.bridge}`] : []),
   ];
   if (lines.length) await ipBatch(lines, undefined, true);
-  const remaining = new Set(await listNetns());
   const left = [
-    ...hosts.filter((host) => remaining.has(host.netns)).map((host) => `netns ${host.netns}`),
-    ...[subnet.bridge, ...hosts.map((host) => host.veth)].filter((link) => linkExists(link)).map((link) => `link ${link}`),
+    ...[...namespaces].filter(([netns, inode]) => netnsInode(netns) === inode).map(([netns]) => `netns ${netns}`),
+    ...[...links].filter(([link, index]) => linkIndex(link) === index).map(([link]) => `link ${link}`),
   ];
   if (left.length) throw new Error(`could not delete the test network: ${left.join(", ")} remain`);
 }
 
 export function linkExists(name: string): boolean {
   return statSync(`/sys/class/net/${name}`, { throwIfNoEntry: false }) !== undefined;
+}
+
+/** A link's index: a link made anew under the same name gets another one. */
+function linkIndex(name: string): string | undefined {
+  try {
+    return readFileSync(`/sys/class/net/${name}/ifindex`, "utf8").trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether the subnet's bridge now belongs to another run than `runDir`'s:
+ * after a run frees its octet, the next run to start may claim it at once,
+ * and the names and addresses of that subnet are then the other run's.
+ */
+export function subnetTakenFrom(bridge: string, runDir: string): boolean {
+  try {
+    return !readFileSync(`/sys/class/net/${bridge}/ifalias`, "utf8").trim().endsWith(` dir=${runDir}`);
+  } catch {
+    return false;
+  }
 }
 
 export async function listNetns(): Promise<string[]> {
