@@ -12,7 +12,7 @@ import { id_ce_authorityKeyIdentifier, id_ce_basicConstraints, id_ce_extKeyUsage
 import { derSequenceItems } from "./der.js";
 import { ascii, bitString, explicit, implicitPrimitive, namedBits, NULL, octetString, oid, sequence, setOf, smallInteger, time, tlv, TRUE, unsignedInteger } from "./derencode.js";
 import type { KeyPair, KeyType } from "./keys.js";
-import { altNameList, ipToBytes, type AltNames } from "./names.js";
+import { altNameList, sanIpBytes, type AltNames } from "./names.js";
 import { keyUsagesFor, EXTENDED_KEY_USAGES, type Profile } from "./profiles.js";
 
 /** What goes into a certificate besides its signature. */
@@ -103,7 +103,7 @@ function subjectAltNameExtension(altNames: AltNames): Uint8Array | undefined {
   const names = altNameList(altNames);
   if (names.length === 0) return undefined;
   // GeneralName dNSName [2] IA5String, iPAddress [7] OCTET STRING, both IMPLICIT.
-  return extension(id_ce_subjectAltName, false, sequence(...names.map((name) => (name.type === "dns" ? implicitPrimitive(2, ascii(name.value)) : implicitPrimitive(7, ipToBytes(name.value))))));
+  return extension(id_ce_subjectAltName, false, sequence(...names.map((name) => (name.type === "dns" ? implicitPrimitive(2, ascii(name.value)) : implicitPrimitive(7, sanIpBytes(name.value))))));
 }
 
 /**

@@ -42,11 +42,24 @@ export function dnsNameProblem(name: string): string | undefined {
  */
 export const ipFamily = (text: string): 0 | 4 | 6 => (text.includes(":") ? (isIPv6(text) ? 6 : 0) : isIPv4(text) ? 4 : 0);
 
-/** Canonical text of an IP address: IPv6 in RFC 5952 form (compressed, lower case, ::ffff:a.b.c.d). */
+/**
+ * Canonical text of an IP address: IPv6 in RFC 5952 form (compressed, lower
+ * case), and an IPv4-mapped IPv6 address as the IPv4 address it maps, as Go
+ * (kubeadm) reads one: net.IP's Equal and String make ::ffff:a.b.c.d and
+ * a.b.c.d one address, and x509 writes it in 4 bytes (sanIpBytes).
+ */
 export function canonicalIp(ip: string): string {
   if (isIPv4(ip)) return ip;
-  return ipFromBytes(ipToBytes(ip));
+  return ipFromBytes(sanIpBytes(ip));
 }
+
+/** An iPAddress SAN's bytes: 4 for IPv4 and IPv4-mapped IPv6 (Go's To4, as crypto/x509 marshals SANs), else 16. */
+export function sanIpBytes(ip: string): Uint8Array {
+  const bytes = ipToBytes(ip);
+  return bytes.length === 16 && isV4Mapped(bytes) ? bytes.subarray(12) : bytes;
+}
+
+const isV4Mapped = (bytes: Uint8Array) => bytes.subarray(0, 10).every((byte) => byte === 0) && bytes[10] === 0xff && bytes[11] === 0xff;
 
 /** Parses one SAN given as text: an IP address, or a DNS name (lower-cased). */
 export function parseAltName(text: string, flag = "--san"): AltName {

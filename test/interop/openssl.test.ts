@@ -201,3 +201,21 @@ describe.skipIf(!hasOpenssl)("kpki ca hash of a CA openssl made", () => {
     expect(result.stdout).toBe(`${pin}\n`);
   });
 });
+
+describe.skipIf(!hasOpenssl)("an IPv4-mapped IPv6 SAN", () => {
+  it("is written as the IPv4 address, as kubeadm's certificates hold it, so openssl verifies that address", async () => {
+    const dir = tempDir();
+    const init = await runCli(["init", "--master-ip", "192.0.2.10", "--dir", dir, "--only", "apiserver", "--key-type", "ecdsa-p256", "--san", "::ffff:192.0.2.77"]);
+    expect(init.exitCode, init.stderr).toBe(0);
+    const cert = path.join(dir, "pki", "apiserver.crt");
+    const { stdout } = await openssl(["x509", "-in", cert, "-noout", "-ext", "subjectAltName"]);
+    expect(stdout).toContain("IP Address:192.0.2.77");
+    expect(stdout).not.toMatch(/FFFF/i);
+    const verified = await openssl(["verify", "-x509_strict", "-CAfile", path.join(dir, "pki", "ca.crt"), "-verify_ip", "192.0.2.77", cert]);
+    expect(verified.stdout + verified.stderr).toContain("apiserver.crt: OK");
+    // Asked again for the same name, init finds the certificate already covers it.
+    const again = await runCli(["init", "--master-ip", "192.0.2.10", "--dir", dir, "--only", "apiserver", "--key-type", "ecdsa-p256", "--san", "::ffff:192.0.2.77", "-o", "json"]);
+    expect(again.exitCode, again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout).changed).toBe(false);
+  });
+});

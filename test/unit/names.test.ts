@@ -2,7 +2,7 @@ import { isIP } from "node:net";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { KpkiError } from "../../src/errors.js";
-import { dnsNameProblem, firstIpOfCidr, ipFamily, ipFromBytes, ipToBytes, parseAltName, parseIp } from "../../src/pki/names.js";
+import { canonicalIp, dnsNameProblem, firstIpOfCidr, ipFamily, ipFromBytes, ipToBytes, missingAltNames, parseAltName, parseIp, sanIpBytes } from "../../src/pki/names.js";
 
 /** The KpkiError a call throws (fails the test when it does not throw one). */
 function thrown(call: () => unknown): KpkiError {
@@ -185,6 +185,20 @@ describe("ipToBytes and ipFromBytes", () => {
     expect(ipToBytes("0:0:0:0:0:ffff:1.2.3.4")).toEqual(mapped);
     expect(ipToBytes("::ffff:102:304")).toEqual(mapped);
     expect(ipToBytes("64:ff9b::192.0.2.33")).toEqual(bytes(0, 0x64, 0xff, 0x9b, ...zeros(8), 192, 0, 2, 33));
+  });
+
+  it("takes an IPv4-mapped IPv6 address for the IPv4 address it maps, as Go does (net.IP.Equal, To4)", () => {
+    for (const text of ["::ffff:1.2.3.4", "::FFFF:1.2.3.4", "0:0:0:0:0:ffff:1.2.3.4", "::ffff:102:304"]) {
+      expect(canonicalIp(text), text).toBe("1.2.3.4");
+      expect(sanIpBytes(text), text).toEqual(bytes(1, 2, 3, 4));
+      expect(parseAltName(text), text).toEqual({ type: "ip", value: "1.2.3.4" });
+    }
+    expect(missingAltNames({ dns: [], ips: ["1.2.3.4"] }, { dns: [], ips: ["::ffff:1.2.3.4"] })).toEqual([]);
+    // Only ::ffff:0:0/96 maps: the NAT64 prefix and IPv4-compatible addresses stay IPv6.
+    expect(sanIpBytes("64:ff9b::192.0.2.33")).toHaveLength(16);
+    expect(sanIpBytes("::1.2.3.4")).toHaveLength(16);
+    expect(sanIpBytes("::1:ffff:1.2.3.4")).toHaveLength(16);
+    expect(canonicalIp("2001:db8::7")).toBe("2001:db8::7");
   });
 
   it.each([
