@@ -1,4 +1,5 @@
-import { copyFileSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { createPrivateKey, X509Certificate } from "node:crypto";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { execa } from "execa";
 import { describe, expect, it } from "vitest";
@@ -53,5 +54,27 @@ describe("bin/kpki", () => {
     // What node itself does with that snapshot and those flags: refuses it, exit 14.
     const refused = await execa(process.execPath, ["--max-old-space-size=2048", "--snapshot-blob", path.join(repoRoot, "dist/kpki.blob"), path.join(repoRoot, "dist/kpki-snapshot.cjs"), "--version"], { reject: false });
     expect(refused.exitCode).toBe(14);
+  });
+
+  it("does init's work from the plain bundle too (its prestart entry first): certificates that verify, a one-line error for bad input", async () => {
+    const env = { NODE_OPTIONS: "--max-old-space-size=2048" };
+    const loading = `kpki: no startup snapshot for ${process.execPath} with NODE_OPTIONS: loading ${repoRoot}/bin/../bin/kpki.js`;
+    const dir = path.join(root, "plain");
+    const result = await run(binPath, ["init", "--master-ip", "192.0.2.10", "--only", "apiserver", "--dir", dir, "-o", "json"], env);
+    expect(result.stderr).toBe(loading);
+    expect(result.exitCode).toBe(0);
+    expect(JSON.parse(result.stdout).changed).toBe(true);
+    const ca = new X509Certificate(readFileSync(path.join(dir, "pki/ca.crt")));
+    const apiserver = new X509Certificate(readFileSync(path.join(dir, "pki/apiserver.crt")));
+    expect(apiserver.verify(ca.publicKey)).toBe(true);
+    expect(apiserver.checkIP("192.0.2.10")).toBe("192.0.2.10");
+    const key = createPrivateKey(readFileSync(path.join(dir, "pki/apiserver.key")));
+    expect(apiserver.checkPrivateKey(key)).toBe(true);
+    expect(key.asymmetricKeyDetails?.modulusLength).toBe(2048);
+    // Without KPKI_DEBUG, which adds the stack.
+    const bad = await run(binPath, ["init", "--master-ip", "192.0.2.300", "--dir", path.join(root, "plain-bad")], { ...env, KPKI_DEBUG: "" });
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).toMatch(/^kpki: --master-ip "192\.0\.2\.300" is not a valid IPv4 or IPv6 address[^\n]*$/);
+    expect(existsSync(path.join(root, "plain-bad"))).toBe(false);
   });
 });

@@ -121,11 +121,10 @@ export function kubeconfigCommand(cli: Argv, io: Io): Argv {
           const { text: rewritten, server } = rewriteServer(text, `${host.address}:${args.file}`, args.server, host.address);
           const warnings: string[] = [];
           if (apiserverCert) {
-            const { X509Certificate } = await import("node:crypto");
+            const [{ X509Certificate }, { certCoversHost }] = await Promise.all([import("node:crypto"), import("../../pki/verify.js")]);
             const cert = new X509Certificate(apiserverCert);
             const name = new URL(server).hostname.replace(/^\[|\]$/g, "");
-            const covered = /^[\d.]+$|:/.test(name) ? cert.checkIP(name) !== undefined : cert.checkHost(name, { subject: "never" }) !== undefined;
-            if (!covered) {
+            if (!certCoversHost(cert, name)) {
               warnings.push(`${server}: ${name} is not among the API server's SANs (${cert.subjectAltName ?? "none"}), so kubectl will refuse it: give --server with a name or address it covers`);
             }
           } else {
