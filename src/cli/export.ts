@@ -38,7 +38,7 @@ export async function exportP12(options: ExportOptions, io: Io) {
   const dir = options.layout.certDir;
   const out = options.out ? path.resolve(options.out) : path.join(options.layout.dir, `${options.name.replace(/\.conf$/, "")}.p12`);
   const { PkiStore, MODES } = await import("../pki/store.js");
-  const target = new PkiStore(path.dirname(out));
+  const target = new PkiStore(path.dirname(out), "--out");
   if ((await target.exists(path.basename(out))) && !options.force) {
     throw new KpkiError("conflict", `${out} exists and holds a key: kpki does not overwrite it without --force; choose another --out`);
   }

@@ -75,7 +75,7 @@ export async function inspectServer(args: RemoteInspectArgs, io: Io): Promise<vo
 async function saveChain(out: string, certs: readonly CertInfo[], what: string): Promise<void> {
   if (certs.length === 0) throw new KpkiError("input", `--save ${what}: the server presents no CA certificate to save; save the chain, or get the CA from the cluster (pki/ca.crt)`);
   const { PkiStore, MODES } = await import("../pki/store.js");
-  const target = new PkiStore(path.dirname(path.resolve(out)));
+  const target = new PkiStore(path.dirname(path.resolve(out)), "--out");
   if (await target.exists(path.basename(out))) throw new KpkiError("conflict", `${path.resolve(out)} exists: choose another --out`);
   await target.ensureFolder();
   await target.writeAll([{ file: path.basename(out), data: certs.map((cert) => cert.pem).join(""), mode: MODES.cert }]);

@@ -40,12 +40,14 @@ export async function main(given: readonly string[], io: Io = processIo()): Prom
     .wrap(Math.min(110, process.stdout.columns ?? 100))
     .exitProcess(false)
     .middleware(refuseRepeatedFlags(() => cli), true)
+    // `--san "$LB"` with LB unset: refused, not a certificate quietly without the name.
+    .middleware(refuseValuelessFlags(argv), true)
     .middleware(splitCommaLists, true)
     .fail((message, error) => {
       if (error) throw error;
       // Throw, not just record: yargs runs the command's handler after a
       // validation failure (unknown option, bad choice) unless fail() throws.
-      throw new KpkiError("usage", withHelpHint(message, helpFor(argv, message)));
+      throw new KpkiError("usage", withHelpHint(withoutCamelTwins(message), helpFor(argv, message)));
     });
   for (const register of [initCommand, certsCommand, certCommand, caCommand, kubeconfigCommand, tokenCommand, discoveryCommand, saCommand, secretCommand, nodeCommand]) {
     register(cli, io);
@@ -127,6 +129,19 @@ function helpFor(argv: readonly string[], message = ""): string {
 
 const COMMANDS = ["init", "certs", "cert", "ca", "kubeconfig", "token", "discovery", "sa", "secret", "node"];
 
+/**
+ * yargs names an unknown --kebab-flag twice, as typed and camel-cased
+ * ("Unknown arguments: cert-days, certDays"): each flag once.
+ */
+export function withoutCamelTwins(message: string): string {
+  const match = message.match(/^Unknown arguments?: (.*)$/s);
+  if (!match) return message;
+  const names = match[1]!.split(", ");
+  const camel = (name: string) => name.replace(/-+([a-z0-9])/g, (_, letter: string) => letter.toUpperCase());
+  const kept = names.filter((name) => name.includes("-") || !names.some((other) => other !== name && other.includes("-") && camel(other) === name));
+  return `Unknown argument${kept.length === 1 ? "" : "s"}: ${kept.join(", ")}`;
+}
+
 /** One usage line ending in a pointer to --help (once, even if the message already has one). */
 function withHelpHint(message: string, help: string): string {
   // yargs puts details on further lines ("Missing required argument: x\n<describe>"): join them into one.
@@ -184,9 +199,28 @@ function splitCommaLists(argv: Record<string, unknown>): void {
     const camel = flag.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
     for (const key of new Set([flag, camel])) {
       const value = argv[key];
-      if (Array.isArray(value)) argv[key] = value.flatMap((item) => String(item).split(",")).map((item) => item.trim()).filter(Boolean);
+      if (!Array.isArray(value)) continue;
+      argv[key] = value.flatMap((item) => String(item).split(",")).map((item) => item.trim()).filter(Boolean);
     }
   }
+}
+
+/**
+ * A list flag or -o with no value after it (the last word, or another flag
+ * next): yargs makes that an empty list or the default format, silently.
+ */
+function refuseValuelessFlags(raw: readonly string[]) {
+  const flags = new Map([...COMMA_LISTS.map((flag) => [`--${flag}`, `--${flag}`] as const), ["--output", "--output"], ["-o", "--output"]]);
+  return (): void => {
+    raw.forEach((word, index) => {
+      const flag = flags.get(word.split("=")[0]!);
+      if (!flag) return;
+      const value = word.includes("=") ? word.slice(word.indexOf("=") + 1) : raw[index + 1];
+      if (value === undefined || value.trim() === "" || (!word.includes("=") && value.startsWith("-") && value !== "-")) {
+        throw new KpkiError("usage", flag === "--output" ? "--output has no value: give --output json or --output text" : `${flag} has no value: give one, or leave ${flag} out`);
+      }
+    });
+  };
 }
 
 /** Whether -o json / --output json was asked, even when parsing failed before yargs could say. */

@@ -49,7 +49,12 @@ export function prestartPlan(argv: readonly string[], base: string = process.cwd
   const keygen = flagValue(argv, "--keygen") ?? DEFAULT_KEYGEN;
   if (!(KEYGENS as readonly string[]).includes(keygen)) return undefined;
   const certDirGiven = flagValue(argv, "--cert-dir");
-  const layout = resolveClusterLayout({ dir: flagValue(argv, "--dir"), certDir: certDirGiven, kubeconfigDir: flagValue(argv, "--kubeconfig-dir") }, base);
+  let layout;
+  try {
+    layout = resolveClusterLayout({ dir: flagValue(argv, "--dir"), certDir: certDirGiven, kubeconfigDir: flagValue(argv, "--kubeconfig-dir") }, base);
+  } catch {
+    return undefined; // an empty folder flag: the CLI says so
+  }
   const { certDir: dir, kubeconfigDir } = layout;
   // A --dir that is itself a PKI folder is refused (openClusterLayout): no keys for its pki/ that is not there.
   const hasCa = (folder: string) => existsSync(path.join(folder, "ca.crt")) || existsSync(path.join(folder, "ca.key"));

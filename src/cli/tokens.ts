@@ -103,7 +103,7 @@ async function verifyWith(io: Io, args: TokenVerifyArgs, target: ApiTarget, tran
       throw error;
     })).pem;
   }
-  const admin = args.kubeconfig ? targetFromKubeconfig(args.kubeconfig) : undefined;
+  const admin = args.kubeconfig ? targetFromKubeconfig(args.kubeconfig, undefined, false) : undefined;
   const check = await verifyToken({ target, trust, token, path: args.path, admin, transport });
   if (args.json) printJson(io, check);
   else {

@@ -85,8 +85,8 @@ export async function initPki(options: InitOptions): Promise<InitReport> {
   const dryRun = Boolean(options.dryRun);
   const entries = selectEntries({ only: options.only, externalEtcd: spec.externalEtcd });
   const layout = await openClusterLayout(options);
-  const store = new PkiStore(layout.certDir);
-  const kubeconfigStore = new PkiStore(layout.kubeconfigDir);
+  const store = new PkiStore(layout.certDir, layout.certDirFlag);
+  const kubeconfigStore = new PkiStore(layout.kubeconfigDir, layout.kubeconfigDirFlag);
   const folder = await store.checkFolder();
   // What this run would create, so a failure leaves no empty folder behind.
   const newFolders = dryRun ? [] : [...(await missingFolders(store.path("etcd"))), ...(await missingFolders(kubeconfigStore.dir))];

@@ -33,7 +33,7 @@ export const usesPrimes = (type: KeyType, keygen: Keygen) => keygen === "primes"
 const generatePrimeAsync = (bits: number) =>
   new Promise<bigint>((resolve, reject) => generatePrime(bits, { bigint: true }, (error, prime) => (error ? reject(error) : resolve(prime))));
 
-// FIPS 186-5 B.3.3 gives up after 5·nlen/2 candidates; each draw here is
+// FIPS 186-5 A.1.3 gives up after 5·nlen/2 candidates; each draw here is
 // already prime, and one fails only when 65537 divides p−1 (1 in 65537).
 const MAX_PRIME_DRAWS = 16;
 

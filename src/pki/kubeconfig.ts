@@ -76,7 +76,7 @@ function findNamed(list: unknown, name: string, kind: string, label: string): Re
  * references (certificate-authority, client-certificate, client-key) are read
  * relative to the kubeconfig's folder, as kubectl does.
  */
-export function parseKubeconfig(text: string, label: string, options: { context?: string; baseDir?: string } = {}): LoadedKubeconfig {
+export function parseKubeconfig(text: string, label: string, options: { context?: string; baseDir?: string; contextFlag?: boolean } = {}): LoadedKubeconfig {
   const document = parseBoundedYaml(text, label);
   if (document.errors.length > 0) {
     const error = document.errors[0]!;
@@ -85,7 +85,8 @@ export function parseKubeconfig(text: string, label: string, options: { context?
   const config = boundedToJs(document, label) as Record<string, unknown> | null;
   if (!config || typeof config !== "object" || config.kind !== "Config") throw inputError(`${label} is not a kubeconfig (no "kind: Config")`);
   const contextName = options.context ?? (typeof config["current-context"] === "string" ? config["current-context"] : "");
-  if (!contextName) throw inputError(`${label} has no current-context: set one (kubectl config use-context NAME) or pick one with --context`);
+  // --context only where the command has it.
+  if (!contextName) throw inputError(`${label} has no current-context: set one (kubectl config use-context NAME)${options.contextFlag ? " or pick one with --context" : ""}`);
   const context = findNamed(config.contexts, contextName, "context", label);
   const clusterName = String(context.cluster ?? "");
   const userName = String(context.user ?? "");

@@ -23,15 +23,24 @@ export interface ClusterLayout {
   certDir: string;
   /** The *.conf kubeconfigs: `<dir>` unless --kubeconfig-dir moved them. */
   kubeconfigDir: string;
+  /** The option that named each folder, for messages about it. */
+  certDirFlag: "--dir" | "--cert-dir";
+  kubeconfigDirFlag: "--dir" | "--kubeconfig-dir";
 }
 
 /** Pure: the three folders of a cluster, relative paths taken from `base`. */
 export function resolveClusterLayout(options: ClusterLayoutOptions, base: string = process.cwd()): ClusterLayout {
+  // An empty value would resolve to the current folder: never where a cluster was meant to go.
+  for (const [flag, value] of [["--dir", options.dir], ["--cert-dir", options.certDir], ["--kubeconfig-dir", options.kubeconfigDir]] as const) {
+    if (value !== undefined && value.trim() === "") throw new KpkiError("usage", `${flag} is empty: give a folder${flag === "--dir" ? " (or leave --dir out for ./kubernetes)" : ` (or leave ${flag} out)`}`);
+  }
   const dir = path.resolve(base, options.dir ?? DEFAULT_CLUSTER_DIR);
   return {
     dir,
     certDir: options.certDir ? path.resolve(base, options.certDir) : path.join(dir, "pki"),
     kubeconfigDir: options.kubeconfigDir ? path.resolve(base, options.kubeconfigDir) : dir,
+    certDirFlag: options.certDir ? "--cert-dir" : "--dir",
+    kubeconfigDirFlag: options.kubeconfigDir ? "--kubeconfig-dir" : "--dir",
   };
 }
 

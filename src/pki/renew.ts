@@ -76,9 +76,9 @@ export async function renewCerts(options: RenewOptions): Promise<RenewReport> {
   const named = options.names.filter((name) => name !== "all").map((name) => RENEWABLE.find((entry) => entry.name === name) ?? failWith(why(name)));
   const wanted = options.names.includes("all") ? RENEWABLE : named;
   const layout = await openClusterLayout(options);
-  const store = new PkiStore(layout.certDir);
+  const store = new PkiStore(layout.certDir, layout.certDirFlag);
   if ((await store.checkFolder()) === "missing") throw inputError(`${store.dir} does not exist: give the cluster folder with --dir, or run kpki init first`);
-  const kubeconfigStore = new PkiStore(layout.kubeconfigDir);
+  const kubeconfigStore = new PkiStore(layout.kubeconfigDir, layout.kubeconfigDirFlag);
   const unlock = await store.lock();
   await store.recover([kubeconfigStore.dir]).catch(async (error) => {
     await unlock();

@@ -1,6 +1,7 @@
 /**
- * An RSA private key from two primes, by the rules of FIPS 186-5 Appendix
- * A.1.3 (criteria for the key) and B.3.3 (random probable primes). Pure
+ * An RSA private key from two primes, by the rules of FIPS 186-5 for random
+ * probable primes (Appendix A.1.3; B.3.3 in FIPS 186-4) and for the key
+ * (A.1.1). Pure
  * BigInt arithmetic: the primes come from elsewhere (Node's generatePrime, in
  * keygen.ts), and every rule a pair must meet is checked here before a key
  * is made from it.

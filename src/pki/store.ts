@@ -18,16 +18,17 @@ export interface FileWrite {
 
 const ioError = (message: string, cause?: unknown) => new KpkiError("io", message, { cause });
 
-function describeFsError(error: unknown, target: string): string {
+/** What went wrong at `target`, and what to do: choose another folder through `flag`, the option that named it. */
+function describeFsError(error: unknown, target: string, flag: string): string {
   const code = (error as NodeJS.ErrnoException).code;
   switch (code) {
     case "EACCES":
     case "EPERM":
-      return `${target}: permission denied: run as a user who may write there, or choose another --dir`;
+      return `${target}: permission denied: run as a user who may write there, or choose another ${flag}`;
     case "EROFS":
-      return `${target} is on a read-only file system: choose another --dir`;
+      return `${target} is on a read-only file system: choose another ${flag}`;
     case "ENOTDIR":
-      return `${target}: a part of the path is a file, not a folder: choose another --dir`;
+      return `${target}: a part of the path is a file, not a folder: choose another ${flag}`;
     case "ENOSPC":
       return `${target}: no space left on the device`;
     default:
@@ -41,8 +42,11 @@ function describeFsError(error: unknown, target: string): string {
  */
 export class PkiStore {
   readonly dir: string;
-  constructor(dir: string) {
+  /** The option that named this folder (--dir, --cert-dir, --out…), for messages. */
+  readonly flag: string;
+  constructor(dir: string, flag = "--dir") {
     this.dir = path.resolve(dir);
+    this.flag = flag;
   }
 
   path(file: string): string {
@@ -53,12 +57,12 @@ export class PkiStore {
   async checkFolder(): Promise<"exists" | "missing"> {
     try {
       const stat = await fs.stat(this.dir);
-      if (!stat.isDirectory()) throw ioError(`--dir ${this.dir} is a file, not a folder: choose a folder for the PKI`);
+      if (!stat.isDirectory()) throw ioError(`${this.flag} ${this.dir} is a file, not a folder: choose a folder`);
       return "exists";
     } catch (error) {
       if (error instanceof KpkiError) throw error;
       if ((error as NodeJS.ErrnoException).code === "ENOENT") return "missing";
-      throw ioError(describeFsError(error, this.dir), error);
+      throw ioError(describeFsError(error, this.dir, this.flag), error);
     }
   }
 
@@ -67,7 +71,7 @@ export class PkiStore {
     try {
       await makeFolders(this.dir);
     } catch (error) {
-      throw ioError(describeFsError(error, this.dir), error);
+      throw ioError(describeFsError(error, this.dir, this.flag), error);
     }
   }
 
@@ -80,7 +84,7 @@ export class PkiStore {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === "ENOENT") return undefined;
       if (code === "EISDIR") throw ioError(`${this.path(file)} is a folder, not a file: move it away`);
-      throw ioError(describeFsError(error, this.path(file)), error);
+      throw ioError(describeFsError(error, this.path(file), this.flag), error);
     }
   }
 
@@ -115,11 +119,11 @@ export class PkiStore {
       ...writes.map((write) => ({ ...write, target: this.path(write.file) })),
       ...also.flatMap((group) => group.writes.map((write) => ({ ...write, target: group.store.path(write.file) }))),
     ];
-    if (targets.length === 1) return writeOne(targets[0]!);
+    if (targets.length === 1) return writeOne(targets[0]!, this.flag);
     const folders = [...new Set([this.dir, ...targets.map((write) => path.dirname(write.target))])];
     for (const folder of folders) {
       await makeFolders(folder).catch((error) => {
-        throw ioError(describeFsError(error, folder), error);
+        throw ioError(describeFsError(error, folder, this.flag), error);
       });
     }
     const staged: { temp: string; target: string }[] = targets.map(({ target }) => ({ target, temp: tempNameFor(target) }));
@@ -132,13 +136,13 @@ export class PkiStore {
     // journal's rename, the renames), each round's syncs at once.
     try {
       await Promise.all([
-        ...targets.map((write, index) => writeSynced(staged[index]!.temp, write.data, write.mode, write.target)),
-        writeSynced(journalTemp, JSON.stringify({ version: 1, renames: entries }), 0o600, journal),
+        ...targets.map((write, index) => writeSynced(staged[index]!.temp, write.data, write.mode, write.target, this.flag)),
+        writeSynced(journalTemp, JSON.stringify({ version: 1, renames: entries }), 0o600, journal, this.flag),
       ]);
       await syncFolders(folders);
       // The commit: from here the journal names files whose bytes and names are on disk.
       await fs.rename(journalTemp, journal).catch((error) => {
-        throw ioError(describeFsError(error, journal), error);
+        throw ioError(describeFsError(error, journal, this.flag), error);
       });
       await syncFolders([this.dir]);
       committed = true;
@@ -168,7 +172,7 @@ export class PkiStore {
       if (path.dirname(temp) !== path.dirname(target) || !TEMP_NAME.test(path.basename(temp)) || !path.basename(temp).startsWith(`.${path.basename(target)}.`)) continue;
       folders.add(path.dirname(target));
       await fs.rename(temp, target).catch((error) => {
-        if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw ioError(describeFsError(error, target), error); // ENOENT: renamed before the kill
+        if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw ioError(describeFsError(error, target, this.flag), error); // ENOENT: renamed before the kill
       });
     }
     await syncFolders([...folders]);
@@ -192,7 +196,7 @@ export class PkiStore {
       }
     } catch (error) {
       if (error instanceof KpkiError) throw error;
-      throw ioError(describeFsError(error, this.dir), error);
+      throw ioError(describeFsError(error, this.dir, this.flag), error);
     }
   }
 
@@ -209,7 +213,7 @@ export class PkiStore {
       try {
         acquired = await tryAcquire(lockPath, content);
       } catch (error) {
-        throw ioError(describeFsError(error, this.dir), error);
+        throw ioError(describeFsError(error, this.dir, this.flag), error);
       }
       if (acquired) {
         await removeStaleLockLeftovers(lockPath);
@@ -231,10 +235,10 @@ export class PkiStore {
  * The temp files of an earlier run killed while writing this very file are
  * removed first, so none is left behind for good.
  */
-async function writeOne(write: FileWrite & { target: string }): Promise<void> {
+async function writeOne(write: FileWrite & { target: string }, flag: string): Promise<void> {
   const folder = path.dirname(write.target);
   await makeFolders(folder).catch((error) => {
-    throw ioError(describeFsError(error, folder), error);
+    throw ioError(describeFsError(error, folder, flag), error);
   });
   const mine = `.${path.basename(write.target)}.`;
   const names = await fs.readdir(folder).catch(() => [] as string[]);
@@ -242,9 +246,9 @@ async function writeOne(write: FileWrite & { target: string }): Promise<void> {
   const temp = tempNameFor(write.target);
   let renamed = false;
   try {
-    await writeSynced(temp, write.data, write.mode, write.target);
+    await writeSynced(temp, write.data, write.mode, write.target, flag);
     await fs.rename(temp, write.target).catch((error) => {
-      throw ioError(describeFsError(error, write.target), error);
+      throw ioError(describeFsError(error, write.target, flag), error);
     });
     renamed = true;
     await syncFolders([folder]);
@@ -258,16 +262,16 @@ const JOURNAL = ".kpki.journal";
 const TEMP_NAME = /^\..+\.[0-9a-f]{12}\.tmp$/;
 const tempNameFor = (target: string) => path.join(path.dirname(target), `.${path.basename(target)}.${randomBytes(6).toString("hex")}.tmp`);
 
-async function writeSynced(temp: string, data: string | Uint8Array, mode: number, target: string): Promise<void> {
+async function writeSynced(temp: string, data: string | Uint8Array, mode: number, target: string, flag: string): Promise<void> {
   const handle = await fs.open(temp, "wx", mode).catch((error) => {
-    throw ioError(describeFsError(error, target), error);
+    throw ioError(describeFsError(error, target, flag), error);
   });
   try {
     await handle.writeFile(data);
     await handle.chmod(mode); // the umask may have narrowed the mode given to open
     await handle.sync();
   } catch (error) {
-    throw ioError(describeFsError(error, target), error);
+    throw ioError(describeFsError(error, target, flag), error);
   } finally {
     await handle.close();
   }

@@ -148,6 +148,13 @@ describe("init refuses bad values before touching the disk", () => {
     ["--etcd-san with an underscore", ["--master-ip", "192.0.2.10", "--etcd-san", "under_score"], [/--etcd-san "under_score" is neither an IP address nor a valid DNS name/]],
     ["--output yaml", ["--master-ip", "192.0.2.10", "--output", "yaml"], [/output/, /"yaml"/, /json/, /see kpki init --help/]],
     ["an unknown option", ["--master-ip", "192.0.2.10", "--bogus"], [/Unknown argument: bogus/, /see kpki init --help/]],
+    // `--san "$LB"` with LB unset, or a flag left without its value: refused, never quietly dropped.
+    ["an empty --san", ["--master-ip", "192.0.2.10", "--san", ""], [/--san has no value: give one, or leave --san out\n$/]],
+    ["--san with no value", ["--master-ip", "192.0.2.10", "--san", "--node-name", "cp-1"], [/--san has no value/]],
+    ["-o with no value", ["--master-ip", "192.0.2.10", "-o"], [/--output has no value: give --output json or --output text\n$/]],
+    ["an empty --cert-dir", ["--master-ip", "192.0.2.10", "--cert-dir", ""], [/--cert-dir is empty: give a folder \(or leave --cert-dir out\)\n$/]],
+    // yargs names a --kebab-flag twice (extra-thing, extraThing): once here.
+    ["two unknown options, one with a dash", ["--master-ip", "192.0.2.10", "--bogus", "--extra-thing"], [/Unknown arguments: bogus, extra-thing \(see kpki init --help\)\n$/]],
   ];
   it.each(cases)("%s: exit 2, one line, no folder made", async (_name, args, says) => {
     const { work, args: argv } = init(...args);
@@ -332,6 +339,13 @@ describe("cert csr, inspect and verify", () => {
       says: [/damaged\.key: the SEC1 private key in it is damaged and cannot be read/],
     });
     await refuses(work, ["cert", "inspect", path.join(work, "nope.pem")], { exitCode: EXIT.input, says: [/cannot read \S*nope\.pem: no such file/] });
+    // A kubeconfig with no current context: the way out this command has (it takes no --context).
+    writeFileSync(path.join(work, "no-context.conf"), "apiVersion: v1\nkind: Config\ncurrent-context: \"\"\ncontexts: []\nclusters: []\nusers: []\n");
+    const result = await refuses(work, ["cert", "inspect", path.join(work, "no-context.conf")], {
+      exitCode: EXIT.input,
+      says: [/no-context\.conf has no current-context: set one \(kubectl config use-context NAME\)\n$/],
+    });
+    expect(result.stderr).not.toContain("--context");
   });
 
   it("cert verify against the wrong CA: exit 4, the problem named", async () => {
@@ -377,7 +391,12 @@ describe("--dir the file system refuses (exit 5)", () => {
     writeFileSync(path.join(work, "pki"), "a file\n");
     await refuses(work, ["init", "--master-ip", "192.0.2.10", "--dir", work], {
       exitCode: EXIT.io,
-      says: [/--dir \S*pki is a file, not a folder: choose a folder for the PKI/],
+      says: [/--dir \S*pki is a file, not a folder: choose a folder\n$/],
+    });
+    // The flag that named the folder, in the message.
+    await refuses(work, ["init", "--master-ip", "192.0.2.10", "--dir", path.join(work, "cluster"), "--cert-dir", path.join(work, "pki")], {
+      exitCode: EXIT.io,
+      says: [/--cert-dir \S*pki is a file, not a folder: choose a folder\n$/],
     });
     await refuses(work, ["init", "--master-ip", "192.0.2.10", "--dir", path.join(work, "pki", "sub")], {
       exitCode: EXIT.io,

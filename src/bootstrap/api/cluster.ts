@@ -6,8 +6,8 @@ import { readPrivateKeyPem } from "../../pki/keyshape.js";
 import { readCertificatePem } from "./trust.js";
 import { apiRequest, checkApiServerUrl, type ApiResponse, type ApiTarget } from "./apiclient.js";
 
-/** An API target from a kubeconfig (its current context, or `context`). */
-export function targetFromKubeconfig(file: string, context?: string): ApiTarget {
+/** An API target from a kubeconfig (its current context, or `context`; `contextFlag`: the command takes --context). */
+export function targetFromKubeconfig(file: string, context?: string, contextFlag = true): ApiTarget {
   let text: string;
   try {
     text = readBoundedSync(file).toString("utf8");
@@ -15,7 +15,7 @@ export function targetFromKubeconfig(file: string, context?: string): ApiTarget 
     if (error instanceof KpkiError) throw error;
     throw new KpkiError("input", `cannot read the kubeconfig ${file}: give an admin kubeconfig with --kubeconfig (e.g. /etc/kubernetes/admin.conf)`);
   }
-  const loaded = parseKubeconfig(text, file, { context, baseDir: path.dirname(path.resolve(file)) });
+  const loaded = parseKubeconfig(text, file, { context, baseDir: path.dirname(path.resolve(file)), contextFlag });
   // TLS would refuse damaged PEM with a bare OpenSSL error (or worse, see keyshape.ts): check each first, naming the field.
   if (loaded.caPem) readCertificatePem(loaded.caPem, `${file}: certificate-authority`);
   if (loaded.clientCertPem) readCertificatePem(loaded.clientCertPem, `${file}: client-certificate`);

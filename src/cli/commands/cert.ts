@@ -77,7 +77,7 @@ export function certCommand(cli: Argv, io: Io): Argv {
           if (args.out) {
             const { PkiStore, MODES } = await import("../../pki/store.js");
             const out = path.resolve(args.out);
-            await new PkiStore(path.dirname(out)).writeAll([{ file: path.basename(out), data: cert.pem, mode: MODES.cert }]);
+            await new PkiStore(path.dirname(out), "--out").writeAll([{ file: path.basename(out), data: cert.pem, mode: MODES.cert }]);
           }
           const warning = clampedToIssuer ? `cut to the CA's expiry, ${cert.notAfter.toISOString()}` : undefined;
           if (args.output === "json") {

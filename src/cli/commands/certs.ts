@@ -34,11 +34,11 @@ export function certsCommand(cli: Argv, io: Io): Argv {
           }
           if (wantsFleet(args)) return runFleetExpiry(io, args as unknown as FleetArgs, failWithin);
           const { PkiStore } = await import("../../pki/store.js");
-          const { readInventory } = await import("../../pki/inventory.js");
+          const [{ readInventory }, { reissueCommand }] = await Promise.all([import("../../pki/inventory.js"), import("../../pki/reissue.js")]);
           const layout = await clusterLayoutOf(args);
-          const store = new PkiStore(layout.certDir);
+          const store = new PkiStore(layout.certDir, layout.certDirFlag);
           if ((await store.checkFolder()) === "missing") throw new KpkiError("input", `${store.dir} does not exist: give the cluster folder with --dir (kpki init makes it)`);
-          const inventory = await readInventory(store, new PkiStore(layout.kubeconfigDir));
+          const inventory = await readInventory(store, new PkiStore(layout.kubeconfigDir, layout.kubeconfigDirFlag));
           const report = expiryReport(inventory, new Date(), failWithin ?? 0);
           // kubeadm's printer indents JSON by four spaces.
           if (args.output === "json") io.stdout(`${JSON.stringify(kubeadmExpirationInfo(report), null, 4)}\n`);
@@ -48,7 +48,7 @@ export function certsCommand(cli: Argv, io: Io): Argv {
           const unreadable = rows.filter((row) => row.error);
           const broken = [
             ...(unreadable.length > 0
-              ? [`${unreadable.map((row) => row.error).join("; ")}: restore ${unreadable.length === 1 ? "it" : "them"} from a backup, or re-issue with kpki init --force --only ${unreadable.map((row) => row.name).join(" ")}`]
+              ? [`${unreadable.map((row) => row.error).join("; ")}: restore ${unreadable.length === 1 ? "it" : "them"} from a backup, or re-issue with ${reissueCommand(inventory, layout, unreadable.map((row) => row.name))}`]
               : []),
             ...rows.flatMap((row) => (row.anotherCluster ? [row.anotherCluster] : [])),
           ];

@@ -20,7 +20,7 @@ export function initCommand(cli: Argv, io: Io): Argv {
       command
         // No yargs defaults here: a value in --config must win over a default, and a flag over --config.
         .option("master-ip", { type: "string", describe: "the API server's advertise address (IPv4 or IPv6)" })
-        .option("config", { type: "string", describe: "YAML file with these settings in camelCase (masterIp, nodeName, sans, …); flags override it" })
+        .option("config", { type: "string", describe: "YAML file with these settings in camelCase (masterIp, nodeName, san, …: the flags' names); flags override it" })
         .options(clusterDirOptions)
         .option("node-name", { type: "string", describe: "the control-plane node's name: etcd's CN, kubelet.conf's user, an API server SAN [default: this host's name]" })
         .option("control-plane-endpoint", { type: "string", describe: "host[:port] of a load balancer in front of the API servers: a SAN and the server of admin.conf and kubelet.conf" })

@@ -47,13 +47,13 @@ export function kubeconfigCommand(cli: Argv, io: Io): Argv {
           const caCert = path.join(layout.certDir, certFile(caEntry));
           const caKey = path.join(layout.certDir, keyFile(caEntry));
           // The cluster's lock, as init and certs renew take it: the CA read is the one on disk, and a killed run's commit is put right first.
-          const pkiStore = new PkiStore(layout.certDir);
+          const pkiStore = new PkiStore(layout.certDir, layout.certDirFlag);
           const unlock = (await pkiStore.checkFolder()) === "exists" ? await pkiStore.lock() : async () => {};
           let cert: Awaited<ReturnType<typeof createUserKubeconfig>>["cert"];
           try {
             await pkiStore.recover([layout.kubeconfigDir]);
             const signer = await loadSigner({ cert: await readOptional(caCert, io), key: await readOptional(caKey, io) }, { cert: caCert, key: caKey });
-            const target = new PkiStore(path.dirname(out));
+            const target = new PkiStore(path.dirname(out), "--out");
             if ((await target.exists(path.basename(out))) && !args.force) {
               throw new KpkiError("conflict", `${out} exists and holds a key: kpki does not overwrite it without --force; choose another --out`);
             }
@@ -100,7 +100,7 @@ export function kubeconfigCommand(cli: Argv, io: Io): Argv {
           ]);
           const host = parseHostSpec(args.host, args as unknown as SshArgs);
           const out = path.resolve(args.out);
-          const target = new PkiStore(path.dirname(out));
+          const target = new PkiStore(path.dirname(out), "--out");
           if ((await target.exists(path.basename(out))) && !args.force) {
             throw new KpkiError("conflict", `${out} exists and holds a key: kpki does not overwrite it without --force; choose another --out`);
           }
