@@ -97,8 +97,8 @@ async function leftoversNow(footprint: RunFootprint): Promise<string[]> {
   const left: string[] = [];
   const namespaces = new Set(await listNetns());
   const taken = footprint.bridge !== "" && subnetTakenFrom(footprint.bridge, footprint.dir);
-  const ours = new Set(footprint.netnsInodes);
-  for (const name of footprint.netns) if (namespaces.has(name) && (!taken || ours.has(netnsInode(name)!))) left.push(`network namespace ${name}`);
+  // Once another run holds the subnet, a namespace of one of our names is its (its inode number may even be ours again: freed ones are reused).
+  for (const name of footprint.netns) if (namespaces.has(name) && !taken) left.push(`network namespace ${name}`);
   if (footprint.bridge && linkExists(footprint.bridge) && !taken) left.push(`bridge ${footprint.bridge}`);
   const reused = (pid: number) => footprint.pidStarts?.[pid] !== undefined && processStart(pid) !== footprint.pidStarts[pid];
   for (const pid of footprint.pids) if (!processGone(pid) && !reused(pid)) left.push(`process ${pid}`);

@@ -154,8 +154,12 @@ export async function deleteNetwork(subnet: Subnet, hosts: HostNet[]): Promise<v
     ...(links.has(subnet.bridge) ? [`link del ${subnet.bridge}`] : []),
   ];
   if (lines.length) await ipBatch(lines, undefined, true);
+  // Link indexes are not handed out again soon; a freed namespace's inode number may be, at once. So a
+  // namespace of our name counts as ours only while no other run has made the bridge anew.
+  const bridgeNow = linkIndex(subnet.bridge);
+  const taken = bridgeNow !== undefined && bridgeNow !== links.get(subnet.bridge);
   const left = [
-    ...[...namespaces].filter(([netns, inode]) => netnsInode(netns) === inode).map(([netns]) => `netns ${netns}`),
+    ...[...namespaces].filter(([netns, inode]) => !taken && netnsInode(netns) === inode).map(([netns]) => `netns ${netns}`),
     ...[...links].filter(([link, index]) => linkIndex(link) === index).map(([link]) => `link ${link}`),
   ];
   if (left.length) throw new Error(`could not delete the test network: ${left.join(", ")} remain`);
