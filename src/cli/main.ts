@@ -133,7 +133,7 @@ const COMMANDS = ["init", "certs", "cert", "ca", "kubeconfig", "token", "discove
  * yargs names an unknown --kebab-flag twice, as typed and camel-cased
  * ("Unknown arguments: cert-days, certDays"): each flag once.
  */
-export function withoutCamelTwins(message: string): string {
+function withoutCamelTwins(message: string): string {
   const match = message.match(/^Unknown arguments?: (.*)$/s);
   if (!match) return message;
   const names = match[1]!.split(", ");
@@ -199,8 +199,7 @@ function splitCommaLists(argv: Record<string, unknown>): void {
     const camel = flag.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
     for (const key of new Set([flag, camel])) {
       const value = argv[key];
-      if (!Array.isArray(value)) continue;
-      argv[key] = value.flatMap((item) => String(item).split(",")).map((item) => item.trim()).filter(Boolean);
+      if (Array.isArray(value)) argv[key] = value.flatMap((item) => String(item).split(",")).map((item) => item.trim()).filter(Boolean);
     }
   }
 }

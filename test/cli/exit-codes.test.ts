@@ -67,6 +67,8 @@ describe("2: bad flags or input, nothing changed", () => {
     ["token verify --ca on a file that is not PEM", () => ["token", "verify", "--server", "https://127.0.0.1:1", "--token", "abcdef.0123456789abcdef", "--ca", pki("sa.pub")], /sa\.pub holds a public key, not a certificate|is not a PEM or DER certificate/],
     ["token verify --ca on a certificate that is not a CA", () => ["token", "verify", "--server", "https://127.0.0.1:1", "--token", "abcdef.0123456789abcdef", "--ca", pki("apiserver.crt")], /apiserver\.crt is not a CA certificate/],
     ["ca hash of a certificate that is not a CA", () => ["ca", "hash", pki("apiserver.crt")], /apiserver\.crt is not a CA certificate \(CN=kube-apiserver, no CA:TRUE\)/],
+    ["ca hash of a cluster folder with no CA", () => ["ca", "hash", "--dir", path.join(cluster, "nowhere")], /nowhere\/pki\/ca\.crt does not exist: give the cluster folder with --dir \(kpki init makes it\), or the CA certificate's file/],
+    ["cert verify --host ''", () => ["cert", "verify", pki("apiserver.crt"), "--ca", pki("ca.crt"), "--host", ""], /--host is empty: give the DNS name or IP the certificate must cover, or leave --host out/],
     ["cert verify with a --purpose it does not have", () => ["cert", "verify", pki("apiserver.crt"), "--ca", pki("ca.crt"), "--purpose", "nonsense"], /Invalid values/],
     ["kubeconfig create in system:masters", () => ["kubeconfig", "create", "--dir", cluster, "--user", "root", "--group", "system:masters", "--server", "https://192.0.2.10:6443"], /system:masters, which bypasses RBAC.*--allow-system-masters/],
     ["--dir naming the PKI folder itself", () => ["certs", "check-expiration", "--dir", path.join(cluster, "pki")], /holds ca\.crt itself/],

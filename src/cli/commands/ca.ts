@@ -2,7 +2,7 @@ import path from "node:path";
 import type { Argv } from "yargs";
 import { KpkiError } from "../../errors.js";
 import { clusterLayoutOf, pkiDirOptions } from "../clusterdir.js";
-import { inputLabel, readInput } from "../files.js";
+import { inputLabel, readInput, readOptional } from "../files.js";
 import { printJson, type Io } from "../io.js";
 
 export function caCommand(cli: Argv, io: Io): Argv {
@@ -20,7 +20,10 @@ export function caCommand(cli: Argv, io: Io): Argv {
         async (args) => {
           const file = args.file ?? path.join((await clusterLayoutOf(args)).certDir, "ca.crt");
           const { parseCertificate } = await import("../../pki/certinfo.js");
-          const cert = parseCertificate(await readInput(file, io), inputLabel(file));
+          const data = args.file ? await readInput(file, io) : await readOptional(file, io);
+          // The cluster's own CA, not there: the same hint check-expiration gives.
+          if (!data) throw new KpkiError("input", `${file} does not exist: give the cluster folder with --dir (kpki init makes it), or the CA certificate's file`);
+          const cert = parseCertificate(data, inputLabel(file));
           // A pin of a leaf would make kubeadm join refuse the real CA: say so now.
           if (!cert.isCA) throw new KpkiError("input", `${inputLabel(file)} is not a CA certificate (${cert.subject}, no CA:TRUE): give the cluster CA, e.g. the cluster's pki/ca.crt`);
           if (args.output === "json") printJson(io, { file, caCertHash: cert.spkiHash, subject: cert.subject, isCA: cert.isCA });

@@ -135,6 +135,7 @@ export function certCommand(cli: Argv, io: Io): Argv {
             .example("$0 cert verify kubernetes/pki/apiserver.crt --ca kubernetes/pki/ca.crt --host 192.0.2.10 --purpose server", "each failure named; exit 4 if any")
             .example("$0 cert verify kubernetes/pki/etcd/peer.crt --ca kubernetes/pki/etcd/ca.crt --purpose peer", "server and client both"),
         async (args) => {
+          if (args.host?.trim() === "") throw new KpkiError("usage", "--host is empty: give the DNS name or IP the certificate must cover, or leave --host out");
           const [{ parseCertificate }, { verifyCertificate }, { parsePrivateKeyPem }] = await Promise.all([
             import("../../pki/certinfo.js"),
             import("../../pki/verify.js"),
