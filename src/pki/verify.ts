@@ -2,7 +2,7 @@ import { createPublicKey, X509Certificate as NodeX509Certificate, type KeyObject
 import { spkiFromCertificateDer } from "./der.js";
 import type { CertInfo } from "./certinfo.js";
 import type { ExtendedKeyUsageName } from "./profiles.js";
-import { ipFamily } from "./names.js";
+import { canonicalIp, ipFamily } from "./names.js";
 
 /** One reason a certificate fails; `code` is stable for scripts. */
 export interface VerifyProblem {
@@ -81,6 +81,10 @@ export function verifyCertificate(request: VerifyRequest): VerifyProblem[] {
   return problems;
 }
 
-/** Whether the certificate's SANs cover a host name or IP address (never its subject's CN, as Go's clients check). */
+/**
+ * Whether the certificate's SANs cover a host name or IP address (never its
+ * subject's CN), as Go's clients check: an IPv4-mapped address is the IPv4
+ * address it maps (OpenSSL's check compares the bytes as written).
+ */
 export const certCoversHost = (cert: NodeX509Certificate, host: string): boolean =>
-  ipFamily(host) ? cert.checkIP(host) !== undefined : cert.checkHost(host, { subject: "never" }) !== undefined;
+  ipFamily(host) ? cert.checkIP(canonicalIp(host)) !== undefined : cert.checkHost(host, { subject: "never" }) !== undefined;
