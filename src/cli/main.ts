@@ -204,6 +204,9 @@ function splitCommaLists(argv: Record<string, unknown>): void {
   }
 }
 
+/** `token create --groups ""`: no extra groups, kubeadm's way to drop the default. */
+const MAY_BE_EMPTY = new Set(["--groups"]);
+
 /**
  * A list flag or -o with no value after it (the last word, or another flag
  * next): yargs makes that an empty list or the default format, silently.
@@ -215,7 +218,8 @@ function refuseValuelessFlags(raw: readonly string[]) {
       const flag = flags.get(word.split("=")[0]!);
       if (!flag) return;
       const value = word.includes("=") ? word.slice(word.indexOf("=") + 1) : raw[index + 1];
-      if (value === undefined || value.trim() === "" || (!word.includes("=") && value.startsWith("-") && value !== "-")) {
+      const empty = value !== undefined && value.trim() === "" && !MAY_BE_EMPTY.has(flag);
+      if (value === undefined || empty || (!word.includes("=") && value.startsWith("-") && value !== "-")) {
         throw new KpkiError("usage", flag === "--output" ? "--output has no value: give --output json or --output text" : `${flag} has no value: give one, or leave ${flag} out`);
       }
     });

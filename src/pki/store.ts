@@ -116,14 +116,16 @@ export class PkiStore {
    */
   async writeAll(writes: readonly FileWrite[], also: readonly { store: PkiStore; writes: readonly FileWrite[] }[] = []): Promise<void> {
     const targets = [
-      ...writes.map((write) => ({ ...write, target: this.path(write.file) })),
-      ...also.flatMap((group) => group.writes.map((write) => ({ ...write, target: group.store.path(write.file) }))),
+      ...writes.map((write) => ({ ...write, target: this.path(write.file), flag: this.flag })),
+      ...also.flatMap((group) => group.writes.map((write) => ({ ...write, target: group.store.path(write.file), flag: group.store.flag }))),
     ];
-    if (targets.length === 1) return writeOne(targets[0]!, this.flag);
+    if (targets.length === 1) return writeOne(targets[0]!, targets[0]!.flag);
     const folders = [...new Set([this.dir, ...targets.map((write) => path.dirname(write.target))])];
     for (const folder of folders) {
+      // The flag that named the folder, for the message if the file system refuses it.
+      const flag = targets.find((write) => path.dirname(write.target) === folder)?.flag ?? this.flag;
       await makeFolders(folder).catch((error) => {
-        throw ioError(describeFsError(error, folder, this.flag), error);
+        throw ioError(describeFsError(error, folder, flag), error);
       });
     }
     const staged: { temp: string; target: string }[] = targets.map(({ target }) => ({ target, temp: tempNameFor(target) }));
@@ -136,7 +138,7 @@ export class PkiStore {
     // journal's rename, the renames), each round's syncs at once.
     try {
       await Promise.all([
-        ...targets.map((write, index) => writeSynced(staged[index]!.temp, write.data, write.mode, write.target, this.flag)),
+        ...targets.map((write, index) => writeSynced(staged[index]!.temp, write.data, write.mode, write.target, write.flag)),
         writeSynced(journalTemp, JSON.stringify({ version: 1, renames: entries }), 0o600, journal, this.flag),
       ]);
       await syncFolders(folders);

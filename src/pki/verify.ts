@@ -83,8 +83,13 @@ export function verifyCertificate(request: VerifyRequest): VerifyProblem[] {
 
 /**
  * Whether the certificate's SANs cover a host name or IP address (never its
- * subject's CN), as Go's clients check: an IPv4-mapped address is the IPv4
- * address it maps (OpenSSL's check compares the bytes as written).
+ * subject's CN), as Go's clients check: an IPv4 address and its IPv4-mapped
+ * form are one address, whichever a SAN holds (4 bytes, as Go writes it, or
+ * 16, as OpenSSL and older kpki did), while OpenSSL's check compares bytes.
  */
-export const certCoversHost = (cert: NodeX509Certificate, host: string): boolean =>
-  ipFamily(host) ? cert.checkIP(canonicalIp(host)) !== undefined : cert.checkHost(host, { subject: "never" }) !== undefined;
+export function certCoversHost(cert: NodeX509Certificate, host: string): boolean {
+  if (!ipFamily(host)) return cert.checkHost(host, { subject: "never" }) !== undefined;
+  const address = canonicalIp(host);
+  const forms = ipFamily(address) === 4 ? [address, `::ffff:${address}`] : [address];
+  return forms.some((form) => cert.checkIP(form) !== undefined);
+}

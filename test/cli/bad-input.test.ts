@@ -156,6 +156,11 @@ describe("init refuses bad values before touching the disk", () => {
     // yargs names a --kebab-flag twice (extra-thing, extraThing): once here.
     ["two unknown options, one with a dash", ["--master-ip", "192.0.2.10", "--bogus", "--extra-thing"], [/Unknown arguments: bogus, extra-thing \(see kpki init --help\)\n$/]],
   ];
+  it("takes an empty --groups for what kubeadm means by it: no extra groups", async () => {
+    const result = await runCli(["token", "generate", "--groups", ""]);
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/^[a-z0-9]{6}\.[a-z0-9]{16}\n$/);
+  });
   it.each(cases)("%s: exit 2, one line, no folder made", async (_name, args, says) => {
     const { work, args: argv } = init(...args);
     await refuses(work, argv, { exitCode: EXIT.usage, says });

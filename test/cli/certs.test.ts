@@ -280,7 +280,7 @@ describe.skipIf(!hasOpenssl)("kpki certs check-expiration", () => {
     // A check that failed: 4, as for --fail-within.
     expect(result.exitCode).toBe(4);
     expect(result.stderr.trim().split("\n")).toHaveLength(1);
-    const advice = result.stderr.match(/re-issue with (kpki init .*?) \(with the --san, --control-plane-endpoint and --service-cidr the cluster was made with\)\n$/);
+    const advice = result.stderr.match(/re-issue with (kpki init .*?) \(with the --san, --control-plane-endpoint, --service-cidr the cluster was made with\)\n$/);
     expect(advice?.[1]).toBe(`kpki init --dir ${copy} --master-ip 192.0.2.10 --node-name cp-1 --force --only apiserver`);
     const { certs, cas } = tables(result.stdout);
     expect(certs.rows.get("apiserver")).toMatch(/^!UNREADABLE! apiserver$/);
