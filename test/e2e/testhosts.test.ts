@@ -222,34 +222,29 @@ describe.skipIf(skip)("real SSH test hosts", () => {
 });
 
 describe.skipIf(skip)("a freed test subnet claimed at once by another run", () => {
+  /** A run's footprint that is only its network (made in the run folder `dir`). */
+  const networkFootprint = (dir: string, { subnet, hosts }: Awaited<ReturnType<typeof createNetwork>>): RunFootprint => ({
+    dir,
+    bridge: subnet.bridge,
+    netns: hosts.map((host) => host.netns),
+    netnsInodes: hosts.map((host) => netnsInode(host.netns)!),
+    pids: [],
+    addresses: [subnet.gateway, ...hosts.map((host) => host.address)],
+  });
+
   test("is that run's: neither its names nor its addresses count as this run's leftovers", async () => {
     const root = tempDir();
     const mine = path.join(root, "mine");
     const other = path.join(root, "other");
     const first = await createNetwork(mine, ["a"]);
-    const footprint: RunFootprint = {
-      dir: mine,
-      bridge: first.subnet.bridge,
-      netns: first.hosts.map((host) => host.netns),
-      netnsInodes: first.hosts.map((host) => netnsInode(host.netns)!),
-      pids: [],
-      addresses: [first.subnet.gateway, ...first.hosts.map((host) => host.address)],
-    };
+    const footprint = networkFootprint(mine, first);
     await deleteNetwork(first.subnet, first.hosts);
     // The same octet and host name: the same bridge, namespace and address names, made anew.
     const second = await createNetwork(other, ["a"], first.subnet.octet);
     try {
       // (Should a third run have claimed the octet first, the names are that run's: the same case.)
       expect(await leftovers(footprint)).toEqual([]);
-      const theirs: RunFootprint = {
-        dir: other,
-        bridge: second.subnet.bridge,
-        netns: second.hosts.map((host) => host.netns),
-        netnsInodes: second.hosts.map((host) => netnsInode(host.netns)!),
-        pids: [],
-        addresses: [second.subnet.gateway, ...second.hosts.map((host) => host.address)],
-      };
-      expect(await leftovers(theirs)).toEqual(
+      expect(await leftovers(networkFootprint(other, second))).toEqual(
         expect.arrayContaining([`network namespace ${second.hosts[0]!.netns}`, `bridge ${second.subnet.bridge}`, `address ${second.subnet.gateway}`]),
       );
     } finally {
