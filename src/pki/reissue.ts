@@ -1,5 +1,6 @@
 import type { InventoryItem } from "./inventory.js";
 import type { ClusterLayout } from "./layout.js";
+import { shellWord } from "../shellquote.js";
 
 /** What init takes from flags beyond the address and node name, by the entries that carry it. */
 const FLAGS_BEHIND: readonly { names: ReadonlySet<string>; flags: readonly string[] }[] = [
@@ -7,8 +8,6 @@ const FLAGS_BEHIND: readonly { names: ReadonlySet<string>; flags: readonly strin
   { names: new Set(["etcd-server", "etcd-peer"]), flags: ["--etcd-san"] },
   { names: new Set(["admin.conf", "super-admin.conf", "kubelet.conf", "controller-manager.conf", "scheduler.conf"]), flags: ["--control-plane-endpoint", "--apiserver-port", "--cluster-name"] },
 ];
-
-const shellWord = (text: string) => (/^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`);
 
 /**
  * The `kpki init --force --only …` that re-issues damaged files of this

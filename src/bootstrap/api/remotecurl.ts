@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { ConnectionError, type ApiTarget, type ConnectionFailure } from "./apiclient.js";
 import type { SshHost, SshSession } from "../node/ssh.js";
 import type { Transport } from "./tokenverify.js";
+import { shellQuote } from "../../shellquote.js";
 
 // curl's exit codes for what `token verify` names (curl(1), EXIT CODES).
 const CURL_FAILURES: Record<number, [ConnectionFailure, string]> = {
@@ -13,8 +14,6 @@ const CURL_FAILURES: Record<number, [ConnectionFailure, string]> = {
   60: ["tls-unknown-ca", "the server certificate did not verify against the CA (or its name does not match)"],
 };
 
-/** A single-quoted sh word. */
-const quote = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;
 
 /**
  * The same checks run from a node: curl there, over the SSH session, with
@@ -49,7 +48,7 @@ export function remoteCurlTransport(session: SshSession, host: SshHost): Transpo
     }
     lines.push(
       "command -v curl >/dev/null 2>&1 || { echo 'curl is not installed on the node' >&2; exit 91; }",
-      `code=$(curl ${args.map((arg) => (arg.includes("$d") ? `"${arg}"` : quote(arg))).join(" ")} ${quote(url)})`,
+      `code=$(curl ${args.map((arg) => (arg.includes("$d") ? `"${arg}"` : shellQuote(arg))).join(" ")} ${shellQuote(url)})`,
       "status=$?",
       `printf '%s\\n' "$code"`,
       `[ -f "$d/body" ] && cat "$d/body"`,
